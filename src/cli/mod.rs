@@ -1,0 +1,164 @@
+//! Headless subcommands (DESIGN.md §7): thin front ends over the engine.
+
+mod confirm;
+mod demo;
+mod inspect;
+mod neutralize;
+mod output;
+mod progress;
+mod status;
+mod test;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use color_eyre::eyre::eyre;
+use color_eyre::Result;
+
+use crate::config::Config;
+use crate::engine::clone::CloneChoice;
+use crate::engine::Engine;
+use crate::odoo::conf::OdooConf;
+use crate::pg::conn::{ConnInfo, Sources};
+use crate::pg::pgpass;
+
+#[derive(Debug, Parser)]
+#[command(name = "upgrade-pilot", version, about = "Take a self-hosted Odoo database through a major-version upgrade, safely")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Accepted before or after the subcommand.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Server to use: libpq URL or key=value (no password: use PGPASSWORD or ~/.pgpass).
+    #[arg(long, global = true, value_name = "DSN")]
+    pub dsn: Option<String>,
+    /// Configuration file (TOML); default: <config dir>/upgrade-pilot/config.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Odoo's configuration file: db_host/db_port/db_user/db_password and data_dir.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub odoo_config: Option<PathBuf>,
+    /// Odoo's data directory (holds filestore/<db>).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a throwaway PostgreSQL with a sample Odoo 16.0 database and work on it.
+    Demo {
+        /// Keep the server's directory after exit.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Show what an Odoo database is: version, modules, customizations, sessions.
+    Inspect {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a neutralized, upgraded, verified test copy of a database.
+    Test {
+        #[arg(long)]
+        db: String,
+        /// Target Odoo version, e.g. 17.0.
+        #[arg(long)]
+        target: String,
+        /// Upgrade plan (TOML); default: [plans] in the config.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Name of the test copy; default <db>_test_<target>_<YYYY_MM_DD_HH_MM>.
+        #[arg(long, value_name = "NAME")]
+        test_db: Option<String>,
+        /// How to copy: auto (template when nobody is connected, else snapshot), template or snapshot.
+        #[arg(long, value_name = "METHOD")]
+        clone: Option<CloneChoice>,
+        /// Drop an interrupted or failed earlier test job instead of resuming it.
+        #[arg(long)]
+        discard: bool,
+        /// Answer yes to confirmations (discarding an earlier job).
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Neutralize a database in place (test copies only; refuses production).
+    Neutralize {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Where each campaign stands: test jobs and their steps.
+    Status {
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+
+/// Resolves connection, config, state dir and data dir from the global flags.
+pub fn engine_from(global: &GlobalArgs) -> Result<Engine> {
+    let config = Config::load(global.config.as_deref())?;
+    let odoo = global.odoo_config.as_deref().map(OdooConf::load).transpose()?;
+    let env = |k: &str| std::env::var(k).ok();
+    let conn = ConnInfo::resolve(Sources { dsn: global.dsn.as_deref(), env: &env, odoo: odoo.as_ref(), pgpass: pgpass::default_path() })?;
+    let state_dir = config.state_dir()?;
+    let data_dir = global
+        .data_dir
+        .clone()
+        .or_else(|| config.data_dir.clone())
+        .or_else(|| odoo.as_ref().and_then(|o| o.data_dir.clone()));
+    Ok(Engine { conn, config, state_dir, data_dir })
+}
+
+fn init_logging(state_dir: &std::path::Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use std::os::unix::fs::OpenOptionsExt;
+    crate::campaign::store::ensure_dir(state_dir).ok()?;
+    let path = state_dir.join("upgrade-pilot.log");
+    // Created 0600 before the appender opens it: logs may name databases and hosts.
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&path).ok()?;
+    let appender = tracing_appender::rolling::never(state_dir, "upgrade-pilot.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UPGRADE_PILOT_LOG").unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
+    Some(guard)
+}
+
+/// Parses arguments and runs; returns the exit code.
+pub fn run() -> Result<i32> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        Cli::command().print_help()?;
+        return Ok(0);
+    };
+    let engine = engine_from(&cli.global)?;
+    let _guard = init_logging(&engine.state_dir);
+    tracing::info!(command = ?std::env::args().nth(1), server = %engine.conn.server(), "start");
+    rt.block_on(async move {
+        match command {
+            Command::Inspect { db, json } => inspect::run(&engine, &db, json).await,
+            Command::Test { db, target, plan, test_db, clone, discard, yes, json } => {
+                let clone = match clone {
+                    Some(c) => c,
+                    None => engine.config.clone.method.parse().map_err(|e: String| eyre!("config [clone] method: {e}"))?,
+                };
+                let req = crate::engine::test_job::TestRequest { db, target, plan, test_db, clone, discard };
+                test::run(&engine, req, yes, json).await
+            }
+            Command::Neutralize { db, yes } => neutralize::run(&engine, &db, yes).await,
+            Command::Status { db, json } => status::run(&engine, db.as_deref(), json).await,
+            Command::Demo { keep } => demo::run(&cli.global, keep).await,
+        }
+    })
+}

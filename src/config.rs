@@ -1,0 +1,150 @@
+//! The TOML configuration file (`--config`, else `<config dir>/config.toml`).
+//! `config/upgrade-pilot.example.toml` documents every key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use color_eyre::eyre::{eyre, WrapErr};
+use color_eyre::Result;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where campaigns, job files and logs live (default: the platform data dir).
+    pub state_dir: Option<PathBuf>,
+    /// Odoo's data_dir (holds `filestore/<db>`), as `--data-dir` gives it.
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub odoo: OdooSection,
+    #[serde(default)]
+    pub neutralize: NeutralizeSection,
+    #[serde(default)]
+    pub clone: CloneSection,
+    /// Upgrade plan per target series, e.g. `"17.0" = "/etc/upgrade-pilot/plans/17.toml"`.
+    #[serde(default)]
+    pub plans: BTreeMap<String, PathBuf>,
+    #[serde(default)]
+    pub freeze: FreezeSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OdooSection {
+    /// Modules to report as custom even when their author says Odoo S.A.
+    #[serde(default)]
+    pub custom_modules: Vec<String>,
+    /// Series Odoo's upgrade service accepts as a target (a warning outside).
+    #[serde(default = "default_supported")]
+    pub supported_targets: Vec<String>,
+}
+
+fn default_supported() -> Vec<String> {
+    vec!["17.0".into(), "18.0".into(), "19.0".into()]
+}
+
+impl Default for OdooSection {
+    fn default() -> Self {
+        OdooSection { custom_modules: Vec::new(), supported_targets: default_supported() }
+    }
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeutralizeSection {
+    /// Action names to leave out (see `upgrade-pilot neutralize --help`).
+    #[serde(default)]
+    pub skip: Vec<String>,
+    /// Extra SQL files run in the same transaction, after the built-in actions.
+    #[serde(default)]
+    pub extra_sql: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloneSection {
+    /// auto | template | snapshot
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Parallel jobs for pg_dump/pg_restore where a format allows it.
+    #[serde(default = "default_jobs")]
+    pub jobs: u32,
+}
+
+fn default_method() -> String {
+    "auto".into()
+}
+fn default_jobs() -> u32 {
+    2
+}
+
+impl Default for CloneSection {
+    fn default() -> Self {
+        CloneSection { method: default_method(), jobs: default_jobs() }
+    }
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeSection {
+    /// Command run before freezing production, e.g. `["systemctl", "stop", "odoo"]`.
+    #[serde(default)]
+    pub stop: Vec<String>,
+    /// Command run after unfreezing, e.g. `["systemctl", "start", "odoo"]`.
+    #[serde(default)]
+    pub start: Vec<String>,
+}
+
+impl Config {
+    /// Reads `path`, or the default file when it exists; no file means defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let (path, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => match default_config_file() {
+                Some(p) => (p, false),
+                None => return Ok(Config::default()),
+            },
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(eyre!("cannot read config {}: {e}", path.display())),
+        };
+        let mut cfg: Config = toml::from_str(&text)
+            .map_err(|e| eyre!("config {}: {}", path.display(), one_line(&e.to_string())))?;
+        // Relative paths in the file are relative to the file.
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in cfg.plans.values_mut().chain(cfg.neutralize.extra_sql.iter_mut()) {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(cfg)
+    }
+
+    pub fn state_dir(&self) -> Result<PathBuf> {
+        if let Some(d) = std::env::var_os("UPGRADE_PILOT_STATE_DIR") {
+            return Ok(PathBuf::from(d));
+        }
+        if let Some(d) = &self.state_dir {
+            return Ok(d.clone());
+        }
+        directories::ProjectDirs::from("", "", "upgrade-pilot")
+            .map(|p| p.data_dir().to_path_buf())
+            .ok_or_else(|| eyre!("no home directory to keep state in: set state_dir in the config"))
+            .wrap_err("state directory")
+    }
+}
+
+pub fn config_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "upgrade-pilot").map(|p| p.config_dir().to_path_buf())
+}
+
+fn default_config_file() -> Option<PathBuf> {
+    config_dir().map(|d| d.join("config.toml"))
+}
+
+/// toml errors span several lines (with a caret); our errors are one line.
+pub fn one_line(s: &str) -> String {
+    s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|') && *l != "^").collect::<Vec<_>>().join(" ")
+}

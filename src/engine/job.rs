@@ -1,0 +1,122 @@
+//! The job file: every step's start, end and status, written atomically after
+//! each change so that a killed run can be resumed or discarded.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::campaign::store::{self, StoreError};
+use crate::odoo::neutralize::Report;
+use crate::odoo::verify::Check;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Test,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Running,
+    Ready,
+    Failed,
+    Cancelled,
+    Discarded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub name: String,
+    pub status: StepStatus,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: String,
+    pub kind: JobKind,
+    pub server: String,
+    pub source_db: String,
+    pub source_version: String,
+    pub target: String,
+    /// The database this job creates (test copy).
+    pub work_db: String,
+    pub plan: Option<PathBuf>,
+    pub clone_method: Option<String>,
+    pub status: JobStatus,
+    pub pid: u32,
+    pub os_user: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub steps: Vec<StepRecord>,
+    #[serde(default)]
+    pub neutralized: Report,
+    #[serde(default)]
+    pub neutralized_again: Report,
+    #[serde(default)]
+    pub checks: Vec<Check>,
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The source's database.uuid, to prove the copy got a new one.
+    #[serde(default)]
+    pub source_uuid: Option<String>,
+    #[serde(default)]
+    pub filestore: Option<String>,
+}
+
+impl JobRecord {
+    pub fn step(&self, name: &str) -> Option<&StepRecord> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    pub fn step_mut(&mut self, name: &str) -> Option<&mut StepRecord> {
+        self.steps.iter_mut().find(|s| s.name == name)
+    }
+
+    pub fn is_done(&self, name: &str) -> bool {
+        self.step(name).is_some_and(|s| s.status == StepStatus::Done)
+    }
+}
+
+pub fn jobs_dir(state: &Path) -> PathBuf {
+    state.join("jobs")
+}
+
+pub fn path(state: &Path, id: &str) -> PathBuf {
+    jobs_dir(state).join(format!("{id}.json"))
+}
+
+pub fn log_path(state: &Path, id: &str) -> PathBuf {
+    state.join("logs").join(format!("{id}.log"))
+}
+
+pub fn save(state: &Path, job: &JobRecord) -> Result<(), StoreError> {
+    store::write_json(&path(state, &job.id), job)
+}
+
+pub fn load(state: &Path, id: &str) -> Result<Option<JobRecord>, StoreError> {
+    store::read_json(&path(state, id))
+}
+
+pub fn steps(names: &[&str]) -> Vec<StepRecord> {
+    names
+        .iter()
+        .map(|n| StepRecord { name: n.to_string(), status: StepStatus::Pending, started_at: None, finished_at: None, seconds: None, detail: String::new() })
+        .collect()
+}

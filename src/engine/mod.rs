@@ -1,0 +1,82 @@
+//! The job engine. Knows nothing of the UI: a job is started from a request and
+//! hands back a [`JobHandle`] that the TUI and the CLI consume alike.
+
+pub mod clone;
+pub mod emit;
+pub mod events;
+pub mod job;
+pub mod lock;
+pub mod plan;
+pub mod test_job;
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::campaign::StoreError;
+use crate::config::Config;
+use crate::pg::conn::{ConnError, ConnInfo};
+pub use events::{Event, Progress};
+pub use job::JobRecord;
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// A check before anything is created failed; the message says what to do.
+    #[error("{0}")]
+    Preflight(String),
+    #[error(transparent)]
+    Conn(#[from] ConnError),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    #[error(transparent)]
+    Clone(#[from] clone::CloneError),
+    #[error(transparent)]
+    Neutralize(#[from] crate::odoo::neutralize::NeutralizeError),
+    #[error(transparent)]
+    Inspect(#[from] crate::odoo::inspect::InspectError),
+    #[error("verification failed: {0}")]
+    Verify(String),
+    #[error("cancelled: the half-made copy was dropped")]
+    Cancelled,
+    #[error("PostgreSQL: {0}")]
+    Pg(#[from] tokio_postgres::Error),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl EngineError {
+    /// Lost the server (restart, network): the job can be resumed by running it again.
+    pub fn is_connection_loss(&self) -> bool {
+        match self {
+            EngineError::Pg(e) => e.is_closed() || e.as_db_error().is_some_and(|d| d.code().code().starts_with("57P")),
+            EngineError::Conn(ConnError::Unreachable { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Everything a job needs to know about where it runs.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub conn: ConnInfo,
+    pub config: Config,
+    pub state_dir: PathBuf,
+    /// Odoo's data_dir (holds `filestore/<db>`), when known.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A running job, as front ends see it.
+pub struct JobHandle {
+    pub id: String,
+    pub events: mpsc::Receiver<Event>,
+    pub progress: watch::Receiver<Progress>,
+    pub cancel: CancellationToken,
+    pub join: JoinHandle<Result<JobRecord, EngineError>>,
+}

@@ -1,0 +1,463 @@
+//! Upgrade plans (TOML): hops of steps, `sql` folders applied file by file with a
+//! journal in the working copy, and `command` steps run as child processes.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
+
+use super::emit::{crash_point, Emitter};
+use crate::config::one_line;
+use crate::odoo::inspect;
+use crate::odoo::version::Series;
+use crate::pg::conn::ConnInfo;
+
+#[derive(Debug, Error)]
+pub enum PlanError {
+    #[error("plan {path}: {detail}")]
+    Invalid { path: PathBuf, detail: String },
+    #[error("plan step {step:?}: SQL file {file} failed at line {line}: {message} (nothing of this file was applied; fix it and run test again)")]
+    SqlFailed { step: String, file: PathBuf, line: usize, message: String },
+    #[error("plan step {step:?}: {file} changed since it was applied (sha256 {old}…, now {new}…): restore it, or discard the test copy (--discard) to start over")]
+    Changed { step: String, file: PathBuf, old: String, new: String },
+    #[error("plan step {step:?}: {detail}")]
+    Command { step: String, detail: String },
+    #[error("plan hop {from} → {to}: the database is at {actual}, not {from}")]
+    WrongSeries { from: String, to: String, actual: String },
+    #[error("cancelled")]
+    Cancelled,
+    #[error(transparent)]
+    Inspect(#[from] inspect::InspectError),
+    #[error(transparent)]
+    Conn(#[from] crate::pg::conn::ConnError),
+    #[error("{0}")]
+    Pg(#[from] tokio_postgres::Error),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub name: String,
+    #[serde(rename = "hop", default)]
+    pub hops: Vec<Hop>,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hop {
+    pub from: Option<String>,
+    pub to: String,
+    #[serde(rename = "step", default)]
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    pub sql: Option<PathBuf>,
+    pub command: Option<Vec<String>>,
+    pub import: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Sql { dir: PathBuf, files: Vec<PathBuf> },
+    Command { argv: Vec<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct ReadyStep {
+    pub name: String,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReadyHop {
+    pub from: Option<Series>,
+    pub to: Series,
+    pub steps: Vec<ReadyStep>,
+}
+
+/// A plan checked against a source and target: every folder, file and program exists.
+#[derive(Debug, Clone)]
+pub struct ReadyPlan {
+    pub name: String,
+    pub path: PathBuf,
+    pub hops: Vec<ReadyHop>,
+}
+
+impl ReadyPlan {
+    pub fn unit_count(&self) -> usize {
+        self.hops.iter().flat_map(|h| &h.steps).map(|s| match &s.action {
+            Action::Sql { files, .. } => files.len(),
+            Action::Command { .. } => 1,
+        }).sum::<usize>().max(1)
+    }
+}
+
+impl Plan {
+    pub fn load(path: &Path) -> Result<Plan, PlanError> {
+        let invalid = |detail: String| PlanError::Invalid { path: path.to_path_buf(), detail };
+        let text = std::fs::read_to_string(path).map_err(|e| invalid(format!("cannot read: {e}")))?;
+        let mut plan: Plan = toml::from_str(&text).map_err(|e| invalid(one_line(&e.to_string())))?;
+        plan.path = path.to_path_buf();
+        Ok(plan)
+    }
+
+    pub fn check(&self, source: Series, target: Series) -> Result<ReadyPlan, PlanError> {
+        let invalid = |detail: String| PlanError::Invalid { path: self.path.clone(), detail };
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        if self.hops.is_empty() {
+            return Err(invalid("no [[hop]]: a plan needs at least one hop".into()));
+        }
+        let mut at = source;
+        let mut hops = Vec::new();
+        for (i, hop) in self.hops.iter().enumerate() {
+            let to: Series = hop.to.parse().map_err(|e| invalid(format!("hop {}: to: {e}", i + 1)))?;
+            let from = match &hop.from {
+                Some(f) => Some(f.parse::<Series>().map_err(|e| invalid(format!("hop {}: from: {e}", i + 1)))?),
+                None => None,
+            };
+            if let Some(f) = from {
+                if f != at {
+                    return Err(invalid(format!(
+                        "hop {} starts from {f} but the database is at {at} by then: the plan does not fit this database",
+                        i + 1
+                    )));
+                }
+            }
+            if to <= at {
+                return Err(invalid(format!("hop {} goes to {to}, which is not above {at}", i + 1)));
+            }
+            if hop.steps.is_empty() {
+                return Err(invalid(format!("hop {} → {to} has no [[hop.step]]", i + 1)));
+            }
+            let mut steps = Vec::new();
+            for s in &hop.steps {
+                let kinds = [s.sql.is_some(), s.command.is_some(), s.import.is_some()].iter().filter(|b| **b).count();
+                if kinds != 1 {
+                    return Err(invalid(format!("step {:?} needs exactly one of sql, command or import", s.name)));
+                }
+                let action = if let Some(dir) = &s.sql {
+                    let dir = base.join(dir);
+                    let files = sql_files(&dir).map_err(|e| invalid(format!("step {:?}: SQL folder {}: {e}", s.name, dir.display())))?;
+                    Action::Sql { dir, files }
+                } else if let Some(argv) = &s.command {
+                    let prog = argv.first().ok_or_else(|| invalid(format!("step {:?}: command is empty", s.name)))?;
+                    let resolved = check_program(prog, base).map_err(|e| invalid(format!("step {:?}: {e}", s.name)))?;
+                    let mut argv = argv.clone();
+                    argv[0] = resolved.display().to_string();
+                    Action::Command { argv }
+                } else {
+                    return Err(invalid(format!(
+                        "step {:?}: import steps take an upgraded dump and belong to the production path, which this version does not run yet",
+                        s.name
+                    )));
+                };
+                steps.push(ReadyStep { name: s.name.clone(), action });
+            }
+            hops.push(ReadyHop { from, to, steps });
+            at = to;
+        }
+        if at != target {
+            return Err(invalid(format!("the plan ends at {at} but the target is {target}")));
+        }
+        Ok(ReadyPlan { name: self.name.clone(), path: self.path.clone(), hops })
+    }
+}
+
+fn sql_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Finds the program a command step runs (relative paths are relative to the plan).
+fn check_program(prog: &str, base: &Path) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let candidate = if prog.contains('/') {
+        let p = Path::new(prog);
+        Some(if p.is_relative() { base.join(p) } else { p.to_path_buf() })
+    } else {
+        std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).map(|d| d.join(prog)).find(|p| p.is_file()))
+    };
+    match candidate {
+        None => Err(format!("program {prog:?} not found on PATH")),
+        Some(p) if !p.is_file() => Err(format!("program {} does not exist", p.display())),
+        Some(p) => match std::fs::metadata(&p) {
+            Ok(m) if m.permissions().mode() & 0o111 != 0 => Ok(std::fs::canonicalize(&p).unwrap_or(p)),
+            _ => Err(format!("program {} is not executable (chmod +x)", p.display())),
+        },
+    }
+}
+
+pub struct RunCtx<'a> {
+    pub conn: &'a ConnInfo,
+    pub db: &'a str,
+    pub data_dir: Option<&'a Path>,
+    pub emit: &'a Emitter,
+    pub cancel: &'a CancellationToken,
+}
+
+const JOURNAL_DDL: &str = "CREATE SCHEMA IF NOT EXISTS upgrade_pilot; \
+    CREATE TABLE IF NOT EXISTS upgrade_pilot.journal ( \
+      hop text NOT NULL, step text NOT NULL, item text NOT NULL, sha256 text NOT NULL, \
+      applied_at timestamptz NOT NULL DEFAULT now(), duration_ms bigint NOT NULL, \
+      PRIMARY KEY (hop, step, item))";
+
+async fn journaled(client: &Client, hop: &str, step: &str, item: &str) -> Result<Option<String>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt("SELECT sha256 FROM upgrade_pilot.journal WHERE hop = $1 AND step = $2 AND item = $3", &[&hop, &step, &item])
+        .await?
+        .map(|r| r.get(0)))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn line_of(text: &str, pos: usize) -> usize {
+    text.chars().take(pos.saturating_sub(1)).filter(|c| *c == '\n').count() + 1
+}
+
+/// Runs the plan hop by hop. Applied SQL files and finished commands are in the
+/// journal, so a second run continues where the first stopped.
+pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
+    let mut client = ctx.conn.connect(ctx.db).await?;
+    client.batch_execute(JOURNAL_DDL).await?;
+    let total = plan.unit_count();
+    let mut done_units = 0usize;
+    for hop in &plan.hops {
+        let hop_key = hop.to.to_string();
+        let started: bool = client
+            .query_one("SELECT EXISTS (SELECT 1 FROM upgrade_pilot.journal WHERE hop = $1)", &[&hop_key])
+            .await?
+            .get(0);
+        if !started {
+            if let Some(from) = hop.from {
+                let (actual, _, _) = inspect::base_version(&client, ctx.db).await?;
+                if actual != from {
+                    if actual == hop.to {
+                        ctx.emit.log(format!("hop to {} already reached, skipped", hop.to));
+                        continue;
+                    }
+                    return Err(PlanError::WrongSeries { from: from.to_string(), to: hop.to.to_string(), actual: actual.to_string() });
+                }
+            }
+        }
+        ctx.emit.log(format!("hop → {}", hop.to));
+        for step in &hop.steps {
+            match &step.action {
+                Action::Sql { files, .. } => {
+                    for file in files {
+                        if ctx.cancel.is_cancelled() {
+                            return Err(PlanError::Cancelled);
+                        }
+                        let item = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                        let bytes = std::fs::read(file).map_err(|e| PlanError::SqlFailed { step: step.name.clone(), file: file.clone(), line: 0, message: e.to_string() })?;
+                        let sha = sha256_hex(&bytes);
+                        ctx.emit.fraction(Some(done_units as f64 / total as f64), format!("{} / {item}", step.name));
+                        match journaled(&client, &hop_key, &step.name, &item).await? {
+                            Some(old) if old == sha => {
+                                done_units += 1;
+                                continue;
+                            }
+                            Some(old) => {
+                                return Err(PlanError::Changed { step: step.name.clone(), file: file.clone(), old: old[..12].into(), new: sha[..12].into() });
+                            }
+                            None => {}
+                        }
+                        let text = String::from_utf8(bytes).map_err(|e| PlanError::SqlFailed {
+                            step: step.name.clone(),
+                            file: file.clone(),
+                            line: 0,
+                            message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+                        })?;
+                        let t0 = Instant::now();
+                        let tx = client.transaction().await?;
+                        if let Err(e) = tx.batch_execute(&text).await {
+                            let (line, message) = match e.as_db_error() {
+                                Some(db) => {
+                                    let line = match db.position() {
+                                        Some(tokio_postgres::error::ErrorPosition::Original(p)) => line_of(&text, *p as usize),
+                                        _ => 0,
+                                    };
+                                    (line, db.message().to_string())
+                                }
+                                None => (0, e.to_string()),
+                            };
+                            drop(tx);
+                            ctx.emit.log(format!("{item}: FAILED at line {line}: {message}"));
+                            return Err(PlanError::SqlFailed { step: step.name.clone(), file: file.clone(), line, message });
+                        }
+                        let ms = t0.elapsed().as_millis() as i64;
+                        tx.execute(
+                            "INSERT INTO upgrade_pilot.journal (hop, step, item, sha256, duration_ms) VALUES ($1, $2, $3, $4, $5)",
+                            &[&hop_key, &step.name, &item, &sha, &ms],
+                        )
+                        .await?;
+                        tx.commit().await?;
+                        ctx.emit.log(format!("{item}: applied in {ms} ms"));
+                        done_units += 1;
+                        crash_point(&format!("plan-file:{item}"));
+                    }
+                }
+                Action::Command { argv } => {
+                    let sha = sha256_hex(argv.join("\0").as_bytes());
+                    if journaled(&client, &hop_key, &step.name, "command").await?.as_deref() == Some(sha.as_str()) {
+                        ctx.emit.log(format!("{}: already ran", step.name));
+                        done_units += 1;
+                        continue;
+                    }
+                    let from = hop.from.map(|f| f.to_string()).unwrap_or_default();
+                    let base_fraction = done_units as f64 / total as f64;
+                    let t0 = Instant::now();
+                    run_command(ctx, &step.name, argv, &from, &hop.to.to_string(), base_fraction, 1.0 / total as f64).await?;
+                    // A command may have restarted the server or closed our session.
+                    if client.is_closed() {
+                        client = ctx.conn.connect(ctx.db).await?;
+                    }
+                    let ms = t0.elapsed().as_millis() as i64;
+                    client
+                        .execute(
+                            "INSERT INTO upgrade_pilot.journal (hop, step, item, sha256, duration_ms) VALUES ($1, $2, 'command', $3, $4) \
+                             ON CONFLICT (hop, step, item) DO UPDATE SET sha256 = EXCLUDED.sha256, duration_ms = EXCLUDED.duration_ms, applied_at = now()",
+                            &[&hop_key, &step.name, &sha, &ms],
+                        )
+                        .await?;
+                    done_units += 1;
+                }
+            }
+        }
+    }
+    ctx.emit.fraction(Some(1.0), "plan applied");
+    Ok(())
+}
+
+fn substitute(arg: &str, ctx: &RunCtx<'_>, from: &str, to: &str) -> Result<String, String> {
+    let mut out = arg
+        .replace("{db}", ctx.db)
+        .replace("{host}", &ctx.conn.host)
+        .replace("{port}", &ctx.conn.port.to_string())
+        .replace("{user}", &ctx.conn.user)
+        .replace("{from}", from)
+        .replace("{to}", to);
+    if out.contains("{data_dir}") {
+        let dd = ctx.data_dir.ok_or("the command uses {data_dir} but no Odoo data dir is known: give --data-dir")?;
+        out = out.replace("{data_dir}", &dd.display().to_string());
+    }
+    Ok(out)
+}
+
+/// `Loading module sale (12/40)` → 12/40.
+pub fn odoo_module_progress(line: &str) -> Option<(u32, u32)> {
+    let rest = &line[line.find("Loading module ")? + "Loading module ".len()..];
+    let inner = &rest[rest.find('(')? + 1..];
+    let (n, m) = inner[..inner.find(')')?].split_once('/')?;
+    let (n, m) = (n.trim().parse().ok()?, m.trim().parse().ok()?);
+    (m > 0).then_some((n, m))
+}
+
+async fn run_command(
+    ctx: &RunCtx<'_>,
+    step: &str,
+    argv: &[String],
+    from: &str,
+    to: &str,
+    base: f64,
+    span: f64,
+) -> Result<(), PlanError> {
+    let err = |detail: String| PlanError::Command { step: step.to_string(), detail };
+    let args: Vec<String> = argv.iter().map(|a| substitute(a, ctx, from, to)).collect::<Result<_, _>>().map_err(err)?;
+    ctx.emit.log(format!("$ {}", args.join(" ")));
+    let mut cmd = tokio::process::Command::new(&args[0]);
+    cmd.args(&args[1..])
+        .envs(ctx.conn.child_env())
+        .env("PGDATABASE", ctx.db)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| err(format!("cannot start {}: {e}", args[0])))?;
+    let pid = child.id().map(|p| nix::unistd::Pid::from_raw(p as i32));
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let (line_tx, mut line_rx) = tokio::sync::mpsc::channel::<String>(256);
+    for reader in [stdout.map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>), stderr.map(|s| Box::new(s) as _)].into_iter().flatten() {
+        let tx = line_tx.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(reader).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                if tx.send(l).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(line_tx);
+    let mut tail: std::collections::VecDeque<String> = Default::default();
+    let status = loop {
+        tokio::select! {
+            line = line_rx.recv() => match line {
+                Some(l) => {
+                    if let Some((n, m)) = odoo_module_progress(&l) {
+                        ctx.emit.fraction(Some(base + span * n as f64 / m as f64), format!("{step}: module {n}/{m}"));
+                    }
+                    if tail.len() == 5 { tail.pop_front(); }
+                    tail.push_back(l.chars().take(300).collect());
+                    ctx.emit.log(l);
+                }
+                None => break child.wait().await.map_err(|e| err(e.to_string()))?,
+            },
+            _ = ctx.cancel.cancelled() => {
+                stop_group(pid, &mut child).await;
+                return Err(PlanError::Cancelled);
+            }
+        }
+    };
+    if !status.success() {
+        let code = status.code().map(|c| c.to_string()).unwrap_or_else(|| "a signal".into());
+        let last = tail.iter().rev().find(|l| !l.trim().is_empty()).cloned().unwrap_or_default();
+        return Err(err(format!("{} exited with {code}: {last}", args[0])));
+    }
+    Ok(())
+}
+
+/// SIGTERM to the command's process group, SIGKILL if it is still there after 10 s.
+async fn stop_group(pid: Option<nix::unistd::Pid>, child: &mut tokio::process::Child) {
+    use nix::sys::signal::{killpg, Signal};
+    if let Some(pid) = pid {
+        let _ = killpg(pid, Signal::SIGTERM);
+        if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_ok() {
+            return;
+        }
+        let _ = killpg(pid, Signal::SIGKILL);
+    }
+    let _ = child.kill().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odoo_progress_lines() {
+        assert_eq!(odoo_module_progress("2024-01-01 INFO db odoo.modules.loading: Loading module sale (12/40)"), Some((12, 40)));
+        assert_eq!(odoo_module_progress("Loading module x"), None);
+        assert_eq!(line_of("a\nb\nc", 3), 2);
+    }
+}

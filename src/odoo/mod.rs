@@ -1,0 +1,9 @@
+//! Odoo knowledge: versions, inspection, neutralization, verification, filestore, odoo.conf.
+
+pub mod conf;
+pub mod filestore;
+pub mod inspect;
+pub mod neutralize;
+pub mod schema;
+pub mod verify;
+pub mod version;

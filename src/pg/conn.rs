@@ -1,0 +1,334 @@
+//! Where the server is and how to reach it: resolved once from `--dsn`, the
+//! standard `PG*` variables, `~/.pgpass` and `odoo.conf`, then used both for our
+//! own connections and for the environment of pg_dump/psql children.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio_postgres::{Client, NoTls};
+
+use super::{dsn, pgpass, tls};
+use crate::odoo::conf::OdooConf;
+
+pub const APP_NAME: &str = "upgrade-pilot";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    pub fn parse(s: &str) -> Result<Self, ConnError> {
+        Ok(match s {
+            "disable" | "allow" => Self::Disable,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            other => {
+                return Err(ConnError::Config(format!(
+                    "sslmode {other:?} is unknown: use disable, prefer, require, verify-ca or verify-full"
+                )));
+            }
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConnError {
+    #[error("{0}")]
+    Config(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("database {db:?} does not exist on {server}: check the name (upgrade-pilot status lists campaigns)")]
+    NoDatabase { db: String, server: String },
+    #[error("database {db:?} on {server} does not accept connections (it is frozen or being cloned): unfreeze it or wait")]
+    NotAccepting { db: String, server: String },
+    #[error("authentication failed for role {user:?} on {server}: set PGPASSWORD or ~/.pgpass")]
+    Auth { user: String, server: String },
+    #[error("cannot reach PostgreSQL at {server}: {detail} (is the server running? check --dsn / PGHOST / PGPORT)")]
+    Unreachable { server: String, detail: String },
+    #[error("{server}: {detail}")]
+    Other { server: String, detail: String },
+}
+
+/// A password that never prints.
+#[derive(Clone, Default)]
+pub struct Password(String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// Host name, IP address, or a Unix socket directory (starts with `/`).
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    password: Option<Password>,
+    pub sslmode: SslMode,
+    pub sslrootcert: Option<PathBuf>,
+    /// Database used for server-wide work (listing, CREATE/DROP DATABASE, locks).
+    pub maintenance_db: String,
+}
+
+/// Where to look for each setting, in order of precedence.
+pub struct Sources<'a> {
+    pub dsn: Option<&'a str>,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub odoo: Option<&'a OdooConf>,
+    pub pgpass: Option<PathBuf>,
+}
+
+fn default_host() -> String {
+    for dir in ["/var/run/postgresql", "/run/postgresql", "/tmp"] {
+        if Path::new(dir).join(".s.PGSQL.5432").exists() {
+            return dir.to_string();
+        }
+    }
+    "localhost".to_string()
+}
+
+fn os_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| "postgres".to_string())
+}
+
+impl ConnInfo {
+    pub fn resolve(src: Sources<'_>) -> Result<Self, ConnError> {
+        let d = match src.dsn {
+            Some(s) => dsn::parse(s).map_err(|e| ConnError::Config(e.to_string()))?,
+            None => Default::default(),
+        };
+        if d.contains_key("password") {
+            return Err(ConnError::Config(
+                "--dsn must not carry a password (it would show in the process list): use PGPASSWORD or ~/.pgpass"
+                    .into(),
+            ));
+        }
+        let env = src.env;
+        let pick = |key: &str, var: &str, odoo: Option<String>| -> Option<String> {
+            d.get(key).cloned().or_else(|| env(var).filter(|v| !v.is_empty())).or(odoo)
+        };
+        let odoo = src.odoo.cloned().unwrap_or_default();
+        let host = pick("host", "PGHOST", odoo.db_host.clone()).unwrap_or_else(default_host);
+        let port = match pick("port", "PGPORT", odoo.db_port.map(|p| p.to_string())) {
+            Some(p) => p
+                .parse()
+                .map_err(|_| ConnError::Config(format!("port {p:?} is not a number")))?,
+            None => 5432,
+        };
+        let user = pick("user", "PGUSER", odoo.db_user.clone()).unwrap_or_else(os_user);
+        let sslmode = SslMode::parse(&pick("sslmode", "PGSSLMODE", None).unwrap_or_else(|| "prefer".into()))?;
+        let sslrootcert = pick("sslrootcert", "PGSSLROOTCERT", None).map(PathBuf::from).or_else(|| {
+            let p = Path::new(&env("HOME")?).join(".postgresql/root.crt");
+            p.exists().then_some(p)
+        });
+        let maintenance_db = pick("dbname", "PGDATABASE", None).unwrap_or_else(|| "postgres".into());
+        let mut info = ConnInfo { host, port, user, password: None, sslmode, sslrootcert, maintenance_db };
+        info.password = env("PGPASSWORD")
+            .or(odoo.db_password)
+            .or_else(|| {
+                let file = src.pgpass.clone()?;
+                pgpass::lookup(&file, &info.host, info.port, "*", &info.user)
+                    .or_else(|| pgpass::lookup(&file, &info.host, info.port, &info.maintenance_db, &info.user))
+            })
+            .map(Password);
+        Ok(info)
+    }
+
+    /// Connection to a Unix socket directory (embedded cluster, tests, demo).
+    pub fn socket(dir: &Path, port: u16, user: &str) -> Self {
+        ConnInfo {
+            host: dir.display().to_string(),
+            port,
+            user: user.to_string(),
+            password: None,
+            sslmode: SslMode::Disable,
+            sslrootcert: None,
+            maintenance_db: "postgres".into(),
+        }
+    }
+
+    pub fn with_password(mut self, password: Option<String>) -> Self {
+        self.password = password.map(Password);
+        self
+    }
+
+    pub fn with_user(mut self, user: &str) -> Self {
+        self.user = user.to_string();
+        self
+    }
+
+    pub fn is_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+
+    /// `host:port` (or the socket path) for messages; never the password.
+    pub fn server(&self) -> String {
+        if self.is_socket() {
+            format!("{}/.s.PGSQL.{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// A stable key naming this server in campaign files.
+    pub fn server_key(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    pub async fn connect(&self, db: &str) -> Result<Client, ConnError> {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&self.host)
+            .port(self.port)
+            .user(&self.user)
+            .dbname(db)
+            .application_name(APP_NAME)
+            .connect_timeout(Duration::from_secs(15));
+        if let Some(p) = &self.password {
+            cfg.password(p.0.as_bytes());
+        }
+        let map = |e: tokio_postgres::Error| self.classify(e, db);
+        if self.is_socket() || self.sslmode == SslMode::Disable {
+            cfg.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            let (client, conn) = cfg.connect(NoTls).await.map_err(map)?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            return Ok(client);
+        }
+        cfg.ssl_mode(match self.sslmode {
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        let tls_cfg = tls::client_config(self.sslmode, self.sslrootcert.as_deref())?;
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_cfg);
+        let (client, conn) = cfg.connect(tls).await.map_err(map)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(client)
+    }
+
+    pub async fn connect_maintenance(&self) -> Result<Client, ConnError> {
+        match self.connect(&self.maintenance_db).await {
+            Err(ConnError::NoDatabase { .. }) if self.maintenance_db == "postgres" => self.connect("template1").await,
+            other => other,
+        }
+    }
+
+    fn classify(&self, e: tokio_postgres::Error, db: &str) -> ConnError {
+        let server = self.server();
+        if let Some(dbe) = e.as_db_error() {
+            let code = dbe.code().code();
+            return match code {
+                "3D000" => ConnError::NoDatabase { db: db.to_string(), server },
+                "28P01" | "28000" => ConnError::Auth { user: self.user.clone(), server },
+                "55000" => ConnError::NotAccepting { db: db.to_string(), server },
+                _ => ConnError::Other { server, detail: dbe.message().to_string() },
+            };
+        }
+        let mut detail = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            detail = format!("{detail}: {s}");
+            src = s.source();
+        }
+        if detail.contains("certificate") || detail.contains("TLS") || detail.contains("tls") {
+            return ConnError::Tls(format!("{server}: {detail}"));
+        }
+        if detail.contains("password") {
+            return ConnError::Auth { user: self.user.clone(), server };
+        }
+        ConnError::Unreachable { server, detail }
+    }
+
+    /// libpq conninfo naming just the database, quoted so that any name works
+    /// (a name containing `=` would otherwise be read as a connection string).
+    pub fn conninfo_db(db: &str) -> String {
+        format!("dbname='{}'", db.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+
+    /// Environment for client tools (pg_dump, pg_restore, psql, Odoo commands).
+    /// The password travels here and never on a command line.
+    pub fn child_env(&self) -> Vec<(OsString, OsString)> {
+        let mut env: Vec<(OsString, OsString)> = vec![
+            ("PGHOST".into(), self.host.clone().into()),
+            ("PGPORT".into(), self.port.to_string().into()),
+            ("PGUSER".into(), self.user.clone().into()),
+            ("PGSSLMODE".into(), self.sslmode.as_str().into()),
+            ("PGAPPNAME".into(), APP_NAME.into()),
+            ("PGCONNECT_TIMEOUT".into(), "15".into()),
+        ];
+        if let Some(c) = &self.sslrootcert {
+            env.push(("PGSSLROOTCERT".into(), c.clone().into()));
+        }
+        if let Some(p) = &self.password {
+            env.push(("PGPASSWORD".into(), p.0.clone().into()));
+        }
+        env
+    }
+
+    pub fn has_password(&self) -> bool {
+        self.password.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(dsn: Option<&str>, vars: &[(&str, &str)], odoo: Option<&OdooConf>) -> Result<ConnInfo, ConnError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = move |k: &str| map.get(k).cloned();
+        ConnInfo::resolve(Sources { dsn, env: &env, odoo, pgpass: None })
+    }
+
+    #[test]
+    fn dsn_beats_env_beats_odoo_conf() {
+        let odoo = OdooConf { db_host: Some("confhost".into()), db_port: Some(6000), db_user: Some("odoo".into()), db_password: Some("pw".into()), data_dir: None };
+        let c = resolve(Some("host=dsnhost"), &[("PGPORT", "7000")], Some(&odoo)).unwrap();
+        assert_eq!((c.host.as_str(), c.port, c.user.as_str()), ("dsnhost", 7000, "odoo"));
+        assert!(c.has_password());
+        let env = c.child_env();
+        assert!(env.iter().any(|(k, v)| k == "PGPASSWORD" && v == "pw"));
+        assert!(!format!("{c:?}").contains("pw\""), "Debug must not show the password");
+    }
+
+    #[test]
+    fn password_in_dsn_is_refused() {
+        let e = resolve(Some("postgresql://u:secret@h/db"), &[], None).unwrap_err();
+        assert!(e.to_string().contains("PGPASSWORD"));
+        assert!(!e.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn conninfo_quotes_any_name() {
+        assert_eq!(ConnInfo::conninfo_db("a'b\\c=d"), "dbname='a\\'b\\\\c=d'");
+    }
+}
