@@ -49,12 +49,8 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
         }));
     } else {
         out(&format!("test database {:?} is ready: neutralized, upgraded to {}, verified", record.work_db, record.target));
-        out(&format!("  connect: psql {}", shell_quote(&crate::pg::conn::ConnInfo::conninfo_db(&record.work_db))));
+        out(&format!("  connect: {}", engine.conn.psql_line(&record.work_db)));
         out("  nothing done in the test copy reaches production: it has no link to it");
     }
     Ok(0)
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }

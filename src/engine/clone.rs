@@ -60,7 +60,7 @@ pub enum CloneError {
     Tool(String),
     #[error("cancelled")]
     Cancelled,
-    #[error("{0}")]
+    #[error("copying the database: {}", crate::pg::db_message(.0))]
     Pg(#[from] tokio_postgres::Error),
 }
 

@@ -45,10 +45,12 @@ pub enum EngineError {
     Verify(String),
     #[error("cancelled: the half-made copy was dropped")]
     Cancelled,
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", crate::pg::db_message(.0))]
     Pg(#[from] tokio_postgres::Error),
     #[error("{0}")]
     Io(String),
+    #[error("{0}; the job is saved: run the same command again to resume it")]
+    Interrupted(String),
 }
 
 impl EngineError {
@@ -57,6 +59,8 @@ impl EngineError {
         match self {
             EngineError::Pg(e) => e.is_closed() || e.as_db_error().is_some_and(|d| d.code().code().starts_with("57P")),
             EngineError::Conn(ConnError::Unreachable { .. }) => true,
+            EngineError::Plan(crate::engine::plan::PlanError::Pg(e)) => e.is_closed(),
+            EngineError::Plan(crate::engine::plan::PlanError::Conn(ConnError::Unreachable { .. })) => true,
             _ => false,
         }
     }

@@ -36,7 +36,7 @@ pub enum PlanError {
     Inspect(#[from] inspect::InspectError),
     #[error(transparent)]
     Conn(#[from] crate::pg::conn::ConnError),
-    #[error("{0}")]
+    #[error("PostgreSQL: {}", crate::pg::db_message(.0))]
     Pg(#[from] tokio_postgres::Error),
 }
 

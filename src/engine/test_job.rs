@@ -345,11 +345,7 @@ impl Engine {
         let PreparedTest { mut record, plan, method, why, notes, major, maint, lock, preflight_seconds, target, .. } = p;
         let _lock = lock;
         for n in &notes {
-            if n.level == "warn" {
-                emit.warn(n.text.clone()).await;
-            } else {
-                emit.log(n.text.clone());
-            }
+            emit.log(format!("preflight [{}] {}", n.level, n.text));
         }
         let mut current = String::new();
         let result = self
@@ -364,6 +360,7 @@ impl Engine {
                 Ok(record)
             }
             Err(e) => {
+                let e = if e.is_connection_loss() { EngineError::Interrupted(e.to_string()) } else { e };
                 let cancelled = cancel.is_cancelled() || matches!(e, EngineError::Cancelled | EngineError::Plan(plan::PlanError::Cancelled) | EngineError::Clone(clone::CloneError::Cancelled));
                 if cancelled {
                     // Half-made copy: drop it; it never reached "ready".
@@ -468,6 +465,7 @@ impl Engine {
                 CloneMethod::Template => clone::template_copy(maint, &src, &work, major, cancel).await?,
                 CloneMethod::Snapshot => clone::snapshot_copy(&self.conn, maint, &src, &work, major, emit, cancel).await?,
             }
+            crash_point("during:clone");
             record.clone_method = Some(method.as_str().into());
             if let Some(dd) = &self.data_dir {
                 let from = filestore::path(dd, &src);

@@ -17,7 +17,7 @@ pub enum InspectError {
     NoBase(String),
     #[error("database {db:?}: base version {version:?} is not an Odoo version")]
     BadVersion { db: String, version: String },
-    #[error(transparent)]
+    #[error("cannot read Odoo's tables: {} (connect as the database's owner)", crate::pg::db_message(.0))]
     Pg(#[from] tokio_postgres::Error),
 }
 

@@ -41,13 +41,13 @@ pub const ACTIONS: &[(&str, &str)] = &[
 
 #[derive(Debug, Error)]
 pub enum NeutralizeError {
-    #[error("neutralize action {action}: {source}")]
+    #[error("neutralize action {action}: {}", crate::pg::db_message(.source))]
     Sql { action: String, source: tokio_postgres::Error },
     #[error("custom neutralization SQL {path}: {detail}")]
     Custom { path: PathBuf, detail: String },
     #[error("unknown neutralize action {0:?} in [neutralize] skip (known: see upgrade-pilot neutralize --help)")]
     UnknownSkip(String),
-    #[error(transparent)]
+    #[error("neutralize: {}", crate::pg::db_message(.0))]
     Pg(#[from] tokio_postgres::Error),
 }
 

@@ -273,6 +273,12 @@ impl ConnInfo {
         format!("dbname='{}'", db.replace('\\', "\\\\").replace('\'', "\\'"))
     }
 
+    /// A psql command line a user can paste (no password in it).
+    pub fn psql_line(&self, db: &str) -> String {
+        let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+        format!("psql -h {} -p {} -U {} -d {}", q(&self.host), self.port, q(&self.user), q(&Self::conninfo_db(db)))
+    }
+
     /// Environment for client tools (pg_dump, pg_restore, psql, Odoo commands).
     /// The password travels here and never on a command line.
     pub fn child_env(&self) -> Vec<(OsString, OsString)> {

@@ -9,3 +9,12 @@ pub mod pgpass;
 pub mod server;
 pub mod tls;
 pub mod tools;
+
+/// The server's own message for a database error ("permission denied for …"),
+/// without tokio-postgres's "db error: ERROR:" prefix; the whole error otherwise.
+pub fn db_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => d.message().to_string(),
+        None => e.to_string(),
+    }
+}
