@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use color_eyre::eyre::{eyre, WrapErr};
 use color_eyre::Result;
+use color_eyre::eyre::{WrapErr, eyre};
 use serde::Deserialize;
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -45,7 +45,10 @@ fn default_supported() -> Vec<String> {
 
 impl Default for OdooSection {
     fn default() -> Self {
-        OdooSection { custom_modules: Vec::new(), supported_targets: default_supported() }
+        OdooSection {
+            custom_modules: Vec::new(),
+            supported_targets: default_supported(),
+        }
     }
 }
 
@@ -80,7 +83,10 @@ fn default_jobs() -> u32 {
 
 impl Default for CloneSection {
     fn default() -> Self {
-        CloneSection { method: default_method(), jobs: default_jobs() }
+        CloneSection {
+            method: default_method(),
+            jobs: default_jobs(),
+        }
     }
 }
 
@@ -107,14 +113,20 @@ impl Config {
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default());
+            }
             Err(e) => return Err(eyre!("cannot read config {}: {e}", path.display())),
         };
         let mut cfg: Config = toml::from_str(&text)
             .map_err(|e| eyre!("config {}: {}", path.display(), one_line(&e.to_string())))?;
         // Relative paths in the file are relative to the file.
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in cfg.plans.values_mut().chain(cfg.neutralize.extra_sql.iter_mut()) {
+        for p in cfg
+            .plans
+            .values_mut()
+            .chain(cfg.neutralize.extra_sql.iter_mut())
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -146,5 +158,27 @@ fn default_config_file() -> Option<PathBuf> {
 
 /// toml errors span several lines (with a caret); our errors are one line.
 pub fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|') && *l != "^").collect::<Vec<_>>().join(" ")
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('|') && *l != "^")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_documents_valid_keys() {
+        let cfg: Config = toml::from_str(include_str!("../config/upgrade-pilot.example.toml")).expect("example config parses");
+        assert_eq!(cfg.clone.method, "auto");
+        assert_eq!(cfg.odoo.supported_targets, ["17.0", "18.0", "19.0"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_a_line() {
+        let e = toml::from_str::<Config>("[clone]\nmethod = \"auto\"\nspeed = 3\n").unwrap_err();
+        assert!(one_line(&e.to_string()).contains("line 3"), "{e}");
+    }
 }

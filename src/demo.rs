@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use color_eyre::eyre::WrapErr;
 use color_eyre::Result;
+use color_eyre::eyre::WrapErr;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
@@ -20,21 +20,46 @@ pub const SEED: &str = include_str!("../assets/demo/seed.sql");
 /// The demo plan, embedded so that the binary works away from the source tree.
 const PLAN_FILES: &[(&str, &str)] = &[
     ("demo.toml", include_str!("../assets/plans/demo.toml")),
-    ("demo/fake-odoo-update.sh", include_str!("../assets/plans/demo/fake-odoo-update.sh")),
-    ("demo/17.0/pre/010_mail_alias_domain.sql", include_str!("../assets/plans/demo/17.0/pre/010_mail_alias_domain.sql")),
-    ("demo/17.0/pre/020_cron_name_plain_text.sql", include_str!("../assets/plans/demo/17.0/pre/020_cron_name_plain_text.sql")),
-    ("demo/17.0/pre/030_account_move_checked.sql", include_str!("../assets/plans/demo/17.0/pre/030_account_move_checked.sql")),
-    ("demo/17.0/pre/040_webhook_actions.sql", include_str!("../assets/plans/demo/17.0/pre/040_webhook_actions.sql")),
-    ("demo/17.0/post/010_new_version_data.sql", include_str!("../assets/plans/demo/17.0/post/010_new_version_data.sql")),
-    ("demo/17.0/post/090_module_versions.sql", include_str!("../assets/plans/demo/17.0/post/090_module_versions.sql")),
+    (
+        "demo/fake-odoo-update.sh",
+        include_str!("../assets/plans/demo/fake-odoo-update.sh"),
+    ),
+    (
+        "demo/17.0/pre/010_mail_alias_domain.sql",
+        include_str!("../assets/plans/demo/17.0/pre/010_mail_alias_domain.sql"),
+    ),
+    (
+        "demo/17.0/pre/020_cron_name_plain_text.sql",
+        include_str!("../assets/plans/demo/17.0/pre/020_cron_name_plain_text.sql"),
+    ),
+    (
+        "demo/17.0/pre/030_account_move_checked.sql",
+        include_str!("../assets/plans/demo/17.0/pre/030_account_move_checked.sql"),
+    ),
+    (
+        "demo/17.0/pre/040_webhook_actions.sql",
+        include_str!("../assets/plans/demo/17.0/pre/040_webhook_actions.sql"),
+    ),
+    (
+        "demo/17.0/post/010_new_version_data.sql",
+        include_str!("../assets/plans/demo/17.0/post/010_new_version_data.sql"),
+    ),
+    (
+        "demo/17.0/post/090_module_versions.sql",
+        include_str!("../assets/plans/demo/17.0/post/090_module_versions.sql"),
+    ),
 ];
 
 /// Creates `db` and loads the demo seed into it.
 pub async fn load_seed(conn: &ConnInfo, db: &str) -> Result<()> {
     let maint = conn.connect_maintenance().await?;
-    maint.batch_execute(&format!("CREATE DATABASE {}", quote_ident(db))).await?;
+    maint
+        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(db)))
+        .await?;
     let c = conn.connect(db).await?;
-    c.batch_execute(SEED).await.wrap_err("loading the demo seed")?;
+    c.batch_execute(SEED)
+        .await
+        .wrap_err("loading the demo seed")?;
     Ok(())
 }
 
@@ -78,8 +103,13 @@ pub struct Demo {
 
 impl Demo {
     pub async fn start(keep: bool) -> Result<Demo> {
-        let cluster = tokio::task::spawn_blocking(move || Cluster::start(ClusterOptions { keep, ..Default::default() }))
-            .await??;
+        let cluster = tokio::task::spawn_blocking(move || {
+            Cluster::start(ClusterOptions {
+                keep,
+                ..Default::default()
+            })
+        })
+        .await??;
         let root = cluster.root().to_path_buf();
         let conn = cluster.conn_info();
         load_seed(&conn, DEMO_DB).await?;
@@ -88,7 +118,17 @@ impl Demo {
         let plan = write_plan(&root.join("plans"))?;
         let mut config = Config::default();
         config.plans.insert("17.0".into(), plan.clone());
-        let engine = Engine { conn, config, state_dir: root.join("state"), data_dir: Some(data_dir) };
-        Ok(Demo { cluster, engine, plan, db: DEMO_DB.to_string() })
+        let engine = Engine {
+            conn,
+            config,
+            state_dir: root.join("state"),
+            data_dir: Some(data_dir),
+        };
+        Ok(Demo {
+            cluster,
+            engine,
+            plan,
+            db: DEMO_DB.to_string(),
+        })
     }
 }

@@ -8,7 +8,12 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             // One line: what is wrong and what to do.
-            let line = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ").replace('\n', " ");
+            let line = e
+                .chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": ")
+                .replace('\n', " ");
             eprintln!("upgrade-pilot: {line}");
             1
         }

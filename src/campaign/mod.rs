@@ -23,7 +23,17 @@ pub struct Campaign {
 
 /// File name for a campaign: readable prefix plus a hash, so any db name works.
 fn file_name(server: &str, db: &str) -> String {
-    let safe: String = db.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).take(40).collect();
+    let safe: String = db
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
     let hash = hex::encode(&Sha256::digest(format!("{server}\0{db}").as_bytes())[..6]);
     format!("{safe}-{hash}.json")
 }
@@ -57,8 +67,14 @@ pub fn save(state: &Path, c: &Campaign) -> Result<(), StoreError> {
 pub fn all(state: &Path) -> Result<Vec<Campaign>, StoreError> {
     let dir = campaigns_dir(state);
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(out) };
-    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(out);
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
     paths.sort();
     for p in paths {
         if let Some(c) = store::read_json(&p)? {

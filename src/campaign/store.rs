@@ -7,33 +7,58 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path} is damaged ({detail}); a copy is kept at {backup}: repair or remove it, then run again")]
-    Corrupt { path: PathBuf, backup: PathBuf, detail: String },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is damaged ({detail}); a copy is kept at {backup}: repair or remove it, then run again"
+    )]
+    Corrupt {
+        path: PathBuf,
+        backup: PathBuf,
+        detail: String,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 pub fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     ensure_dir(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
     f.write_all(bytes).map_err(io(&tmp))?;
     f.sync_all().map_err(io(&tmp))?;
     drop(f);
@@ -65,9 +90,14 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreErr
             let backup = path.with_extension(format!("corrupt-{stamp}"));
             if !backup.exists() {
                 fs::copy(path, &backup).map_err(io(&backup))?;
-                fs::set_permissions(&backup, fs::Permissions::from_mode(0o600)).map_err(io(&backup))?;
+                fs::set_permissions(&backup, fs::Permissions::from_mode(0o600))
+                    .map_err(io(&backup))?;
             }
-            Err(StoreError::Corrupt { path: path.to_path_buf(), backup, detail: e.to_string() })
+            Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                backup,
+                detail: e.to_string(),
+            })
         }
     }
 }
@@ -81,15 +111,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sub/state.json");
         write_json(&p, &serde_json::json!({"a": 1})).unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(fs::metadata(p.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            fs::metadata(p.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
         let v: serde_json::Value = read_json(&p).unwrap().unwrap();
         assert_eq!(v["a"], 1);
         fs::write(&p, b"{\"a\": 1").unwrap();
         let err = read_json::<serde_json::Value>(&p).unwrap_err();
-        let StoreError::Corrupt { backup, .. } = &err else { panic!("{err}") };
+        let StoreError::Corrupt { backup, .. } = &err else {
+            panic!("{err}")
+        };
         assert_eq!(fs::read(backup).unwrap(), b"{\"a\": 1");
-        assert_eq!(fs::read(&p).unwrap(), b"{\"a\": 1", "the bad file is left as it was");
-        assert!(read_json::<serde_json::Value>(&dir.path().join("none.json")).unwrap().is_none());
+        assert_eq!(
+            fs::read(&p).unwrap(),
+            b"{\"a\": 1",
+            "the bad file is left as it was"
+        );
+        assert!(
+            read_json::<serde_json::Value>(&dir.path().join("none.json"))
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -1,4 +1,5 @@
 use color_eyre::Result;
+use tokio::signal::unix::{signal, SignalKind};
 
 use super::output::err;
 use super::GlobalArgs;
@@ -13,6 +14,12 @@ pub async fn run(_global: &GlobalArgs, keep: bool) -> Result<i32> {
         demo.engine.conn.server(),
         demo.plan.display()
     ));
-    tokio::signal::ctrl_c().await?;
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    // Dropping the demo stops the server and removes its directory (unless --keep).
+    drop(demo);
     Ok(0)
 }

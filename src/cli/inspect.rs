@@ -13,26 +13,55 @@ pub async fn run(engine: &Engine, db: &str, as_json: bool) -> Result<i32> {
         return Ok(0);
     }
     let yes_no = |b: bool| if b { "yes" } else { "no" };
-    out(&format!("database     {}  on {}", i.db, engine.conn.server()));
-    out(&format!("version      {} (base {})", i.series, i.base_version));
+    out(&format!(
+        "database     {}  on {}",
+        i.db,
+        engine.conn.server()
+    ));
+    out(&format!(
+        "version      {} (base {})",
+        i.series, i.base_version
+    ));
     out(&format!("size         {}", human_size(i.size_bytes)));
-    out(&format!("modules      {} installed, {} pending", i.installed_count, i.pending.len()));
+    out(&format!(
+        "modules      {} installed, {} pending",
+        i.installed_count,
+        i.pending.len()
+    ));
     for m in &i.pending {
         out(&format!("  pending    {} ({})", m.name, m.state));
     }
     if i.custom_modules.is_empty() {
         out("custom       none");
     } else {
-        out(&format!("custom       {} not covered by Odoo's upgrade service: {}", i.custom_modules.len(), i.custom_modules.join(", ")));
+        out(&format!(
+            "custom       {} not covered by Odoo's upgrade service: {}",
+            i.custom_modules.len(),
+            i.custom_modules.join(", ")
+        ));
     }
     out(&format!("studio       {}", yes_no(i.studio)));
-    out(&format!("python code  {} server/automated action(s)", i.code_actions.len()));
+    out(&format!(
+        "python code  {} server/automated action(s)",
+        i.code_actions.len()
+    ));
     for a in i.code_actions.iter().take(10) {
-        out(&format!("  action     #{} {}{}", a.id, a.name, if a.automated { " (automated)" } else { "" }));
+        out(&format!(
+            "  action     #{} {}{}",
+            a.id,
+            a.name,
+            if a.automated { " (automated)" } else { "" }
+        ));
     }
-    out(&format!("views        {} customized in the database", i.custom_views.len()));
+    out(&format!(
+        "views        {} customized in the database",
+        i.custom_views.len()
+    ));
     for v in i.custom_views.iter().take(10) {
-        out(&format!("  view       #{} {} ({}) inherits {}", v.id, v.name, v.model, v.inherits));
+        out(&format!(
+            "  view       #{} {} ({}) inherits {}",
+            v.id, v.name, v.model, v.inherits
+        ));
     }
     out(&format!("sessions     {} other", i.sessions.len()));
     for s in &i.sessions {

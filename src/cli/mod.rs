@@ -12,18 +12,22 @@ mod test;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use color_eyre::eyre::eyre;
 use color_eyre::Result;
+use color_eyre::eyre::eyre;
 
 use crate::config::Config;
-use crate::engine::clone::CloneChoice;
 use crate::engine::Engine;
+use crate::engine::clone::CloneChoice;
 use crate::odoo::conf::OdooConf;
 use crate::pg::conn::{ConnInfo, Sources};
 use crate::pg::pgpass;
 
 #[derive(Debug, Parser)]
-#[command(name = "upgrade-pilot", version, about = "Take a self-hosted Odoo database through a major-version upgrade, safely")]
+#[command(
+    name = "upgrade-pilot",
+    version,
+    about = "Take a self-hosted Odoo database through a major-version upgrade, safely"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -104,39 +108,67 @@ pub enum Command {
     },
 }
 
-
 /// Resolves connection, config, state dir and data dir from the global flags.
 pub fn engine_from(global: &GlobalArgs) -> Result<Engine> {
     let config = Config::load(global.config.as_deref())?;
-    let odoo = global.odoo_config.as_deref().map(OdooConf::load).transpose()?;
+    let odoo = global
+        .odoo_config
+        .as_deref()
+        .map(OdooConf::load)
+        .transpose()?;
     let env = |k: &str| std::env::var(k).ok();
-    let conn = ConnInfo::resolve(Sources { dsn: global.dsn.as_deref(), env: &env, odoo: odoo.as_ref(), pgpass: pgpass::default_path() })?;
+    let conn = ConnInfo::resolve(Sources {
+        dsn: global.dsn.as_deref(),
+        env: &env,
+        odoo: odoo.as_ref(),
+        pgpass: pgpass::default_path(),
+    })?;
     let state_dir = config.state_dir()?;
     let data_dir = global
         .data_dir
         .clone()
         .or_else(|| config.data_dir.clone())
         .or_else(|| odoo.as_ref().and_then(|o| o.data_dir.clone()));
-    Ok(Engine { conn, config, state_dir, data_dir })
+    Ok(Engine {
+        conn,
+        config,
+        state_dir,
+        data_dir,
+    })
 }
 
-fn init_logging(state_dir: &std::path::Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+fn init_logging(
+    state_dir: &std::path::Path,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use std::os::unix::fs::OpenOptionsExt;
     crate::campaign::store::ensure_dir(state_dir).ok()?;
     let path = state_dir.join("upgrade-pilot.log");
     // Created 0600 before the appender opens it: logs may name databases and hosts.
-    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&path).ok()?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .ok()?;
     let appender = tracing_appender::rolling::never(state_dir, "upgrade-pilot.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("UPGRADE_PILOT_LOG").unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UPGRADE_PILOT_LOG")
+        .unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
     Some(guard)
 }
 
 /// Parses arguments and runs; returns the exit code.
 pub fn run() -> Result<i32> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let Some(command) = cli.command else {
         use clap::CommandFactory;
         Cli::command().print_help()?;
@@ -148,12 +180,33 @@ pub fn run() -> Result<i32> {
     rt.block_on(async move {
         match command {
             Command::Inspect { db, json } => inspect::run(&engine, &db, json).await,
-            Command::Test { db, target, plan, test_db, clone, discard, yes, json } => {
+            Command::Test {
+                db,
+                target,
+                plan,
+                test_db,
+                clone,
+                discard,
+                yes,
+                json,
+            } => {
                 let clone = match clone {
                     Some(c) => c,
-                    None => engine.config.clone.method.parse().map_err(|e: String| eyre!("config [clone] method: {e}"))?,
+                    None => engine
+                        .config
+                        .clone
+                        .method
+                        .parse()
+                        .map_err(|e: String| eyre!("config [clone] method: {e}"))?,
                 };
-                let req = crate::engine::test_job::TestRequest { db, target, plan, test_db, clone, discard };
+                let req = crate::engine::test_job::TestRequest {
+                    db,
+                    target,
+                    plan,
+                    test_db,
+                    clone,
+                    discard,
+                };
                 test::run(&engine, req, yes, json).await
             }
             Command::Neutralize { db, yes } => neutralize::run(&engine, &db, yes).await,

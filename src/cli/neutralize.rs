@@ -5,7 +5,10 @@ use super::output::out;
 use crate::engine::Engine;
 
 pub async fn run(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
-    confirm(&format!("Neutralize {db:?} in place (mail, crons, payments, integrations switched off)?"), yes)?;
+    confirm(
+        &format!("Neutralize {db:?} in place (mail, crons, payments, integrations switched off)?"),
+        yes,
+    )?;
     let (report, checks) = engine.neutralize_db(db).await?;
     for (action, rows) in &report.0 {
         match rows {
@@ -15,7 +18,10 @@ pub async fn run(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
     }
     let bad: Vec<_> = checks.iter().filter(|c| !c.ok).collect();
     if bad.is_empty() {
-        out(&format!("{db} is neutralized ({} checks passed)", checks.len()));
+        out(&format!(
+            "{db} is neutralized ({} checks passed)",
+            checks.len()
+        ));
         Ok(0)
     } else {
         for c in bad {

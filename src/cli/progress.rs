@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{SignalKind, signal};
 
 use super::output::err;
 use crate::engine::{EngineError, Event, JobHandle, JobRecord};
@@ -16,9 +16,11 @@ pub async fn follow(mut handle: JobHandle, quiet: bool) -> Result<JobRecord, Eng
     let bar = if tty {
         let b = ProgressBar::new(1000);
         b.set_style(
-            ProgressStyle::with_template("{spinner} {prefix:<17} [{bar:30}] {percent:>3}% {elapsed:>4} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} {prefix:<17} [{bar:30}] {percent:>3}% {elapsed:>4} {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         b.enable_steady_tick(Duration::from_millis(200));
         Some(b)
@@ -71,5 +73,8 @@ pub async fn follow(mut handle: JobHandle, quiet: bool) -> Result<JobRecord, Eng
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    handle.join.await.map_err(|e| EngineError::Io(format!("job task failed: {e}")))?
+    handle
+        .join
+        .await
+        .map_err(|e| EngineError::Io(format!("job task failed: {e}")))?
 }

@@ -3,14 +3,15 @@ use serde_json::json;
 
 use super::output::{json as print_json, out};
 use crate::campaign;
-use crate::engine::job::{self, JobRecord, JobStatus};
 use crate::engine::Engine;
+use crate::engine::job::{self, JobRecord, JobStatus};
 
 /// A "running" job whose process is gone was interrupted (kill -9, reboot).
 pub fn effective_status(j: &JobRecord) -> &'static str {
     match j.status {
         JobStatus::Running => {
-            let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(j.pid as i32), None).is_ok();
+            let alive =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(j.pid as i32), None).is_ok();
             if alive { "running" } else { "interrupted" }
         }
         JobStatus::Ready => "ready",
@@ -58,8 +59,20 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
     for (c, jobs) in report {
         out(&format!("{} on {}", c.db, c.server));
         for j in jobs {
-            let done = j.steps.iter().filter(|s| s.status == job::StepStatus::Done).count();
-            out(&format!("  test {} → {}  {:<11} {}/{} steps  {}", j.id, j.target, effective_status(&j), done, j.steps.len(), j.work_db));
+            let done = j
+                .steps
+                .iter()
+                .filter(|s| s.status == job::StepStatus::Done)
+                .count();
+            out(&format!(
+                "  test {} → {}  {:<11} {}/{} steps  {}",
+                j.id,
+                j.target,
+                effective_status(&j),
+                done,
+                j.steps.len(),
+                j.work_db
+            ));
             if let Some(e) = &j.error {
                 out(&format!("    error: {e}"));
             }

@@ -4,16 +4,26 @@ use serde_json::json;
 use super::confirm::confirm;
 use super::output::{err, json as print_json, out};
 use super::progress::follow;
-use crate::engine::test_job::TestRequest;
 use crate::engine::Engine;
+use crate::engine::test_job::TestRequest;
 
 pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) -> Result<i32> {
     if req.discard {
-        confirm(&format!("Discard the earlier unfinished test job of {:?} and drop its copy?", req.db), yes)?;
+        confirm(
+            &format!(
+                "Discard the earlier unfinished test job of {:?} and drop its copy?",
+                req.db
+            ),
+            yes,
+        )?;
     }
     let prepared = engine.prepare_test(&req).await?;
     if !as_json {
-        let verb = if prepared.resumed { "resuming" } else { "creating" };
+        let verb = if prepared.resumed {
+            "resuming"
+        } else {
+            "creating"
+        };
         err(&format!(
             "{verb} test copy {:?} of {:?} ({} → {}), {}",
             prepared.record.work_db,
@@ -48,8 +58,14 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
             "filestore": record.filestore,
         }));
     } else {
-        out(&format!("test database {:?} is ready: neutralized, upgraded to {}, verified", record.work_db, record.target));
-        out(&format!("  connect: {}", engine.conn.psql_line(&record.work_db)));
+        out(&format!(
+            "test database {:?} is ready: neutralized, upgraded to {}, verified",
+            record.work_db, record.target
+        ));
+        out(&format!(
+            "  connect: {}",
+            engine.conn.psql_line(&record.work_db)
+        ));
         out("  nothing done in the test copy reaches production: it has no link to it");
     }
     Ok(0)

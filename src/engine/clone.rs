@@ -31,7 +31,9 @@ impl std::str::FromStr for CloneChoice {
             "auto" => Ok(Self::Auto),
             "template" => Ok(Self::Template),
             "snapshot" => Ok(Self::Snapshot),
-            o => Err(format!("clone method {o:?} is unknown: use auto, template or snapshot")),
+            o => Err(format!(
+                "clone method {o:?} is unknown: use auto, template or snapshot"
+            )),
         }
     }
 }
@@ -65,25 +67,50 @@ pub enum CloneError {
 }
 
 /// Picks the method and says why.
-pub async fn choose(maint: &Client, src: &str, choice: CloneChoice) -> Result<(CloneMethod, String), CloneError> {
+pub async fn choose(
+    maint: &Client,
+    src: &str,
+    choice: CloneChoice,
+) -> Result<(CloneMethod, String), CloneError> {
     let sessions = server::sessions(maint, src).await?;
     match (choice, sessions.is_empty()) {
-        (CloneChoice::Template, true) | (CloneChoice::Auto, true) => {
-            Ok((CloneMethod::Template, "no other session on the source: template copy (fastest)".into()))
-        }
-        (CloneChoice::Template, false) => Err(CloneError::Busy { db: src.to_string(), sessions }),
+        (CloneChoice::Template, true) | (CloneChoice::Auto, true) => Ok((
+            CloneMethod::Template,
+            "no other session on the source: template copy (fastest)".into(),
+        )),
+        (CloneChoice::Template, false) => Err(CloneError::Busy {
+            db: src.to_string(),
+            sessions,
+        }),
         (CloneChoice::Auto, false) => Ok((
             CloneMethod::Snapshot,
-            format!("{} session(s) connected to the source: snapshot copy, nobody is disconnected", sessions.len()),
+            format!(
+                "{} session(s) connected to the source: snapshot copy, nobody is disconnected",
+                sessions.len()
+            ),
         )),
         (CloneChoice::Snapshot, _) => Ok((CloneMethod::Snapshot, "snapshot copy requested".into())),
     }
 }
 
-pub async fn template_copy(maint: &Client, src: &str, dst: &str, major: u32, cancel: &CancellationToken) -> Result<(), CloneError> {
+pub async fn template_copy(
+    maint: &Client,
+    src: &str,
+    dst: &str,
+    major: u32,
+    cancel: &CancellationToken,
+) -> Result<(), CloneError> {
     // FILE_COPY: copies the files once (WAL_LOG, the 15+ default, writes the db again as WAL).
-    let strategy = if major >= 15 { " STRATEGY FILE_COPY" } else { "" };
-    let sql = format!("CREATE DATABASE {} TEMPLATE {}{strategy}", quote_ident(dst), quote_ident(src));
+    let strategy = if major >= 15 {
+        " STRATEGY FILE_COPY"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "CREATE DATABASE {} TEMPLATE {}{strategy}",
+        quote_ident(dst),
+        quote_ident(src)
+    );
     let token = maint.cancel_token();
     tokio::select! {
         r = maint.batch_execute(&sql) => match r {
@@ -117,7 +144,8 @@ pub async fn snapshot_copy(
             &[&src],
         )
         .await?;
-    let (enc, collate, ctype, owner): (String, String, String, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (enc, collate, ctype, owner): (String, String, String, String) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
     maint
         .batch_execute(&format!(
             "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
@@ -128,8 +156,19 @@ pub async fn snapshot_copy(
         ))
         .await?;
     let rights = server::role_rights(maint).await?;
-    if let Err(e) = maint.batch_execute(&format!("ALTER DATABASE {} OWNER TO {}", quote_ident(dst), quote_ident(&owner))).await {
-        emit.warn(format!("the copy stays owned by {} (cannot give it to {owner}: {e})", rights.name)).await;
+    if let Err(e) = maint
+        .batch_execute(&format!(
+            "ALTER DATABASE {} OWNER TO {}",
+            quote_ident(dst),
+            quote_ident(&owner)
+        ))
+        .await
+    {
+        emit.warn(format!(
+            "the copy stays owned by {} (cannot give it to {owner}: {e})",
+            rights.name
+        ))
+        .await;
     }
     let dump = tools::client_tool("pg_dump", major).map_err(CloneError::Tool)?;
     let restore = tools::client_tool("pg_restore", major).map_err(CloneError::Tool)?;
@@ -141,18 +180,37 @@ pub async fn snapshot_copy(
         .await?
         .get(0);
     let mut d = tokio::process::Command::new(&dump);
-    d.args(["-Fc", "-Z0", "-d"]).arg(ConnInfo::conninfo_db(src)).envs(conn.child_env())
-        .stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-    let mut dump_child = d.spawn().map_err(|e| CloneError::Tool(format!("cannot start {}: {e}", dump.display())))?;
-    let dump_out: Stdio = dump_child.stdout.take().ok_or_else(|| CloneError::Tool("pg_dump has no stdout".into()))?.try_into().map_err(|e: std::io::Error| CloneError::Tool(e.to_string()))?;
+    d.args(["-Fc", "-Z0", "-d"])
+        .arg(ConnInfo::conninfo_db(src))
+        .envs(conn.child_env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut dump_child = d
+        .spawn()
+        .map_err(|e| CloneError::Tool(format!("cannot start {}: {e}", dump.display())))?;
+    let dump_out: Stdio = dump_child
+        .stdout
+        .take()
+        .ok_or_else(|| CloneError::Tool("pg_dump has no stdout".into()))?
+        .try_into()
+        .map_err(|e: std::io::Error| CloneError::Tool(e.to_string()))?;
     let mut r = tokio::process::Command::new(&restore);
-    r.args(["-v", "--exit-on-error", "-d"]).arg(ConnInfo::conninfo_db(dst));
+    r.args(["-v", "--exit-on-error", "-d"])
+        .arg(ConnInfo::conninfo_db(dst));
     if !rights.superuser {
         // Objects owned by other roles cannot be given away by a plain owner.
         r.args(["--no-owner", "--no-privileges"]);
     }
-    r.envs(conn.child_env()).stdin(dump_out).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
-    let mut restore_child = r.spawn().map_err(|e| CloneError::Tool(format!("cannot start {}: {e}", restore.display())))?;
+    r.envs(conn.child_env())
+        .stdin(dump_out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut restore_child = r
+        .spawn()
+        .map_err(|e| CloneError::Tool(format!("cannot start {}: {e}", restore.display())))?;
     let dump_err = dump_child.stderr.take();
     let dump_errors = tokio::spawn(async move {
         let mut out = String::new();
@@ -164,7 +222,10 @@ pub async fn snapshot_copy(
         }
         out
     });
-    let mut lines = restore_child.stderr.take().map(|e| BufReader::new(e).lines());
+    let mut lines = restore_child
+        .stderr
+        .take()
+        .map(|e| BufReader::new(e).lines());
     let mut done_tables = 0i64;
     let mut last = String::new();
     loop {
@@ -193,14 +254,24 @@ pub async fn snapshot_copy(
             }
         }
     }
-    let rs = restore_child.wait().await.map_err(|e| CloneError::Tool(e.to_string()))?;
-    let ds = dump_child.wait().await.map_err(|e| CloneError::Tool(e.to_string()))?;
+    let rs = restore_child
+        .wait()
+        .await
+        .map_err(|e| CloneError::Tool(e.to_string()))?;
+    let ds = dump_child
+        .wait()
+        .await
+        .map_err(|e| CloneError::Tool(e.to_string()))?;
     let dump_last = dump_errors.await.unwrap_or_default();
     if !ds.success() {
-        return Err(CloneError::Tool(format!("pg_dump of {src:?} failed: {dump_last}")));
+        return Err(CloneError::Tool(format!(
+            "pg_dump of {src:?} failed: {dump_last}"
+        )));
     }
     if !rs.success() {
-        return Err(CloneError::Tool(format!("pg_restore into {dst:?} failed: {last}")));
+        return Err(CloneError::Tool(format!(
+            "pg_restore into {dst:?} failed: {last}"
+        )));
     }
     Ok(())
 }

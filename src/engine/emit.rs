@@ -6,8 +6,8 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, watch};
 
@@ -21,18 +21,36 @@ pub struct Emitter {
 }
 
 impl Emitter {
-    pub fn new(tx: mpsc::Sender<Event>, progress: watch::Sender<Progress>, log_path: Option<&Path>) -> Self {
+    pub fn new(
+        tx: mpsc::Sender<Event>,
+        progress: watch::Sender<Progress>,
+        log_path: Option<&Path>,
+    ) -> Self {
         let log = log_path.and_then(|p| {
             let _ = p.parent().map(crate::campaign::store::ensure_dir);
-            OpenOptions::new().create(true).append(true).mode(0o600).open(p).ok()
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(p)
+                .ok()
         });
-        Emitter { tx, progress, log: Mutex::new(log), dropped: AtomicU64::new(0) }
+        Emitter {
+            tx,
+            progress,
+            log: Mutex::new(log),
+            dropped: AtomicU64::new(0),
+        }
     }
 
     fn write_log(&self, line: &str) {
         if let Ok(mut guard) = self.log.lock() {
             if let Some(f) = guard.as_mut() {
-                let _ = writeln!(f, "{} {line}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+                let _ = writeln!(
+                    f,
+                    "{} {line}",
+                    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                );
             }
         }
     }

@@ -90,7 +90,8 @@ impl JobRecord {
     }
 
     pub fn is_done(&self, name: &str) -> bool {
-        self.step(name).is_some_and(|s| s.status == StepStatus::Done)
+        self.step(name)
+            .is_some_and(|s| s.status == StepStatus::Done)
     }
 }
 
@@ -117,6 +118,13 @@ pub fn load(state: &Path, id: &str) -> Result<Option<JobRecord>, StoreError> {
 pub fn steps(names: &[&str]) -> Vec<StepRecord> {
     names
         .iter()
-        .map(|n| StepRecord { name: n.to_string(), status: StepStatus::Pending, started_at: None, finished_at: None, seconds: None, detail: String::new() })
+        .map(|n| StepRecord {
+            name: n.to_string(),
+            status: StepStatus::Pending,
+            started_at: None,
+            finished_at: None,
+            seconds: None,
+            detail: String::new(),
+        })
         .collect()
 }

@@ -21,7 +21,9 @@ pub struct JobLock {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another upgrade-pilot is working on {db:?}: {holder}; wait for it to finish (upgrade-pilot status) or stop it")]
+    #[error(
+        "another upgrade-pilot is working on {db:?}: {holder}; wait for it to finish (upgrade-pilot status) or stop it"
+    )]
     Busy { db: String, holder: String },
     #[error(transparent)]
     Conn(#[from] ConnError),
@@ -35,11 +37,20 @@ pub async fn acquire(conn: &ConnInfo, db: &str) -> Result<JobLock, LockError> {
     let who = format!(
         "upgrade-pilot pid {} user {}",
         std::process::id(),
-        nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name).unwrap_or_default()
+        nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_default()
     );
     // Tell others who we are through application_name (shown in pg_stat_activity).
-    client.execute("SELECT set_config('application_name', $1, false)", &[&who]).await?;
-    let got: bool = client.query_one("SELECT pg_try_advisory_lock($1, $2)", &[&CLASS, &key(db)]).await?.get(0);
+    client
+        .execute("SELECT set_config('application_name', $1, false)", &[&who])
+        .await?;
+    let got: bool = client
+        .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&CLASS, &key(db)])
+        .await?
+        .get(0);
     if got {
         return Ok(JobLock { _client: client });
     }
@@ -54,5 +65,8 @@ pub async fn acquire(conn: &ConnInfo, db: &str) -> Result<JobLock, LockError> {
         .await?
         .map(|r| r.get::<_, String>(0))
         .unwrap_or_else(|| "a session that just ended".into());
-    Err(LockError::Busy { db: db.to_string(), holder })
+    Err(LockError::Busy {
+        db: db.to_string(),
+        holder,
+    })
 }

@@ -57,10 +57,16 @@ impl EngineError {
     /// Lost the server (restart, network): the job can be resumed by running it again.
     pub fn is_connection_loss(&self) -> bool {
         match self {
-            EngineError::Pg(e) => e.is_closed() || e.as_db_error().is_some_and(|d| d.code().code().starts_with("57P")),
+            EngineError::Pg(e) => {
+                e.is_closed()
+                    || e.as_db_error()
+                        .is_some_and(|d| d.code().code().starts_with("57P"))
+            }
             EngineError::Conn(ConnError::Unreachable { .. }) => true,
             EngineError::Plan(crate::engine::plan::PlanError::Pg(e)) => e.is_closed(),
-            EngineError::Plan(crate::engine::plan::PlanError::Conn(ConnError::Unreachable { .. })) => true,
+            EngineError::Plan(crate::engine::plan::PlanError::Conn(ConnError::Unreachable {
+                ..
+            })) => true,
             _ => false,
         }
     }

@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
-use super::emit::{crash_point, Emitter};
+use super::emit::{Emitter, crash_point};
 use crate::config::one_line;
 use crate::odoo::inspect;
 use crate::odoo::version::Series;
@@ -22,14 +22,32 @@ use crate::pg::conn::ConnInfo;
 pub enum PlanError {
     #[error("plan {path}: {detail}")]
     Invalid { path: PathBuf, detail: String },
-    #[error("plan step {step:?}: SQL file {file} failed at line {line}: {message} (nothing of this file was applied; fix it and run test again)")]
-    SqlFailed { step: String, file: PathBuf, line: usize, message: String },
-    #[error("plan step {step:?}: {file} changed since it was applied (sha256 {old}…, now {new}…): restore it, or discard the test copy (--discard) to start over")]
-    Changed { step: String, file: PathBuf, old: String, new: String },
+    #[error(
+        "plan step {step:?}: SQL file {file} failed at line {line}: {message} (nothing of this file was applied; fix it and run test again)"
+    )]
+    SqlFailed {
+        step: String,
+        file: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error(
+        "plan step {step:?}: {file} changed since it was applied (sha256 {old}…, now {new}…): restore it, or discard the test copy (--discard) to start over"
+    )]
+    Changed {
+        step: String,
+        file: PathBuf,
+        old: String,
+        new: String,
+    },
     #[error("plan step {step:?}: {detail}")]
     Command { step: String, detail: String },
     #[error("plan hop {from} → {to}: the database is at {actual}, not {from}")]
-    WrongSeries { from: String, to: String, actual: String },
+    WrongSeries {
+        from: String,
+        to: String,
+        actual: String,
+    },
     #[error("cancelled")]
     Cancelled,
     #[error(transparent)]
@@ -97,24 +115,37 @@ pub struct ReadyPlan {
 
 impl ReadyPlan {
     pub fn unit_count(&self) -> usize {
-        self.hops.iter().flat_map(|h| &h.steps).map(|s| match &s.action {
-            Action::Sql { files, .. } => files.len(),
-            Action::Command { .. } => 1,
-        }).sum::<usize>().max(1)
+        self.hops
+            .iter()
+            .flat_map(|h| &h.steps)
+            .map(|s| match &s.action {
+                Action::Sql { files, .. } => files.len(),
+                Action::Command { .. } => 1,
+            })
+            .sum::<usize>()
+            .max(1)
     }
 }
 
 impl Plan {
     pub fn load(path: &Path) -> Result<Plan, PlanError> {
-        let invalid = |detail: String| PlanError::Invalid { path: path.to_path_buf(), detail };
-        let text = std::fs::read_to_string(path).map_err(|e| invalid(format!("cannot read: {e}")))?;
-        let mut plan: Plan = toml::from_str(&text).map_err(|e| invalid(one_line(&e.to_string())))?;
+        let invalid = |detail: String| PlanError::Invalid {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| invalid(format!("cannot read: {e}")))?;
+        let mut plan: Plan =
+            toml::from_str(&text).map_err(|e| invalid(one_line(&e.to_string())))?;
         plan.path = path.to_path_buf();
         Ok(plan)
     }
 
     pub fn check(&self, source: Series, target: Series) -> Result<ReadyPlan, PlanError> {
-        let invalid = |detail: String| PlanError::Invalid { path: self.path.clone(), detail };
+        let invalid = |detail: String| PlanError::Invalid {
+            path: self.path.clone(),
+            detail,
+        };
         let base = self.path.parent().unwrap_or(Path::new("."));
         if self.hops.is_empty() {
             return Err(invalid("no [[hop]]: a plan needs at least one hop".into()));
@@ -122,9 +153,15 @@ impl Plan {
         let mut at = source;
         let mut hops = Vec::new();
         for (i, hop) in self.hops.iter().enumerate() {
-            let to: Series = hop.to.parse().map_err(|e| invalid(format!("hop {}: to: {e}", i + 1)))?;
+            let to: Series = hop
+                .to
+                .parse()
+                .map_err(|e| invalid(format!("hop {}: to: {e}", i + 1)))?;
             let from = match &hop.from {
-                Some(f) => Some(f.parse::<Series>().map_err(|e| invalid(format!("hop {}: from: {e}", i + 1)))?),
+                Some(f) => Some(
+                    f.parse::<Series>()
+                        .map_err(|e| invalid(format!("hop {}: from: {e}", i + 1)))?,
+                ),
                 None => None,
             };
             if let Some(f) = from {
@@ -136,24 +173,42 @@ impl Plan {
                 }
             }
             if to <= at {
-                return Err(invalid(format!("hop {} goes to {to}, which is not above {at}", i + 1)));
+                return Err(invalid(format!(
+                    "hop {} goes to {to}, which is not above {at}",
+                    i + 1
+                )));
             }
             if hop.steps.is_empty() {
                 return Err(invalid(format!("hop {} → {to} has no [[hop.step]]", i + 1)));
             }
             let mut steps = Vec::new();
             for s in &hop.steps {
-                let kinds = [s.sql.is_some(), s.command.is_some(), s.import.is_some()].iter().filter(|b| **b).count();
+                let kinds = [s.sql.is_some(), s.command.is_some(), s.import.is_some()]
+                    .iter()
+                    .filter(|b| **b)
+                    .count();
                 if kinds != 1 {
-                    return Err(invalid(format!("step {:?} needs exactly one of sql, command or import", s.name)));
+                    return Err(invalid(format!(
+                        "step {:?} needs exactly one of sql, command or import",
+                        s.name
+                    )));
                 }
                 let action = if let Some(dir) = &s.sql {
                     let dir = base.join(dir);
-                    let files = sql_files(&dir).map_err(|e| invalid(format!("step {:?}: SQL folder {}: {e}", s.name, dir.display())))?;
+                    let files = sql_files(&dir).map_err(|e| {
+                        invalid(format!(
+                            "step {:?}: SQL folder {}: {e}",
+                            s.name,
+                            dir.display()
+                        ))
+                    })?;
                     Action::Sql { dir, files }
                 } else if let Some(argv) = &s.command {
-                    let prog = argv.first().ok_or_else(|| invalid(format!("step {:?}: command is empty", s.name)))?;
-                    let resolved = check_program(prog, base).map_err(|e| invalid(format!("step {:?}: {e}", s.name)))?;
+                    let prog = argv
+                        .first()
+                        .ok_or_else(|| invalid(format!("step {:?}: command is empty", s.name)))?;
+                    let resolved = check_program(prog, base)
+                        .map_err(|e| invalid(format!("step {:?}: {e}", s.name)))?;
                     let mut argv = argv.clone();
                     argv[0] = resolved.display().to_string();
                     Action::Command { argv }
@@ -163,15 +218,24 @@ impl Plan {
                         s.name
                     )));
                 };
-                steps.push(ReadyStep { name: s.name.clone(), action });
+                steps.push(ReadyStep {
+                    name: s.name.clone(),
+                    action,
+                });
             }
             hops.push(ReadyHop { from, to, steps });
             at = to;
         }
         if at != target {
-            return Err(invalid(format!("the plan ends at {at} but the target is {target}")));
+            return Err(invalid(format!(
+                "the plan ends at {at} but the target is {target}"
+            )));
         }
-        Ok(ReadyPlan { name: self.name.clone(), path: self.path.clone(), hops })
+        Ok(ReadyPlan {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            hops,
+        })
     }
 }
 
@@ -190,16 +254,29 @@ fn check_program(prog: &str, base: &Path) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
     let candidate = if prog.contains('/') {
         let p = Path::new(prog);
-        Some(if p.is_relative() { base.join(p) } else { p.to_path_buf() })
+        Some(if p.is_relative() {
+            base.join(p)
+        } else {
+            p.to_path_buf()
+        })
     } else {
-        std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).map(|d| d.join(prog)).find(|p| p.is_file()))
+        std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(prog))
+                .find(|p| p.is_file())
+        })
     };
     match candidate {
         None => Err(format!("program {prog:?} not found on PATH")),
         Some(p) if !p.is_file() => Err(format!("program {} does not exist", p.display())),
         Some(p) => match std::fs::metadata(&p) {
-            Ok(m) if m.permissions().mode() & 0o111 != 0 => Ok(std::fs::canonicalize(&p).unwrap_or(p)),
-            _ => Err(format!("program {} is not executable (chmod +x)", p.display())),
+            Ok(m) if m.permissions().mode() & 0o111 != 0 => {
+                Ok(std::fs::canonicalize(&p).unwrap_or(p))
+            }
+            _ => Err(format!(
+                "program {} is not executable (chmod +x)",
+                p.display()
+            )),
         },
     }
 }
@@ -218,9 +295,17 @@ const JOURNAL_DDL: &str = "CREATE SCHEMA IF NOT EXISTS upgrade_pilot; \
       applied_at timestamptz NOT NULL DEFAULT now(), duration_ms bigint NOT NULL, \
       PRIMARY KEY (hop, step, item))";
 
-async fn journaled(client: &Client, hop: &str, step: &str, item: &str) -> Result<Option<String>, tokio_postgres::Error> {
+async fn journaled(
+    client: &Client,
+    hop: &str,
+    step: &str,
+    item: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
     Ok(client
-        .query_opt("SELECT sha256 FROM upgrade_pilot.journal WHERE hop = $1 AND step = $2 AND item = $3", &[&hop, &step, &item])
+        .query_opt(
+            "SELECT sha256 FROM upgrade_pilot.journal WHERE hop = $1 AND step = $2 AND item = $3",
+            &[&hop, &step, &item],
+        )
         .await?
         .map(|r| r.get(0)))
 }
@@ -230,7 +315,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn line_of(text: &str, pos: usize) -> usize {
-    text.chars().take(pos.saturating_sub(1)).filter(|c| *c == '\n').count() + 1
+    text.chars()
+        .take(pos.saturating_sub(1))
+        .filter(|c| *c == '\n')
+        .count()
+        + 1
 }
 
 /// Runs the plan hop by hop. Applied SQL files and finished commands are in the
@@ -243,7 +332,10 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
     for hop in &plan.hops {
         let hop_key = hop.to.to_string();
         let started: bool = client
-            .query_one("SELECT EXISTS (SELECT 1 FROM upgrade_pilot.journal WHERE hop = $1)", &[&hop_key])
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM upgrade_pilot.journal WHERE hop = $1)",
+                &[&hop_key],
+            )
             .await?
             .get(0);
         if !started {
@@ -251,10 +343,15 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                 let (actual, _, _) = inspect::base_version(&client, ctx.db).await?;
                 if actual != from {
                     if actual == hop.to {
-                        ctx.emit.log(format!("hop to {} already reached, skipped", hop.to));
+                        ctx.emit
+                            .log(format!("hop to {} already reached, skipped", hop.to));
                         continue;
                     }
-                    return Err(PlanError::WrongSeries { from: from.to_string(), to: hop.to.to_string(), actual: actual.to_string() });
+                    return Err(PlanError::WrongSeries {
+                        from: from.to_string(),
+                        to: hop.to.to_string(),
+                        actual: actual.to_string(),
+                    });
                 }
             }
         }
@@ -266,17 +363,33 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                         if ctx.cancel.is_cancelled() {
                             return Err(PlanError::Cancelled);
                         }
-                        let item = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                        let bytes = std::fs::read(file).map_err(|e| PlanError::SqlFailed { step: step.name.clone(), file: file.clone(), line: 0, message: e.to_string() })?;
+                        let item = file
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        let bytes = std::fs::read(file).map_err(|e| PlanError::SqlFailed {
+                            step: step.name.clone(),
+                            file: file.clone(),
+                            line: 0,
+                            message: e.to_string(),
+                        })?;
                         let sha = sha256_hex(&bytes);
-                        ctx.emit.fraction(Some(done_units as f64 / total as f64), format!("{} / {item}", step.name));
+                        ctx.emit.fraction(
+                            Some(done_units as f64 / total as f64),
+                            format!("{} / {item}", step.name),
+                        );
                         match journaled(&client, &hop_key, &step.name, &item).await? {
                             Some(old) if old == sha => {
                                 done_units += 1;
                                 continue;
                             }
                             Some(old) => {
-                                return Err(PlanError::Changed { step: step.name.clone(), file: file.clone(), old: old[..12].into(), new: sha[..12].into() });
+                                return Err(PlanError::Changed {
+                                    step: step.name.clone(),
+                                    file: file.clone(),
+                                    old: old[..12].into(),
+                                    new: sha[..12].into(),
+                                });
                             }
                             None => {}
                         }
@@ -284,7 +397,10 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                             step: step.name.clone(),
                             file: file.clone(),
                             line: 0,
-                            message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+                            message: format!(
+                                "not UTF-8 text (byte {})",
+                                e.utf8_error().valid_up_to()
+                            ),
                         })?;
                         let t0 = Instant::now();
                         let tx = client.transaction().await?;
@@ -292,7 +408,9 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                             let (line, message) = match e.as_db_error() {
                                 Some(db) => {
                                     let line = match db.position() {
-                                        Some(tokio_postgres::error::ErrorPosition::Original(p)) => line_of(&text, *p as usize),
+                                        Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
+                                            line_of(&text, *p as usize)
+                                        }
                                         _ => 0,
                                     };
                                     (line, db.message().to_string())
@@ -300,8 +418,14 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                                 None => (0, e.to_string()),
                             };
                             drop(tx);
-                            ctx.emit.log(format!("{item}: FAILED at line {line}: {message}"));
-                            return Err(PlanError::SqlFailed { step: step.name.clone(), file: file.clone(), line, message });
+                            ctx.emit
+                                .log(format!("{item}: FAILED at line {line}: {message}"));
+                            return Err(PlanError::SqlFailed {
+                                step: step.name.clone(),
+                                file: file.clone(),
+                                line,
+                                message,
+                            });
                         }
                         let ms = t0.elapsed().as_millis() as i64;
                         tx.execute(
@@ -317,7 +441,11 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                 }
                 Action::Command { argv } => {
                     let sha = sha256_hex(argv.join("\0").as_bytes());
-                    if journaled(&client, &hop_key, &step.name, "command").await?.as_deref() == Some(sha.as_str()) {
+                    if journaled(&client, &hop_key, &step.name, "command")
+                        .await?
+                        .as_deref()
+                        == Some(sha.as_str())
+                    {
                         ctx.emit.log(format!("{}: already ran", step.name));
                         done_units += 1;
                         continue;
@@ -325,7 +453,16 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                     let from = hop.from.map(|f| f.to_string()).unwrap_or_default();
                     let base_fraction = done_units as f64 / total as f64;
                     let t0 = Instant::now();
-                    run_command(ctx, &step.name, argv, &from, &hop.to.to_string(), base_fraction, 1.0 / total as f64).await?;
+                    run_command(
+                        ctx,
+                        &step.name,
+                        argv,
+                        &from,
+                        &hop.to.to_string(),
+                        base_fraction,
+                        1.0 / total as f64,
+                    )
+                    .await?;
                     // A command may have restarted the server or closed our session.
                     if client.is_closed() {
                         client = ctx.conn.connect(ctx.db).await?;
@@ -356,7 +493,9 @@ fn substitute(arg: &str, ctx: &RunCtx<'_>, from: &str, to: &str) -> Result<Strin
         .replace("{from}", from)
         .replace("{to}", to);
     if out.contains("{data_dir}") {
-        let dd = ctx.data_dir.ok_or("the command uses {data_dir} but no Odoo data dir is known: give --data-dir")?;
+        let dd = ctx
+            .data_dir
+            .ok_or("the command uses {data_dir} but no Odoo data dir is known: give --data-dir")?;
         out = out.replace("{data_dir}", &dd.display().to_string());
     }
     Ok(out)
@@ -380,8 +519,15 @@ async fn run_command(
     base: f64,
     span: f64,
 ) -> Result<(), PlanError> {
-    let err = |detail: String| PlanError::Command { step: step.to_string(), detail };
-    let args: Vec<String> = argv.iter().map(|a| substitute(a, ctx, from, to)).collect::<Result<_, _>>().map_err(err)?;
+    let err = |detail: String| PlanError::Command {
+        step: step.to_string(),
+        detail,
+    };
+    let args: Vec<String> = argv
+        .iter()
+        .map(|a| substitute(a, ctx, from, to))
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
     ctx.emit.log(format!("$ {}", args.join(" ")));
     let mut cmd = tokio::process::Command::new(&args[0]);
     cmd.args(&args[1..])
@@ -392,12 +538,20 @@ async fn run_command(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| err(format!("cannot start {}: {e}", args[0])))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| err(format!("cannot start {}: {e}", args[0])))?;
     let pid = child.id().map(|p| nix::unistd::Pid::from_raw(p as i32));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let (line_tx, mut line_rx) = tokio::sync::mpsc::channel::<String>(256);
-    for reader in [stdout.map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>), stderr.map(|s| Box::new(s) as _)].into_iter().flatten() {
+    for reader in [
+        stdout.map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        stderr.map(|s| Box::new(s) as _),
+    ]
+    .into_iter()
+    .flatten()
+    {
         let tx = line_tx.clone();
         tokio::spawn(async move {
             let mut lines = BufReader::new(reader).lines();
@@ -430,8 +584,16 @@ async fn run_command(
         }
     };
     if !status.success() {
-        let code = status.code().map(|c| c.to_string()).unwrap_or_else(|| "a signal".into());
-        let last = tail.iter().rev().find(|l| !l.trim().is_empty()).cloned().unwrap_or_default();
+        let code = status
+            .code()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "a signal".into());
+        let last = tail
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .cloned()
+            .unwrap_or_default();
         return Err(err(format!("{} exited with {code}: {last}", args[0])));
     }
     Ok(())
@@ -439,10 +601,13 @@ async fn run_command(
 
 /// SIGTERM to the command's process group, SIGKILL if it is still there after 10 s.
 async fn stop_group(pid: Option<nix::unistd::Pid>, child: &mut tokio::process::Child) {
-    use nix::sys::signal::{killpg, Signal};
+    use nix::sys::signal::{Signal, killpg};
     if let Some(pid) = pid {
         let _ = killpg(pid, Signal::SIGTERM);
-        if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_ok() {
+        if tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .is_ok()
+        {
             return;
         }
         let _ = killpg(pid, Signal::SIGKILL);
@@ -456,7 +621,12 @@ mod tests {
 
     #[test]
     fn odoo_progress_lines() {
-        assert_eq!(odoo_module_progress("2024-01-01 INFO db odoo.modules.loading: Loading module sale (12/40)"), Some((12, 40)));
+        assert_eq!(
+            odoo_module_progress(
+                "2024-01-01 INFO db odoo.modules.loading: Loading module sale (12/40)"
+            ),
+            Some((12, 40))
+        );
         assert_eq!(odoo_module_progress("Loading module x"), None);
         assert_eq!(line_of("a\nb\nc", 3), 2);
     }

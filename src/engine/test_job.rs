@@ -12,21 +12,28 @@ use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::clone::{self, CloneChoice, CloneMethod};
-use super::emit::{crash_point, Emitter};
+use super::emit::{Emitter, crash_point};
 use super::events::{Event, Progress};
 use super::job::{self, JobKind, JobRecord, JobStatus, StepStatus};
 use super::lock::{self, JobLock};
 use super::plan::{self, Plan, ReadyPlan};
 use super::{Engine, EngineError, JobHandle};
 use crate::campaign;
-use crate::odoo::inspect::{self, human_size, Inspection};
+use crate::odoo::inspect::{self, Inspection, human_size};
 use crate::odoo::neutralize::{self, Options};
 use crate::odoo::version::Series;
 use crate::odoo::{filestore, verify};
 use crate::pg::ident::{check_db_name, name_with_suffix};
 use crate::pg::server;
 
-pub const STEPS: [&str; 6] = ["preflight", "clone", "neutralize", "plan", "neutralize_again", "verify"];
+pub const STEPS: [&str; 6] = [
+    "preflight",
+    "clone",
+    "neutralize",
+    "plan",
+    "neutralize_again",
+    "verify",
+];
 
 #[derive(Debug, Clone)]
 pub struct TestRequest {
@@ -66,12 +73,19 @@ fn fail(msg: impl Into<String>) -> EngineError {
 }
 
 fn os_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name).unwrap_or_default()
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_default()
 }
 
 impl Engine {
     fn neutralize_options(&self) -> Options {
-        Options { skip: self.config.neutralize.skip.clone(), extra_sql: self.config.neutralize.extra_sql.clone() }
+        Options {
+            skip: self.config.neutralize.skip.clone(),
+            extra_sql: self.config.neutralize.extra_sql.clone(),
+        }
     }
 
     /// Every check that can fail before anything is created. Holds the job lock on success.
@@ -85,7 +99,11 @@ impl Engine {
         neutralize::check_skips(&self.neutralize_options())?;
         let maint = self.conn.connect_maintenance().await?;
         if !server::db_exists(&maint, &req.db).await? {
-            return Err(fail(format!("database {:?} does not exist on {}: check --db", req.db, self.conn.server())));
+            return Err(fail(format!(
+                "database {:?} does not exist on {}: check --db",
+                req.db,
+                self.conn.server()
+            )));
         }
         let major = server::server_major(&maint).await?;
         let lock = lock::acquire(&self.conn, &req.db).await?;
@@ -102,7 +120,11 @@ impl Engine {
             )));
         }
         if !inspection.pending.is_empty() {
-            let list: Vec<String> = inspection.pending.iter().map(|m| format!("{} ({})", m.name, m.state)).collect();
+            let list: Vec<String> = inspection
+                .pending
+                .iter()
+                .map(|m| format!("{} ({})", m.name, m.state))
+                .collect();
             return Err(fail(format!(
                 "modules left in a pending state by an unfinished operation: {}; finish or cancel it in Odoo first",
                 list.join(", ")
@@ -138,12 +160,25 @@ impl Engine {
         if let Some(prev) = previous {
             let interrupted = prev.status == JobStatus::Running;
             let what = if interrupted { "interrupted" } else { "failed" };
-            let same = prev.target == target.to_string() && req.test_db.as_ref().is_none_or(|t| *t == prev.work_db);
+            let same = prev.target == target.to_string()
+                && req.test_db.as_ref().is_none_or(|t| *t == prev.work_db);
             if req.discard {
                 self.discard(&maint, major, prev.clone(), &req.db).await?;
-                notes.push(Note { level: "info", text: format!("discarded the {what} test job {} and dropped {:?}", prev.id, prev.work_db) });
+                notes.push(Note {
+                    level: "info",
+                    text: format!(
+                        "discarded the {what} test job {} and dropped {:?}",
+                        prev.id, prev.work_db
+                    ),
+                });
             } else if same {
-                notes.push(Note { level: "info", text: format!("resuming the {what} test job {} on {:?}", prev.id, prev.work_db) });
+                notes.push(Note {
+                    level: "info",
+                    text: format!(
+                        "resuming the {what} test job {} on {:?}",
+                        prev.id, prev.work_db
+                    ),
+                });
                 resume = Some(prev);
             } else if interrupted {
                 return Err(fail(format!(
@@ -166,11 +201,17 @@ impl Engine {
             None => self.pick_test_name(&maint, req, target, &mut notes).await?,
         };
         if work_db == req.db {
-            return Err(fail("the test database cannot be the source database: choose another --test-db"));
+            return Err(fail(
+                "the test database cannot be the source database: choose another --test-db",
+            ));
         }
         let (method, why) = match &resume {
             Some(j) if j.is_done("clone") => (
-                if j.clone_method.as_deref() == Some("snapshot") { CloneMethod::Snapshot } else { CloneMethod::Template },
+                if j.clone_method.as_deref() == Some("snapshot") {
+                    CloneMethod::Snapshot
+                } else {
+                    CloneMethod::Template
+                },
                 "already cloned".to_string(),
             ),
             _ => clone::choose(&maint, &req.db, req.clone).await?,
@@ -180,10 +221,23 @@ impl Engine {
                 crate::pg::tools::client_tool(tool, major).map_err(fail)?;
             }
         }
-        self.check_disk(&maint, &rights, inspection.size_bytes, &mut notes).await?;
+        self.check_disk(&maint, &rights, inspection.size_bytes, &mut notes)
+            .await?;
 
-        if !self.config.odoo.supported_targets.iter().any(|t| *t == target.to_string()) {
-            notes.push(Note { level: "warn", text: format!("{target} is outside the versions Odoo's upgrade service supports ({})", self.config.odoo.supported_targets.join(", ")) });
+        if !self
+            .config
+            .odoo
+            .supported_targets
+            .iter()
+            .any(|t| *t == target.to_string())
+        {
+            notes.push(Note {
+                level: "warn",
+                text: format!(
+                    "{target} is outside the versions Odoo's upgrade service supports ({})",
+                    self.config.odoo.supported_targets.join(", ")
+                ),
+            });
         }
         if !inspection.custom_modules.is_empty() {
             notes.push(Note { level: "warn", text: format!(
@@ -193,13 +247,30 @@ impl Engine {
             ) });
         }
         if inspection.studio {
-            notes.push(Note { level: "warn", text: "Studio customizations installed: not covered by Odoo's upgrade SLA, test them".into() });
+            notes.push(Note {
+                level: "warn",
+                text:
+                    "Studio customizations installed: not covered by Odoo's upgrade SLA, test them"
+                        .into(),
+            });
         }
         if !inspection.code_actions.is_empty() {
-            notes.push(Note { level: "warn", text: format!("{} server/automated action(s) with Python code: check them on the test copy", inspection.code_actions.len()) });
+            notes.push(Note {
+                level: "warn",
+                text: format!(
+                    "{} server/automated action(s) with Python code: check them on the test copy",
+                    inspection.code_actions.len()
+                ),
+            });
         }
         if !inspection.custom_views.is_empty() {
-            notes.push(Note { level: "warn", text: format!("{} view(s) customized in the database: check they still apply", inspection.custom_views.len()) });
+            notes.push(Note {
+                level: "warn",
+                text: format!(
+                    "{} view(s) customized in the database: check they still apply",
+                    inspection.custom_views.len()
+                ),
+            });
         }
         match &self.data_dir {
             Some(dd) if !filestore::path(dd, &req.db).is_dir() => notes.push(Note { level: "warn", text: format!(
@@ -221,7 +292,11 @@ impl Engine {
             }
             None => {
                 let now = Utc::now();
-                let id = format!("{}-test-{}", now.format("%Y%m%dT%H%M%S%3f"), std::process::id());
+                let id = format!(
+                    "{}-test-{}",
+                    now.format("%Y%m%dT%H%M%S%3f"),
+                    std::process::id()
+                );
                 JobRecord {
                     id,
                     kind: JobKind::Test,
@@ -268,16 +343,28 @@ impl Engine {
         })
     }
 
-    async fn pick_test_name(&self, maint: &Client, req: &TestRequest, target: Series, notes: &mut Vec<Note>) -> Result<String, EngineError> {
+    async fn pick_test_name(
+        &self,
+        maint: &Client,
+        req: &TestRequest,
+        target: Series,
+        notes: &mut Vec<Note>,
+    ) -> Result<String, EngineError> {
         if let Some(name) = &req.test_db {
             if server::db_exists(maint, name).await? {
-                return Err(fail(format!("database {name:?} already exists: choose another --test-db or drop it")));
+                return Err(fail(format!(
+                    "database {name:?} already exists: choose another --test-db or drop it"
+                )));
             }
             return Ok(name.clone());
         }
         let stamp = Utc::now().format("%Y_%m_%d_%H_%M");
         for n in 1..100 {
-            let suffix = if n == 1 { format!("_test_{target}_{stamp}") } else { format!("_test_{target}_{stamp}_{n}") };
+            let suffix = if n == 1 {
+                format!("_test_{target}_{stamp}")
+            } else {
+                format!("_test_{target}_{stamp}_{n}")
+            };
             let (name, shortened) = name_with_suffix(&req.db, &suffix);
             if !server::db_exists(maint, &name).await? {
                 if shortened {
@@ -289,16 +376,28 @@ impl Engine {
         Err(fail("no free test database name: drop old test copies"))
     }
 
-    async fn check_disk(&self, maint: &Client, rights: &server::RoleRights, need: i64, notes: &mut Vec<Note>) -> Result<(), EngineError> {
+    async fn check_disk(
+        &self,
+        maint: &Client,
+        rights: &server::RoleRights,
+        need: i64,
+        notes: &mut Vec<Note>,
+    ) -> Result<(), EngineError> {
         // Only a local server with a readable data directory can be measured.
         if !(rights.superuser && self.conn.is_socket()) {
-            notes.push(Note { level: "info", text: format!("disk room on the server not checked: make sure {} are free", human_size(need)) });
+            notes.push(Note {
+                level: "info",
+                text: format!(
+                    "disk room on the server not checked: make sure {} are free",
+                    human_size(need)
+                ),
+            });
             return Ok(());
         }
         let dir: String = maint.query_one("SHOW data_directory", &[]).await?.get(0);
         match nix::sys::statvfs::statvfs(dir.as_str()) {
             Ok(st) => {
-                let free = (st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64) as i64;
+                let free = st.blocks_available().saturating_mul(st.fragment_size()) as i64;
                 if free < need + need / 10 {
                     return Err(fail(format!(
                         "not enough disk room for the copy: {} free in {dir}, {} needed; free some space first",
@@ -306,17 +405,38 @@ impl Engine {
                         human_size(need + need / 10)
                     )));
                 }
-                notes.push(Note { level: "ok", text: format!("disk room: {} free, copy needs {}", human_size(free), human_size(need)) });
+                notes.push(Note {
+                    level: "ok",
+                    text: format!(
+                        "disk room: {} free, copy needs {}",
+                        human_size(free),
+                        human_size(need)
+                    ),
+                });
             }
-            Err(_) => notes.push(Note { level: "info", text: format!("disk room not checked ({dir} not readable here)") }),
+            Err(_) => notes.push(Note {
+                level: "info",
+                text: format!("disk room not checked ({dir} not readable here)"),
+            }),
         }
         Ok(())
     }
 
     /// Drops what a test job created. Never the source or any campaign's production db.
-    async fn discard(&self, maint: &Client, major: u32, mut job: JobRecord, source: &str) -> Result<(), EngineError> {
-        if job.work_db == source || campaign::is_production(&self.state_dir, &self.conn.server_key(), &job.work_db)? {
-            return Err(fail(format!("refusing to drop {:?}: it is a production database", job.work_db)));
+    async fn discard(
+        &self,
+        maint: &Client,
+        major: u32,
+        mut job: JobRecord,
+        source: &str,
+    ) -> Result<(), EngineError> {
+        if job.work_db == source
+            || campaign::is_production(&self.state_dir, &self.conn.server_key(), &job.work_db)?
+        {
+            return Err(fail(format!(
+                "refusing to drop {:?}: it is a production database",
+                job.work_db
+            )));
         }
         server::drop_db(maint, &job.work_db, major).await?;
         if let Some(dd) = &self.data_dir {
@@ -331,25 +451,67 @@ impl Engine {
     /// Starts the prepared job in the background.
     pub fn start_test(&self, prepared: PreparedTest) -> JobHandle {
         let (tx, rx) = mpsc::channel(4096);
-        let (ptx, prx) = watch::channel(Progress { count: STEPS.len(), ..Default::default() });
+        let (ptx, prx) = watch::channel(Progress {
+            count: STEPS.len(),
+            ..Default::default()
+        });
         let cancel = CancellationToken::new();
         let id = prepared.record.id.clone();
-        let emit = Arc::new(Emitter::new(tx, ptx, Some(&job::log_path(&self.state_dir, &id))));
+        let emit = Arc::new(Emitter::new(
+            tx,
+            ptx,
+            Some(&job::log_path(&self.state_dir, &id)),
+        ));
         let engine = self.clone();
         let token = cancel.clone();
         let join = tokio::spawn(async move { engine.run_test(prepared, emit, token).await });
-        JobHandle { id, events: rx, progress: prx, cancel, join }
+        JobHandle {
+            id,
+            events: rx,
+            progress: prx,
+            cancel,
+            join,
+        }
     }
 
-    async fn run_test(&self, p: PreparedTest, emit: Arc<Emitter>, cancel: CancellationToken) -> Result<JobRecord, EngineError> {
-        let PreparedTest { mut record, plan, method, why, notes, major, maint, lock, preflight_seconds, target, .. } = p;
+    async fn run_test(
+        &self,
+        p: PreparedTest,
+        emit: Arc<Emitter>,
+        cancel: CancellationToken,
+    ) -> Result<JobRecord, EngineError> {
+        let PreparedTest {
+            mut record,
+            plan,
+            method,
+            why,
+            notes,
+            major,
+            maint,
+            lock,
+            preflight_seconds,
+            target,
+            ..
+        } = p;
         let _lock = lock;
         for n in &notes {
             emit.log(format!("preflight [{}] {}", n.level, n.text));
         }
         let mut current = String::new();
         let result = self
-            .test_steps(&mut record, &plan, method, &why, major, &maint, target, preflight_seconds, &emit, &cancel, &mut current)
+            .test_steps(
+                &mut record,
+                &plan,
+                method,
+                &why,
+                major,
+                &maint,
+                target,
+                preflight_seconds,
+                &emit,
+                &cancel,
+                &mut current,
+            )
             .await;
         match result {
             Ok(()) => {
@@ -360,8 +522,18 @@ impl Engine {
                 Ok(record)
             }
             Err(e) => {
-                let e = if e.is_connection_loss() { EngineError::Interrupted(e.to_string()) } else { e };
-                let cancelled = cancel.is_cancelled() || matches!(e, EngineError::Cancelled | EngineError::Plan(plan::PlanError::Cancelled) | EngineError::Clone(clone::CloneError::Cancelled));
+                let e = if e.is_connection_loss() {
+                    EngineError::Interrupted(e.to_string())
+                } else {
+                    e
+                };
+                let cancelled = cancel.is_cancelled()
+                    || matches!(
+                        e,
+                        EngineError::Cancelled
+                            | EngineError::Plan(plan::PlanError::Cancelled)
+                            | EngineError::Clone(clone::CloneError::Cancelled)
+                    );
                 if cancelled {
                     // Half-made copy: drop it; it never reached "ready".
                     let _ = server::drop_db(&maint, &record.work_db, major).await;
@@ -372,7 +544,11 @@ impl Engine {
                 } else {
                     record.status = JobStatus::Failed;
                 }
-                let msg = if cancelled { EngineError::Cancelled.to_string() } else { e.to_string() };
+                let msg = if cancelled {
+                    EngineError::Cancelled.to_string()
+                } else {
+                    e.to_string()
+                };
                 if let Some(s) = record.step_mut(&current) {
                     s.status = StepStatus::Failed;
                     s.finished_at = Some(Utc::now());
@@ -381,13 +557,22 @@ impl Engine {
                 record.error = Some(msg.clone());
                 record.finished_at = Some(Utc::now());
                 job::save(&self.state_dir, &record)?;
-                emit.event(Event::StepFailed { step: current, error: msg }).await;
+                emit.event(Event::StepFailed {
+                    step: current,
+                    error: msg,
+                })
+                .await;
                 Err(if cancelled { EngineError::Cancelled } else { e })
             }
         }
     }
 
-    fn begin(&self, record: &mut JobRecord, step: &str, emit: &Emitter) -> Result<Instant, EngineError> {
+    fn begin(
+        &self,
+        record: &mut JobRecord,
+        step: &str,
+        emit: &Emitter,
+    ) -> Result<Instant, EngineError> {
         crash_point(&format!("before:{step}"));
         let idx = STEPS.iter().position(|s| *s == step).unwrap_or(0);
         emit.progress(|p| {
@@ -406,7 +591,14 @@ impl Engine {
         Ok(Instant::now())
     }
 
-    async fn finish(&self, record: &mut JobRecord, step: &str, t0: Instant, detail: String, emit: &Emitter) -> Result<(), EngineError> {
+    async fn finish(
+        &self,
+        record: &mut JobRecord,
+        step: &str,
+        t0: Instant,
+        detail: String,
+        emit: &Emitter,
+    ) -> Result<(), EngineError> {
         let seconds = t0.elapsed().as_secs_f64();
         if let Some(s) = record.step_mut(step) {
             s.status = StepStatus::Done;
@@ -415,7 +607,11 @@ impl Engine {
             s.detail = detail;
         }
         job::save(&self.state_dir, record)?;
-        emit.event(Event::StepFinished { step: step.to_string(), seconds }).await;
+        emit.event(Event::StepFinished {
+            step: step.to_string(),
+            seconds,
+        })
+        .await;
         crash_point(&format!("after:{step}"));
         Ok(())
     }
@@ -440,30 +636,54 @@ impl Engine {
 
         *current = "preflight".into();
         if record.is_done("preflight") {
-            emit.event(Event::StepSkipped { step: current.clone(), why: "done before".into() }).await;
+            emit.event(Event::StepSkipped {
+                step: current.clone(),
+                why: "done before".into(),
+            })
+            .await;
         } else {
             let t0 = self.begin(record, "preflight", emit)?;
-            emit.event(Event::StepStarted { step: current.clone() }).await;
-            let since = t0.checked_sub(std::time::Duration::from_secs_f64(preflight_seconds)).unwrap_or(t0);
-            self.finish(record, "preflight", since, String::new(), emit).await?;
+            emit.event(Event::StepStarted {
+                step: current.clone(),
+            })
+            .await;
+            let since = t0
+                .checked_sub(std::time::Duration::from_secs_f64(preflight_seconds))
+                .unwrap_or(t0);
+            self.finish(record, "preflight", since, String::new(), emit)
+                .await?;
         }
 
         *current = "clone".into();
         let cloned_and_present = record.is_done("clone") && server::db_exists(maint, &work).await?;
         if cloned_and_present {
-            emit.event(Event::StepSkipped { step: current.clone(), why: "copy made before".into() }).await;
+            emit.event(Event::StepSkipped {
+                step: current.clone(),
+                why: "copy made before".into(),
+            })
+            .await;
         } else {
             let t0 = self.begin(record, "clone", emit)?;
-            emit.event(Event::StepStarted { step: current.clone() }).await;
+            emit.event(Event::StepStarted {
+                step: current.clone(),
+            })
+            .await;
             // A copy left by a killed run is half-made: drop it and start again.
             if server::db_exists(maint, &work).await? {
-                emit.log(format!("dropping the half-made copy {work:?} left by an interrupted run"));
+                emit.log(format!(
+                    "dropping the half-made copy {work:?} left by an interrupted run"
+                ));
                 server::drop_db(maint, &work, major).await?;
             }
             emit.log(why.to_string());
             match method {
-                CloneMethod::Template => clone::template_copy(maint, &src, &work, major, cancel).await?,
-                CloneMethod::Snapshot => clone::snapshot_copy(&self.conn, maint, &src, &work, major, emit, cancel).await?,
+                CloneMethod::Template => {
+                    clone::template_copy(maint, &src, &work, major, cancel).await?
+                }
+                CloneMethod::Snapshot => {
+                    clone::snapshot_copy(&self.conn, maint, &src, &work, major, emit, cancel)
+                        .await?
+                }
             }
             crash_point("during:clone");
             record.clone_method = Some(method.as_str().into());
@@ -472,27 +692,51 @@ impl Engine {
                 if from.is_dir() {
                     filestore::remove(dd, &work).map_err(|e| EngineError::Io(e.to_string()))?;
                     let to = filestore::path(dd, &work);
-                    let stats = filestore::link_tree(&from, &to)
-                        .map_err(|e| EngineError::Io(format!("filestore copy to {}: {e}", to.display())))?;
-                    let how = if stats.copied == 0 { "hard links" } else { "copies" };
+                    let stats = filestore::link_tree(&from, &to).map_err(|e| {
+                        EngineError::Io(format!("filestore copy to {}: {e}", to.display()))
+                    })?;
+                    let how = if stats.copied == 0 {
+                        "hard links"
+                    } else {
+                        "copies"
+                    };
                     record.filestore = Some(to.display().to_string());
-                    emit.log(format!("filestore: {} files, {} ({how})", stats.files, human_size(stats.bytes as i64)));
+                    emit.log(format!(
+                        "filestore: {} files, {} ({how})",
+                        stats.files,
+                        human_size(stats.bytes as i64)
+                    ));
                 }
             }
-            self.finish(record, "clone", t0, format!("{} copy", method.as_str()), emit).await?;
+            self.finish(
+                record,
+                "clone",
+                t0,
+                format!("{} copy", method.as_str()),
+                emit,
+            )
+            .await?;
         }
 
         let opts = self.neutralize_options();
         *current = "neutralize".into();
         if record.is_done("neutralize") && cloned_and_present {
-            emit.event(Event::StepSkipped { step: current.clone(), why: "done before".into() }).await;
+            emit.event(Event::StepSkipped {
+                step: current.clone(),
+                why: "done before".into(),
+            })
+            .await;
         } else {
             let t0 = self.begin(record, "neutralize", emit)?;
-            emit.event(Event::StepStarted { step: current.clone() }).await;
+            emit.event(Event::StepStarted {
+                step: current.clone(),
+            })
+            .await;
             let mut c = self.conn.connect(&work).await?;
             record.neutralized = neutralize::neutralize(&mut c, &opts).await?;
             let total = record.neutralized.total();
-            self.finish(record, "neutralize", t0, format!("{total} rows"), emit).await?;
+            self.finish(record, "neutralize", t0, format!("{total} rows"), emit)
+                .await?;
         }
 
         if cancel.is_cancelled() {
@@ -500,9 +744,18 @@ impl Engine {
         }
         *current = "plan".into();
         let t0 = self.begin(record, "plan", emit)?;
-        emit.event(Event::StepStarted { step: current.clone() }).await;
+        emit.event(Event::StepStarted {
+            step: current.clone(),
+        })
+        .await;
         emit.log(format!("plan {:?} ({})", plan.name, plan.path.display()));
-        let ctx = plan::RunCtx { conn: &self.conn, db: &work, data_dir: self.data_dir.as_deref(), emit, cancel };
+        let ctx = plan::RunCtx {
+            conn: &self.conn,
+            db: &work,
+            data_dir: self.data_dir.as_deref(),
+            emit,
+            cancel,
+        };
         plan::run(plan, &ctx).await?;
         self.finish(record, "plan", t0, String::new(), emit).await?;
 
@@ -511,28 +764,52 @@ impl Engine {
         }
         *current = "neutralize_again".into();
         let t0 = self.begin(record, "neutralize_again", emit)?;
-        emit.event(Event::StepStarted { step: current.clone() }).await;
+        emit.event(Event::StepStarted {
+            step: current.clone(),
+        })
+        .await;
         let mut c = self.conn.connect(&work).await?;
         record.neutralized_again = neutralize::neutralize(&mut c, &opts).await?;
         let total = record.neutralized_again.total();
-        self.finish(record, "neutralize_again", t0, format!("{total} rows"), emit).await?;
+        self.finish(
+            record,
+            "neutralize_again",
+            t0,
+            format!("{total} rows"),
+            emit,
+        )
+        .await?;
 
         *current = "verify".into();
         let t0 = self.begin(record, "verify", emit)?;
-        emit.event(Event::StepStarted { step: current.clone() }).await;
+        emit.event(Event::StepStarted {
+            step: current.clone(),
+        })
+        .await;
         let mut checks = verify::neutralized(&c, record.source_uuid.as_deref()).await?;
         checks.extend(verify::upgraded(&c, &work, target).await?);
-        let failed: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.detail)).collect();
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
         record.checks = checks;
         if !failed.is_empty() {
-            return Err(EngineError::Verify(format!("{}; the copy {work:?} is not ready (fix the plan and run test again)", failed.join("; "))));
+            return Err(EngineError::Verify(format!(
+                "{}; the copy {work:?} is not ready (fix the plan and run test again)",
+                failed.join("; ")
+            )));
         }
-        self.finish(record, "verify", t0, "all checks passed".into(), emit).await?;
+        self.finish(record, "verify", t0, "all checks passed".into(), emit)
+            .await?;
         Ok(())
     }
 
     /// Neutralizes `db` in place (the `neutralize` command). Refuses production.
-    pub async fn neutralize_db(&self, db: &str) -> Result<(neutralize::Report, Vec<verify::Check>), EngineError> {
+    pub async fn neutralize_db(
+        &self,
+        db: &str,
+    ) -> Result<(neutralize::Report, Vec<verify::Check>), EngineError> {
         check_db_name(db).map_err(|e| fail(e.to_string()))?;
         if campaign::is_production(&self.state_dir, &self.conn.server_key(), db)? {
             return Err(fail(format!(

@@ -16,7 +16,8 @@ impl OdooConf {
         let text = std::fs::read_to_string(path).map_err(|e| {
             color_eyre::eyre::eyre!("cannot read odoo config {}: {e}", path.display())
         })?;
-        Self::parse(&text).map_err(|e| color_eyre::eyre::eyre!("odoo config {}: {e}", path.display()))
+        Self::parse(&text)
+            .map_err(|e| color_eyre::eyre::eyre!("odoo config {}: {e}", path.display()))
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -44,7 +45,10 @@ impl OdooConf {
                 "db_host" => conf.db_host = value,
                 "db_port" => {
                     conf.db_port = value
-                        .map(|p| p.parse().map_err(|_| format!("line {}: db_port {p:?} is not a port", n + 1)))
+                        .map(|p| {
+                            p.parse()
+                                .map_err(|_| format!("line {}: db_port {p:?} is not a port", n + 1))
+                        })
                         .transpose()?
                 }
                 "db_user" => conf.db_user = value,

@@ -25,7 +25,10 @@ pub struct CopyStats {
 /// Ownership follows the source when running as root, so Odoo can still write.
 pub fn link_tree(src: &Path, dst: &Path) -> io::Result<CopyStats> {
     if dst.exists() {
-        return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", dst.display())));
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} already exists", dst.display()),
+        ));
     }
     let mut stats = CopyStats::default();
     let mut can_link = true;
@@ -71,7 +74,9 @@ fn copy_dir(src: &Path, dst: &Path, stats: &mut CopyStats, can_link: &mut bool) 
 pub fn remove(data_dir: &Path, db: &str) -> io::Result<()> {
     let p = path(data_dir, db);
     if p.parent() != Some(&data_dir.join("filestore")) {
-        return Err(io::Error::other("refusing to remove a path outside the filestore"));
+        return Err(io::Error::other(
+            "refusing to remove a path outside the filestore",
+        ));
     }
     match fs::remove_dir_all(&p) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -94,8 +99,14 @@ mod tests {
         let s = link_tree(&src, &dst).unwrap();
         assert_eq!((s.files, s.bytes, s.linked), (2, 6, 2));
         assert_eq!(fs::read(dst.join("ab/abcdef")).unwrap(), b"hello");
-        assert_eq!(fs::metadata(dst.join("top")).unwrap().ino(), fs::metadata(src.join("top")).unwrap().ino());
-        assert!(link_tree(&src, &dst).is_err(), "never over an existing tree");
+        assert_eq!(
+            fs::metadata(dst.join("top")).unwrap().ino(),
+            fs::metadata(src.join("top")).unwrap().ino()
+        );
+        assert!(
+            link_tree(&src, &dst).is_err(),
+            "never over an existing tree"
+        );
         remove(d.path(), "test").unwrap();
         assert!(!dst.exists() && src.exists());
     }

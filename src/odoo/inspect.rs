@@ -67,7 +67,10 @@ pub struct Inspection {
 pub const PENDING_STATES: [&str; 3] = ["to install", "to upgrade", "to remove"];
 
 /// Base series and state, the cheap check used before and after each step.
-pub async fn base_version(client: &Client, db: &str) -> Result<(Series, String, String), InspectError> {
+pub async fn base_version(
+    client: &Client,
+    db: &str,
+) -> Result<(Series, String, String), InspectError> {
     let has = client
         .query_opt("SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'ir_module_module'", &[])
         .await?
@@ -76,27 +79,46 @@ pub async fn base_version(client: &Client, db: &str) -> Result<(Series, String, 
         return Err(InspectError::NotOdoo(db.to_string()));
     }
     let row = client
-        .query_opt("SELECT coalesce(latest_version, ''), state FROM ir_module_module WHERE name = 'base'", &[])
+        .query_opt(
+            "SELECT coalesce(latest_version, ''), state FROM ir_module_module WHERE name = 'base'",
+            &[],
+        )
         .await?
         .ok_or_else(|| InspectError::NoBase(db.to_string()))?;
     let version: String = row.get(0);
     let state: String = row.get(1);
-    let series = Series::from_module_version(&version)
-        .ok_or_else(|| InspectError::BadVersion { db: db.to_string(), version: version.clone() })?;
+    let series = Series::from_module_version(&version).ok_or_else(|| InspectError::BadVersion {
+        db: db.to_string(),
+        version: version.clone(),
+    })?;
     Ok((series, version, state))
 }
 
-pub async fn config_param(client: &Client, key: &str) -> Result<Option<String>, tokio_postgres::Error> {
+pub async fn config_param(
+    client: &Client,
+    key: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
     Ok(client
-        .query_opt("SELECT value FROM ir_config_parameter WHERE key = $1", &[&key])
+        .query_opt(
+            "SELECT value FROM ir_config_parameter WHERE key = $1",
+            &[&key],
+        )
         .await?
         .map(|r| r.get(0)))
 }
 
-pub async fn inspect(client: &Client, db: &str, extra_custom: &[String]) -> Result<Inspection, InspectError> {
+pub async fn inspect(
+    client: &Client,
+    db: &str,
+    extra_custom: &[String],
+) -> Result<Inspection, InspectError> {
     let (series, base_version, _) = base_version(client, db).await?;
     let schema = Schema::load(client).await?;
-    let author = if schema.has_column("ir_module_module", "author") { "coalesce(author, '')" } else { "''" };
+    let author = if schema.has_column("ir_module_module", "author") {
+        "coalesce(author, '')"
+    } else {
+        "''"
+    };
     let rows = client
         .query(
             &format!(
@@ -113,7 +135,13 @@ pub async fn inspect(client: &Client, db: &str, extra_custom: &[String]) -> Resu
         let author: String = r.get(3);
         // Odoo's own modules say "Odoo S.A."; anything else is outside its SLA.
         let custom = !author.contains("Odoo S.A.") || extra_custom.iter().any(|c| c == &name);
-        let m = Module { name, version: r.get(1), state: r.get(2), author, custom };
+        let m = Module {
+            name,
+            version: r.get(1),
+            state: r.get(2),
+            author,
+            custom,
+        };
         if PENDING_STATES.contains(&m.state.as_str()) {
             pending.push(m.clone());
         }
@@ -121,10 +149,19 @@ pub async fn inspect(client: &Client, db: &str, extra_custom: &[String]) -> Resu
             installed.push(m);
         }
     }
-    let custom_modules = installed.iter().filter(|m| m.custom).map(|m| m.name.clone()).collect();
-    let studio = installed.iter().any(|m| m.name == "studio_customization" || m.name == "web_studio");
+    let custom_modules = installed
+        .iter()
+        .filter(|m| m.custom)
+        .map(|m| m.name.clone())
+        .collect();
+    let studio = installed
+        .iter()
+        .any(|m| m.name == "studio_customization" || m.name == "web_studio");
 
-    let code_actions = if schema.has_column("ir_act_server", "state") && schema.has_column("ir_cron", "ir_actions_server_id") && schema.has_table("ir_model_data") {
+    let code_actions = if schema.has_column("ir_act_server", "state")
+        && schema.has_column("ir_cron", "ir_actions_server_id")
+        && schema.has_table("ir_model_data")
+    {
         let name = schema.text_expr("ir_act_server", "name", "s");
         let automated = if schema.has_column("base_automation", "action_server_id") {
             "EXISTS (SELECT 1 FROM base_automation b WHERE b.action_server_id = s.id)"
@@ -152,7 +189,9 @@ pub async fn inspect(client: &Client, db: &str, extra_custom: &[String]) -> Resu
     };
 
     // Views made in the database (no XML id) that inherit a standard view (one with an XML id).
-    let custom_views = if schema.has_column("ir_ui_view", "inherit_id") && schema.has_table("ir_model_data") {
+    let custom_views = if schema.has_column("ir_ui_view", "inherit_id")
+        && schema.has_table("ir_model_data")
+    {
         let name = schema.text_expr("ir_ui_view", "name", "v");
         let pname = schema.text_expr("ir_ui_view", "name", "p");
         client
@@ -176,7 +215,9 @@ pub async fn inspect(client: &Client, db: &str, extra_custom: &[String]) -> Resu
 
     let size_bytes = server::db_size(client, db).await?;
     let sessions = server::sessions(client, db).await?;
-    let neutralized = config_param(client, "database.is_neutralized").await?.is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let neutralized = config_param(client, "database.is_neutralized")
+        .await?
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let uuid = config_param(client, "database.uuid").await?;
     Ok(Inspection {
         db: db.to_string(),
@@ -204,5 +245,9 @@ pub fn human_size(bytes: i64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", units[i]) }
+    if i == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
 }

@@ -21,18 +21,39 @@ pub const WEBHOOK_URL: &str = "http://neutralized.invalid/";
 
 /// Every built-in action, in the order they run; names are what `[neutralize] skip` takes.
 pub const ACTIONS: &[(&str, &str)] = &[
-    ("outgoing_mail", "archive mail servers, add a dummy that cannot send, detach templates"),
+    (
+        "outgoing_mail",
+        "archive mail servers, add a dummy that cannot send, detach templates",
+    ),
     ("incoming_mail", "archive fetchmail servers"),
-    ("crons", "deactivate every scheduled action but base.autovacuum_job"),
+    (
+        "crons",
+        "deactivate every scheduled action but base.autovacuum_job",
+    ),
     ("flag", "database.is_neutralized = true"),
-    ("identity", "new database.uuid and secret, web.base.url and mail domains on localhost"),
+    (
+        "identity",
+        "new database.uuid and secret, web.base.url and mail domains on localhost",
+    ),
     ("banner", "red neutralization banner on"),
-    ("website", "website domains cleared, CDN off, robots.txt disallow, ribbon on"),
+    (
+        "website",
+        "website domains cleared, CDN off, robots.txt disallow, ribbon on",
+    ),
     ("webhooks", "webhook server actions point nowhere"),
-    ("payment", "payment providers disabled, live credentials cleared"),
-    ("carriers", "carriers out of production mode, API carriers archived"),
+    (
+        "payment",
+        "payment providers disabled, live credentials cleared",
+    ),
+    (
+        "carriers",
+        "carriers out of production mode, API carriers archived",
+    ),
     ("edi", "EDI proxy and Peppol in test/demo mode"),
-    ("calendar_sync", "Google/Microsoft calendar tokens removed, sync stopped"),
+    (
+        "calendar_sync",
+        "Google/Microsoft calendar tokens removed, sync stopped",
+    ),
     ("iap", "IAP tokens suffixed +disabled"),
     ("oauth", "OAuth providers disabled"),
     ("web_push", "web push devices and keys removed"),
@@ -42,10 +63,15 @@ pub const ACTIONS: &[(&str, &str)] = &[
 #[derive(Debug, Error)]
 pub enum NeutralizeError {
     #[error("neutralize action {action}: {}", crate::pg::db_message(.source))]
-    Sql { action: String, source: tokio_postgres::Error },
+    Sql {
+        action: String,
+        source: tokio_postgres::Error,
+    },
     #[error("custom neutralization SQL {path}: {detail}")]
     Custom { path: PathBuf, detail: String },
-    #[error("unknown neutralize action {0:?} in [neutralize] skip (known: see upgrade-pilot neutralize --help)")]
+    #[error(
+        "unknown neutralize action {0:?} in [neutralize] skip (known: see upgrade-pilot neutralize --help)"
+    )]
     UnknownSkip(String),
     #[error("neutralize: {}", crate::pg::db_message(.0))]
     Pg(#[from] tokio_postgres::Error),
@@ -77,7 +103,11 @@ fn text_value(s: &Schema, table: &str, col: &str, value: &str) -> String {
 }
 
 fn text_of(s: &Schema, table: &str, col: &str) -> String {
-    if s.column_type(table, col) == Some("jsonb") { format!("({col}->>'en_US')") } else { col.to_string() }
+    if s.column_type(table, col) == Some("jsonb") {
+        format!("({col}->>'en_US')")
+    } else {
+        col.to_string()
+    }
 }
 
 /// INSERT with Odoo's audit columns filled when the table has them.
@@ -95,7 +125,11 @@ fn insert_row(s: &Schema, table: &str, cols: &[(&str, String)], unless: &str) ->
             values.push(v.to_string());
         }
     }
-    format!("INSERT INTO {table} ({}) SELECT {} WHERE NOT EXISTS ({unless})", names.join(", "), values.join(", "))
+    format!(
+        "INSERT INTO {table} ({}) SELECT {} WHERE NOT EXISTS ({unless})",
+        names.join(", "),
+        values.join(", ")
+    )
 }
 
 /// Upsert of an `ir_config_parameter`, without relying on the unique constraint.
@@ -105,7 +139,9 @@ fn set_param(s: &Schema, key: &str, value_sql: &str) -> Vec<String> {
     }
     let k = quote_literal(key);
     vec![
-        format!("UPDATE ir_config_parameter SET value = {value_sql} WHERE key = {k} AND value IS DISTINCT FROM {value_sql}"),
+        format!(
+            "UPDATE ir_config_parameter SET value = {value_sql} WHERE key = {k} AND value IS DISTINCT FROM {value_sql}"
+        ),
         insert_row(
             s,
             "ir_config_parameter",
@@ -131,7 +167,9 @@ fn outgoing_mail(s: &Schema) -> Vec<String> {
     if s.has_column(t, "active") {
         let name = text_of(s, t, "name");
         let dummy = quote_literal(DUMMY_MAIL_SERVER);
-        v.push(format!("UPDATE {t} SET active = false WHERE active AND {name} IS DISTINCT FROM {dummy}"));
+        v.push(format!(
+            "UPDATE {t} SET active = false WHERE active AND {name} IS DISTINCT FROM {dummy}"
+        ));
         let mut cols = vec![
             ("name", text_value(s, t, "name", DUMMY_MAIL_SERVER)),
             ("smtp_host", "'invalid'".to_string()),
@@ -145,10 +183,20 @@ fn outgoing_mail(s: &Schema) -> Vec<String> {
         if s.has_column(t, "sequence") {
             cols.push(("sequence", "10".into()));
         }
-        v.push(insert_row(s, t, &cols, &format!("SELECT 1 FROM {t} WHERE active AND {name} = {dummy} AND smtp_host = 'invalid'")));
+        v.push(insert_row(
+            s,
+            t,
+            &cols,
+            &format!(
+                "SELECT 1 FROM {t} WHERE active AND {name} = {dummy} AND smtp_host = 'invalid'"
+            ),
+        ));
     }
     if s.has_column("mail_template", "mail_server_id") {
-        v.push("UPDATE mail_template SET mail_server_id = NULL WHERE mail_server_id IS NOT NULL".into());
+        v.push(
+            "UPDATE mail_template SET mail_server_id = NULL WHERE mail_server_id IS NOT NULL"
+                .into(),
+        );
     }
     v
 }
@@ -161,15 +209,16 @@ fn incoming_mail(s: &Schema) -> Vec<String> {
     }
 }
 
-pub const AUTOVACUUM_SQL: &str =
-    "SELECT res_id FROM ir_model_data WHERE model = 'ir.cron' AND module = 'base' AND name = 'autovacuum_job'";
+pub const AUTOVACUUM_SQL: &str = "SELECT res_id FROM ir_model_data WHERE model = 'ir.cron' AND module = 'base' AND name = 'autovacuum_job'";
 
 fn crons(s: &Schema) -> Vec<String> {
     if !s.has_column("ir_cron", "active") {
         return vec![];
     }
     if s.has_table("ir_model_data") {
-        vec![format!("UPDATE ir_cron SET active = false WHERE active AND id NOT IN ({AUTOVACUUM_SQL})")]
+        vec![format!(
+            "UPDATE ir_cron SET active = false WHERE active AND id NOT IN ({AUTOVACUUM_SQL})"
+        )]
     } else {
         vec!["UPDATE ir_cron SET active = false WHERE active".into()]
     }
@@ -181,10 +230,22 @@ fn flag(s: &Schema) -> Vec<String> {
 
 fn identity(s: &Schema) -> Vec<String> {
     let mut v = Vec::new();
-    v.extend(set_param(s, "database.uuid", &quote_literal(&uuid::Uuid::new_v4().to_string())));
-    v.extend(set_param(s, "database.secret", &quote_literal(&uuid::Uuid::new_v4().to_string())));
+    v.extend(set_param(
+        s,
+        "database.uuid",
+        &quote_literal(&uuid::Uuid::new_v4().to_string()),
+    ));
+    v.extend(set_param(
+        s,
+        "database.secret",
+        &quote_literal(&uuid::Uuid::new_v4().to_string()),
+    ));
     v.extend(set_param(s, "web.base.url", &quote_literal(BASE_URL)));
-    v.extend(update_param(s, "mail.catchall.domain", &quote_literal(MAIL_DOMAIN)));
+    v.extend(update_param(
+        s,
+        "mail.catchall.domain",
+        &quote_literal(MAIL_DOMAIN),
+    ));
     if s.has_column("mail_alias_domain", "name") {
         // Names are unique: the first becomes localhost, others a subdomain of it.
         v.push(format!(
@@ -198,7 +259,10 @@ fn identity(s: &Schema) -> Vec<String> {
 
 fn view_on(s: &Schema, key: &str) -> Vec<String> {
     if s.has_column("ir_ui_view", "key") && s.has_column("ir_ui_view", "active") {
-        vec![format!("UPDATE ir_ui_view SET active = true WHERE key = {} AND active IS NOT true", quote_literal(key))]
+        vec![format!(
+            "UPDATE ir_ui_view SET active = true WHERE key = {} AND active IS NOT true",
+            quote_literal(key)
+        )]
     } else {
         vec![]
     }
@@ -218,7 +282,9 @@ fn website(s: &Schema) -> Vec<String> {
     }
     if s.has_column("website", "robots_txt") {
         let r = quote_literal(ROBOTS);
-        v.push(format!("UPDATE website SET robots_txt = {r} WHERE robots_txt IS DISTINCT FROM {r}"));
+        v.push(format!(
+            "UPDATE website SET robots_txt = {r} WHERE robots_txt IS DISTINCT FROM {r}"
+        ));
     }
     if s.has_table("website") {
         v.extend(view_on(s, "website.neutralize_ribbon"));
@@ -229,7 +295,9 @@ fn website(s: &Schema) -> Vec<String> {
 fn webhooks(s: &Schema) -> Vec<String> {
     if s.has_column("ir_act_server", "webhook_url") {
         let u = quote_literal(WEBHOOK_URL);
-        vec![format!("UPDATE ir_act_server SET webhook_url = {u} WHERE state = 'webhook' AND webhook_url IS DISTINCT FROM {u}")]
+        vec![format!(
+            "UPDATE ir_act_server SET webhook_url = {u} WHERE state = 'webhook' AND webhook_url IS DISTINCT FROM {u}"
+        )]
     } else {
         vec![]
     }
@@ -237,7 +305,17 @@ fn webhooks(s: &Schema) -> Vec<String> {
 
 /// Credential-looking text columns of a payment table.
 fn secret_columns<'a>(s: &'a Schema, t: &str) -> Vec<&'a str> {
-    const MARKS: [&str; 9] = ["secret", "password", "token", "_key", "hmac", "signature", "salt", "shakey", "api_key"];
+    const MARKS: [&str; 9] = [
+        "secret",
+        "password",
+        "token",
+        "_key",
+        "hmac",
+        "signature",
+        "salt",
+        "shakey",
+        "api_key",
+    ];
     let mut cols: Vec<&str> = s
         .columns(t)
         .filter(|(c, ty)| {
@@ -253,27 +331,46 @@ fn secret_columns<'a>(s: &'a Schema, t: &str) -> Vec<&'a str> {
 
 fn payment(s: &Schema) -> Vec<String> {
     // payment_acquirer up to 15.0, payment_provider from 16.0.
-    let Some(t) = ["payment_provider", "payment_acquirer"].into_iter().find(|t| s.has_column(t, "state")) else {
+    let Some(t) = ["payment_provider", "payment_acquirer"]
+        .into_iter()
+        .find(|t| s.has_column(t, "state"))
+    else {
         return vec![];
     };
     let mut v = Vec::new();
     let secrets = secret_columns(s, t);
     if !secrets.is_empty() {
         // Live credentials go; a provider already in test mode keeps its test keys.
-        let set = secrets.iter().map(|c| format!("{c} = NULL")).collect::<Vec<_>>().join(", ");
-        let any = secrets.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" OR ");
-        v.push(format!("UPDATE {t} SET {set} WHERE state <> 'test' AND ({any})"));
+        let set = secrets
+            .iter()
+            .map(|c| format!("{c} = NULL"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let any = secrets
+            .iter()
+            .map(|c| format!("{c} IS NOT NULL"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        v.push(format!(
+            "UPDATE {t} SET {set} WHERE state <> 'test' AND ({any})"
+        ));
     }
-    v.push(format!("UPDATE {t} SET state = 'disabled' WHERE state NOT IN ('test', 'disabled')"));
+    v.push(format!(
+        "UPDATE {t} SET state = 'disabled' WHERE state NOT IN ('test', 'disabled')"
+    ));
     v
 }
 
 fn carriers(s: &Schema) -> Vec<String> {
     let mut v = Vec::new();
     if s.has_column("delivery_carrier", "prod_environment") {
-        v.push("UPDATE delivery_carrier SET prod_environment = false WHERE prod_environment".into());
+        v.push(
+            "UPDATE delivery_carrier SET prod_environment = false WHERE prod_environment".into(),
+        );
     }
-    if s.has_column("delivery_carrier", "active") && s.has_column("delivery_carrier", "delivery_type") {
+    if s.has_column("delivery_carrier", "active")
+        && s.has_column("delivery_carrier", "delivery_type")
+    {
         v.push(
             "UPDATE delivery_carrier SET active = false WHERE active AND delivery_type NOT IN ('fixed', 'base_on_rule')"
                 .into(),
@@ -286,7 +383,11 @@ fn edi(s: &Schema) -> Vec<String> {
     let t = "account_edi_proxy_client_user";
     let mut v = Vec::new();
     if s.has_column(t, "edi_mode") {
-        let it = if s.has_column(t, "proxy_type") { "proxy_type = 'l10n_it_edi'" } else { "false" };
+        let it = if s.has_column(t, "proxy_type") {
+            "proxy_type = 'l10n_it_edi'"
+        } else {
+            "false"
+        };
         v.push(format!(
             "UPDATE {t} SET edi_mode = CASE WHEN {it} THEN 'demo' ELSE 'test' END \
              WHERE edi_mode IS DISTINCT FROM (CASE WHEN {it} THEN 'demo' ELSE 'test' END)"
@@ -308,16 +409,45 @@ fn edi(s: &Schema) -> Vec<String> {
 
 fn calendar_sync(s: &Schema) -> Vec<String> {
     const TOKENS: [&str; 16] = [
-        "calendar_rtoken", "calendar_token", "calendar_token_validity", "calendar_sync_token",
-        "google_calendar_rtoken", "google_calendar_token", "google_calendar_token_validity", "google_calendar_sync_token",
-        "microsoft_calendar_rtoken", "microsoft_calendar_token", "microsoft_calendar_token_validity", "microsoft_calendar_sync_token",
-        "google_calendar_cal_id", "microsoft_last_sync_date", "google_calendar_last_sync_date", "microsoft_calendar_sync_token_validity",
+        "calendar_rtoken",
+        "calendar_token",
+        "calendar_token_validity",
+        "calendar_sync_token",
+        "google_calendar_rtoken",
+        "google_calendar_token",
+        "google_calendar_token_validity",
+        "google_calendar_sync_token",
+        "microsoft_calendar_rtoken",
+        "microsoft_calendar_token",
+        "microsoft_calendar_token_validity",
+        "microsoft_calendar_sync_token",
+        "google_calendar_cal_id",
+        "microsoft_last_sync_date",
+        "google_calendar_last_sync_date",
+        "microsoft_calendar_sync_token_validity",
     ];
-    const STOPPED: [&str; 3] = ["synchronization_stopped", "google_synchronization_stopped", "microsoft_synchronization_stopped"];
+    const STOPPED: [&str; 3] = [
+        "synchronization_stopped",
+        "google_synchronization_stopped",
+        "microsoft_synchronization_stopped",
+    ];
     let mut v = Vec::new();
-    for t in ["google_calendar_credentials", "microsoft_calendar_credentials", "res_users_settings", "res_users"] {
-        let nulls: Vec<&str> = TOKENS.iter().copied().filter(|c| s.has_column(t, c)).collect();
-        let stops: Vec<&str> = STOPPED.iter().copied().filter(|c| s.has_column(t, c)).collect();
+    for t in [
+        "google_calendar_credentials",
+        "microsoft_calendar_credentials",
+        "res_users_settings",
+        "res_users",
+    ] {
+        let nulls: Vec<&str> = TOKENS
+            .iter()
+            .copied()
+            .filter(|c| s.has_column(t, c))
+            .collect();
+        let stops: Vec<&str> = STOPPED
+            .iter()
+            .copied()
+            .filter(|c| s.has_column(t, c))
+            .collect();
         if nulls.is_empty() && stops.is_empty() {
             continue;
         }
@@ -330,10 +460,21 @@ fn calendar_sync(s: &Schema) -> Vec<String> {
             if nulls.is_empty() {
                 continue;
             }
-            let any_token = nulls.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" OR ");
-            v.push(format!("UPDATE {t} SET {} WHERE {any_token}", set.join(", ")));
+            let any_token = nulls
+                .iter()
+                .map(|c| format!("{c} IS NOT NULL"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            v.push(format!(
+                "UPDATE {t} SET {} WHERE {any_token}",
+                set.join(", ")
+            ));
         } else {
-            v.push(format!("UPDATE {t} SET {} WHERE {}", set.join(", "), any.join(" OR ")));
+            v.push(format!(
+                "UPDATE {t} SET {} WHERE {}",
+                set.join(", "),
+                any.join(" OR ")
+            ));
         }
     }
     v
@@ -341,9 +482,11 @@ fn calendar_sync(s: &Schema) -> Vec<String> {
 
 fn iap(s: &Schema) -> Vec<String> {
     if s.has_column("iap_account", "account_token") {
-        vec!["UPDATE iap_account SET account_token = account_token || '+disabled' \
+        vec![
+            "UPDATE iap_account SET account_token = account_token || '+disabled' \
               WHERE account_token IS NOT NULL AND account_token NOT LIKE '%+disabled'"
-            .into()]
+                .into(),
+        ]
     } else {
         vec![]
     }
@@ -358,11 +501,16 @@ fn oauth(s: &Schema) -> Vec<String> {
 }
 
 fn web_push(s: &Schema) -> Vec<String> {
-    let mut v: Vec<String> = ["mail_notification_web_push", "mail_partner_device", "mail_push", "mail_push_device"]
-        .into_iter()
-        .filter(|t| s.has_table(t))
-        .map(|t| format!("DELETE FROM {t}"))
-        .collect();
+    let mut v: Vec<String> = [
+        "mail_notification_web_push",
+        "mail_partner_device",
+        "mail_push",
+        "mail_push_device",
+    ]
+    .into_iter()
+    .filter(|t| s.has_table(t))
+    .map(|t| format!("DELETE FROM {t}"))
+    .collect();
     if s.has_column("ir_config_parameter", "key") {
         v.push(
             "DELETE FROM ir_config_parameter WHERE key IN \
@@ -394,7 +542,11 @@ fn bank_sync(s: &Schema) -> Vec<String> {
     if set.is_empty() {
         return vec![];
     }
-    vec![format!("UPDATE {t} SET {} WHERE {}", set.join(", "), any.join(" OR "))]
+    vec![format!(
+        "UPDATE {t} SET {} WHERE {}",
+        set.join(", "),
+        any.join(" OR ")
+    )]
 }
 
 fn statements(name: &str, s: &Schema) -> Vec<String> {
@@ -420,7 +572,11 @@ fn statements(name: &str, s: &Schema) -> Vec<String> {
 }
 
 pub fn check_skips(opts: &Options) -> Result<(), NeutralizeError> {
-    match opts.skip.iter().find(|s| !ACTIONS.iter().any(|(a, _)| a == s)) {
+    match opts
+        .skip
+        .iter()
+        .find(|s| !ACTIONS.iter().any(|(a, _)| a == s))
+    {
         Some(bad) => Err(NeutralizeError::UnknownSkip(bad.clone())),
         None => Ok(()),
     }
@@ -433,11 +589,18 @@ pub async fn neutralize(client: &mut Client, opts: &Options) -> Result<Report, N
         .extra_sql
         .iter()
         .map(|p| {
-            let text = std::fs::read(p)
-                .map_err(|e| NeutralizeError::Custom { path: p.clone(), detail: e.to_string() })?;
-            let text = String::from_utf8(text)
-                .map_err(|_| NeutralizeError::Custom { path: p.clone(), detail: "not UTF-8 text".into() })?;
-            let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let text = std::fs::read(p).map_err(|e| NeutralizeError::Custom {
+                path: p.clone(),
+                detail: e.to_string(),
+            })?;
+            let text = String::from_utf8(text).map_err(|_| NeutralizeError::Custom {
+                path: p.clone(),
+                detail: "not UTF-8 text".into(),
+            })?;
+            let name = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             Ok((format!("custom:{name}"), text))
         })
         .collect::<Result<_, NeutralizeError>>()?;
@@ -457,14 +620,20 @@ pub async fn neutralize(client: &mut Client, opts: &Options) -> Result<Report, N
             rows += tx
                 .execute(sql.as_str(), &[])
                 .await
-                .map_err(|source| NeutralizeError::Sql { action: name.to_string(), source })?;
+                .map_err(|source| NeutralizeError::Sql {
+                    action: name.to_string(),
+                    source,
+                })?;
         }
         report.0.insert(name.to_string(), Some(rows));
     }
     for (name, sql) in custom {
         tx.batch_execute(&sql)
             .await
-            .map_err(|source| NeutralizeError::Sql { action: name.clone(), source })?;
+            .map_err(|source| NeutralizeError::Sql {
+                action: name.clone(),
+                source,
+            })?;
         report.0.insert(name, None);
     }
     tx.commit().await?;

@@ -23,7 +23,10 @@ impl Schema {
             .await?;
         let mut tables: HashMap<String, HashMap<String, String>> = HashMap::new();
         for r in rows {
-            tables.entry(r.get(0)).or_default().insert(r.get(1), r.get(2));
+            tables
+                .entry(r.get(0))
+                .or_default()
+                .insert(r.get(1), r.get(2));
         }
         Ok(Schema { tables })
     }
@@ -41,7 +44,11 @@ impl Schema {
     }
 
     pub fn columns(&self, t: &str) -> impl Iterator<Item = (&str, &str)> {
-        self.tables.get(t).into_iter().flatten().map(|(c, ty)| (c.as_str(), ty.as_str()))
+        self.tables
+            .get(t)
+            .into_iter()
+            .flatten()
+            .map(|(c, ty)| (c.as_str(), ty.as_str()))
     }
 
     /// SQL expression giving a readable name from a column that is plain text in

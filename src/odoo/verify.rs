@@ -17,7 +17,15 @@ pub struct Check {
 }
 
 fn zero(out: &mut Vec<Check>, name: &str, n: i64, what: &str) {
-    out.push(Check { name: name.into(), ok: n == 0, detail: if n == 0 { "none".into() } else { format!("{n} {what}") } });
+    out.push(Check {
+        name: name.into(),
+        ok: n == 0,
+        detail: if n == 0 {
+            "none".into()
+        } else {
+            format!("{n} {what}")
+        },
+    });
 }
 
 async fn count(client: &Client, sql: &str) -> Result<i64, tokio_postgres::Error> {
@@ -25,33 +33,77 @@ async fn count(client: &Client, sql: &str) -> Result<i64, tokio_postgres::Error>
 }
 
 /// Checks that the neutralization holds. `production_uuid` is the source's uuid.
-pub async fn neutralized(client: &Client, production_uuid: Option<&str>) -> Result<Vec<Check>, tokio_postgres::Error> {
+pub async fn neutralized(
+    client: &Client,
+    production_uuid: Option<&str>,
+) -> Result<Vec<Check>, tokio_postgres::Error> {
     let s = Schema::load(client).await?;
     let mut out = Vec::new();
     if s.has_column("ir_mail_server", "active") {
-        let name = if s.column_type("ir_mail_server", "name") == Some("jsonb") { "(name->>'en_US')" } else { "name" };
+        let name = if s.column_type("ir_mail_server", "name") == Some("jsonb") {
+            "(name->>'en_US')"
+        } else {
+            "name"
+        };
         let n = count(client, &format!(
             "SELECT count(*) FROM ir_mail_server WHERE active AND NOT ({name} = '{DUMMY_MAIL_SERVER}' AND smtp_host = 'invalid')"
         )).await?;
-        zero(&mut out, "mail servers", n, "active mail server(s) besides the dummy");
+        zero(
+            &mut out,
+            "mail servers",
+            n,
+            "active mail server(s) besides the dummy",
+        );
     }
     if s.has_column("fetchmail_server", "active") {
-        zero(&mut out, "fetchmail", count(client, "SELECT count(*) FROM fetchmail_server WHERE active").await?, "active incoming mail server(s)");
+        zero(
+            &mut out,
+            "fetchmail",
+            count(client, "SELECT count(*) FROM fetchmail_server WHERE active").await?,
+            "active incoming mail server(s)",
+        );
     }
     if s.has_column("ir_cron", "active") {
         let n = if s.has_table("ir_model_data") {
-            count(client, &format!("SELECT count(*) FROM ir_cron WHERE active AND id NOT IN ({AUTOVACUUM_SQL})")).await?
+            count(
+                client,
+                &format!(
+                    "SELECT count(*) FROM ir_cron WHERE active AND id NOT IN ({AUTOVACUUM_SQL})"
+                ),
+            )
+            .await?
         } else {
             count(client, "SELECT count(*) FROM ir_cron WHERE active").await?
         };
-        zero(&mut out, "crons", n, "active scheduled action(s) besides autovacuum");
+        zero(
+            &mut out,
+            "crons",
+            n,
+            "active scheduled action(s) besides autovacuum",
+        );
     }
-    if let Some(t) = ["payment_provider", "payment_acquirer"].into_iter().find(|t| s.has_column(t, "state")) {
-        let n = count(client, &format!("SELECT count(*) FROM {t} WHERE state NOT IN ('test', 'disabled')")).await?;
+    if let Some(t) = ["payment_provider", "payment_acquirer"]
+        .into_iter()
+        .find(|t| s.has_column(t, "state"))
+    {
+        let n = count(
+            client,
+            &format!("SELECT count(*) FROM {t} WHERE state NOT IN ('test', 'disabled')"),
+        )
+        .await?;
         zero(&mut out, "payment", n, "payment provider(s) enabled");
     }
     if s.has_column("delivery_carrier", "prod_environment") {
-        zero(&mut out, "carriers", count(client, "SELECT count(*) FROM delivery_carrier WHERE prod_environment").await?, "carrier(s) in production mode");
+        zero(
+            &mut out,
+            "carriers",
+            count(
+                client,
+                "SELECT count(*) FROM delivery_carrier WHERE prod_environment",
+            )
+            .await?,
+            "carrier(s) in production mode",
+        );
     }
     if s.has_column("ir_act_server", "webhook_url") {
         let n = count(client, &format!("SELECT count(*) FROM ir_act_server WHERE state = 'webhook' AND webhook_url IS DISTINCT FROM '{WEBHOOK_URL}'")).await?;
@@ -62,30 +114,71 @@ pub async fn neutralized(client: &Client, production_uuid: Option<&str>) -> Resu
         zero(&mut out, "iap", n, "live IAP token(s)");
     }
     if s.has_column("auth_oauth_provider", "enabled") {
-        zero(&mut out, "oauth", count(client, "SELECT count(*) FROM auth_oauth_provider WHERE enabled").await?, "OAuth provider(s) enabled");
+        zero(
+            &mut out,
+            "oauth",
+            count(
+                client,
+                "SELECT count(*) FROM auth_oauth_provider WHERE enabled",
+            )
+            .await?,
+            "OAuth provider(s) enabled",
+        );
     }
     if s.has_column("ir_config_parameter", "key") {
         let param = |k: &'static str| async move { inspect::config_param(client, k).await };
         let flag = param("database.is_neutralized").await?;
-        out.push(Check { name: "flag".into(), ok: flag.as_deref() == Some("true"), detail: format!("database.is_neutralized = {}", flag.as_deref().unwrap_or("(missing)")) });
+        out.push(Check {
+            name: "flag".into(),
+            ok: flag.as_deref() == Some("true"),
+            detail: format!(
+                "database.is_neutralized = {}",
+                flag.as_deref().unwrap_or("(missing)")
+            ),
+        });
         let url = param("web.base.url").await?;
-        out.push(Check { name: "base url".into(), ok: url.as_deref() == Some(BASE_URL), detail: format!("web.base.url = {}", url.as_deref().unwrap_or("(missing)")) });
+        out.push(Check {
+            name: "base url".into(),
+            ok: url.as_deref() == Some(BASE_URL),
+            detail: format!("web.base.url = {}", url.as_deref().unwrap_or("(missing)")),
+        });
         if let Some(d) = param("mail.catchall.domain").await? {
-            out.push(Check { name: "mail domain".into(), ok: d == MAIL_DOMAIN, detail: format!("mail.catchall.domain = {d}") });
+            out.push(Check {
+                name: "mail domain".into(),
+                ok: d == MAIL_DOMAIN,
+                detail: format!("mail.catchall.domain = {d}"),
+            });
         }
         let uuid = param("database.uuid").await?;
         let differs = uuid.is_some() && uuid.as_deref() != production_uuid;
-        out.push(Check { name: "uuid".into(), ok: differs, detail: if differs { "differs from production".into() } else { "same as production's".into() } });
+        out.push(Check {
+            name: "uuid".into(),
+            ok: differs,
+            detail: if differs {
+                "differs from production".into()
+            } else {
+                "same as production's".into()
+            },
+        });
     }
     if s.has_column("mail_alias_domain", "name") {
         let n = count(client, &format!("SELECT count(*) FROM mail_alias_domain WHERE name <> '{MAIL_DOMAIN}' AND name NOT LIKE '%.{MAIL_DOMAIN}'")).await?;
-        zero(&mut out, "alias domains", n, "alias domain(s) not on localhost");
+        zero(
+            &mut out,
+            "alias domains",
+            n,
+            "alias domain(s) not on localhost",
+        );
     }
     Ok(out)
 }
 
 /// Version reached and no module left half-done.
-pub async fn upgraded(client: &Client, db: &str, target: Series) -> Result<Vec<Check>, InspectError> {
+pub async fn upgraded(
+    client: &Client,
+    db: &str,
+    target: Series,
+) -> Result<Vec<Check>, InspectError> {
     let (series, version, _) = inspect::base_version(client, db).await?;
     let pending: Vec<String> = client
         .query("SELECT name::text || ' (' || state || ')' FROM ir_module_module WHERE state IN ('to install', 'to upgrade', 'to remove') ORDER BY name", &[])
@@ -94,11 +187,19 @@ pub async fn upgraded(client: &Client, db: &str, target: Series) -> Result<Vec<C
         .map(|r| r.get(0))
         .collect();
     Ok(vec![
-        Check { name: "version".into(), ok: series == target, detail: format!("base {version} (target {target})") },
+        Check {
+            name: "version".into(),
+            ok: series == target,
+            detail: format!("base {version} (target {target})"),
+        },
         Check {
             name: "modules".into(),
             ok: pending.is_empty(),
-            detail: if pending.is_empty() { "none pending".into() } else { format!("pending: {}", pending.join(", ")) },
+            detail: if pending.is_empty() {
+                "none pending".into()
+            } else {
+                format!("pending: {}", pending.join(", "))
+            },
         },
     ])
 }

@@ -68,9 +68,15 @@ impl FromStr for Series {
             Some(r) => (true, r),
             None => (false, t),
         };
-        let (maj, min) = rest.split_once('.').ok_or_else(|| SeriesError::Syntax(s.to_string()))?;
-        let major: u32 = maj.parse().map_err(|_| SeriesError::Syntax(s.to_string()))?;
-        let minor: u32 = min.parse().map_err(|_| SeriesError::Syntax(s.to_string()))?;
+        let (maj, min) = rest
+            .split_once('.')
+            .ok_or_else(|| SeriesError::Syntax(s.to_string()))?;
+        let major: u32 = maj
+            .parse()
+            .map_err(|_| SeriesError::Syntax(s.to_string()))?;
+        let minor: u32 = min
+            .parse()
+            .map_err(|_| SeriesError::Syntax(s.to_string()))?;
         if saas == (minor == 0) {
             return Err(SeriesError::Syntax(s.to_string()));
         }
@@ -107,17 +113,32 @@ mod tests {
 
     #[test]
     fn module_versions() {
-        assert_eq!(Series::from_module_version("16.0.1.3"), Some(Series::new(16, 0)));
-        assert_eq!(Series::from_module_version("saas~17.2.1.0"), Some(Series::new(17, 2)));
+        assert_eq!(
+            Series::from_module_version("16.0.1.3"),
+            Some(Series::new(16, 0))
+        );
+        assert_eq!(
+            Series::from_module_version("saas~17.2.1.0"),
+            Some(Series::new(17, 2))
+        );
         assert_eq!(Series::from_module_version("1.3"), None);
     }
 
     #[test]
     fn targets_and_order() {
         assert_eq!(Series::parse_target("17.0"), Ok(Series::new(17, 0)));
-        assert!(matches!(Series::parse_target("17.5"), Err(SeriesError::Syntax(_))));
-        assert!(matches!(Series::parse_target("99.0"), Err(SeriesError::Unknown(_))));
-        assert!(matches!(Series::parse_target("banana"), Err(SeriesError::Syntax(_))));
+        assert!(matches!(
+            Series::parse_target("17.5"),
+            Err(SeriesError::Syntax(_))
+        ));
+        assert!(matches!(
+            Series::parse_target("99.0"),
+            Err(SeriesError::Unknown(_))
+        ));
+        assert!(matches!(
+            Series::parse_target("banana"),
+            Err(SeriesError::Syntax(_))
+        ));
         assert!(Series::new(16, 0) < Series::new(17, 0));
         assert!(Series::new(17, 0) < Series::new(17, 2));
         assert_eq!(Series::new(17, 2).to_string(), "saas~17.2");

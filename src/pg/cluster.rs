@@ -7,8 +7,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use color_eyre::eyre::{bail, eyre, WrapErr};
 use color_eyre::Result;
+use color_eyre::eyre::{WrapErr, bail, eyre};
 
 use super::conn::ConnInfo;
 use super::tools;
@@ -45,7 +45,9 @@ fn unprivileged_user() -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>> {
             return Ok(Some((u.uid, u.gid)));
         }
     }
-    bail!("running as root and neither user postgres nor nobody exists: create one (useradd postgres)")
+    bail!(
+        "running as root and neither user postgres nor nobody exists: create one (useradd postgres)"
+    )
 }
 
 impl Cluster {
@@ -59,7 +61,14 @@ impl Cluster {
             .tempdir()
             .wrap_err("cannot create a directory for the embedded PostgreSQL")?
             .keep();
-        let mut cluster = Cluster { root, bin, port: opts.tcp_port.unwrap_or(5432), run_as, keep: opts.keep, stopped: false };
+        let mut cluster = Cluster {
+            root,
+            bin,
+            port: opts.tcp_port.unwrap_or(5432),
+            run_as,
+            keep: opts.keep,
+            stopped: false,
+        };
         cluster.init(&opts)?;
         Ok(cluster)
     }
@@ -72,15 +81,34 @@ impl Cluster {
             if let Some(parent) = self.root.parent() {
                 let mode = std::fs::metadata(parent)?.permissions().mode();
                 if mode & 0o001 == 0 {
-                    bail!("{} is not reachable by the postgres user: set TMPDIR to a world-traversable directory", parent.display());
+                    bail!(
+                        "{} is not reachable by the postgres user: set TMPDIR to a world-traversable directory",
+                        parent.display()
+                    );
                 }
             }
         }
         self.run("initdb", |c| {
-            c.arg("-D").arg(self.data_dir()).args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-locale", "-N"]);
+            c.arg("-D").arg(self.data_dir()).args([
+                "-U",
+                SUPERUSER,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "-N",
+            ]);
         })?;
         let mut conf = vec![
-            format!("listen_addresses = '{}'", if opts.tcp_port.is_some() { "127.0.0.1" } else { "" }),
+            format!(
+                "listen_addresses = '{}'",
+                if opts.tcp_port.is_some() {
+                    "127.0.0.1"
+                } else {
+                    ""
+                }
+            ),
             format!("port = {}", self.port),
             format!("unix_socket_directories = '{}'", self.root.display()),
             "fsync = off".into(),
@@ -107,12 +135,18 @@ impl Cluster {
         if let Some((uid, gid)) = self.run_as {
             cmd.uid(uid.as_raw()).gid(gid.as_raw());
         }
-        let out = cmd.output().wrap_err_with(|| format!("cannot run {prog}"))?;
+        let out = cmd
+            .output()
+            .wrap_err_with(|| format!("cannot run {prog}"))?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
             let log = std::fs::read_to_string(self.log_file()).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(5).collect();
-            bail!("{prog} failed: {} {}", err.trim(), tail.into_iter().rev().collect::<Vec<_>>().join(" | "));
+            bail!(
+                "{prog} failed: {} {}",
+                err.trim(),
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            );
         }
         Ok(())
     }
@@ -120,7 +154,11 @@ impl Cluster {
     fn pg_ctl_start(&mut self) -> Result<()> {
         let log = self.log_file();
         self.run("pg_ctl", |c| {
-            c.arg("-D").arg(self.data_dir()).arg("-l").arg(&log).args(["-w", "-t", "60", "start"]);
+            c.arg("-D")
+                .arg(self.data_dir())
+                .arg("-l")
+                .arg(&log)
+                .args(["-w", "-t", "60", "start"]);
         })?;
         self.stopped = false;
         Ok(())
@@ -147,7 +185,9 @@ impl Cluster {
     pub fn stop(&mut self, mode: &str) -> Result<()> {
         let mode = mode.to_string();
         self.run("pg_ctl", |c| {
-            c.arg("-D").arg(self.data_dir()).args(["-w", "-m", &mode, "stop"]);
+            c.arg("-D")
+                .arg(self.data_dir())
+                .args(["-w", "-m", &mode, "stop"]);
         })?;
         self.stopped = true;
         Ok(())

@@ -57,13 +57,19 @@ pub enum ConnError {
     Config(String),
     #[error("TLS: {0}")]
     Tls(String),
-    #[error("database {db:?} does not exist on {server}: check the name (upgrade-pilot status lists campaigns)")]
+    #[error(
+        "database {db:?} does not exist on {server}: check the name (upgrade-pilot status lists campaigns)"
+    )]
     NoDatabase { db: String, server: String },
-    #[error("database {db:?} on {server} does not accept connections (it is frozen or being cloned): unfreeze it or wait")]
+    #[error(
+        "database {db:?} on {server} does not accept connections (it is frozen or being cloned): unfreeze it or wait"
+    )]
     NotAccepting { db: String, server: String },
     #[error("authentication failed for role {user:?} on {server}: set PGPASSWORD or ~/.pgpass")]
     Auth { user: String, server: String },
-    #[error("cannot reach PostgreSQL at {server}: {detail} (is the server running? check --dsn / PGHOST / PGPORT)")]
+    #[error(
+        "cannot reach PostgreSQL at {server}: {detail} (is the server running? check --dsn / PGHOST / PGPORT)"
+    )]
     Unreachable { server: String, detail: String },
     #[error("{server}: {detail}")]
     Other { server: String, detail: String },
@@ -131,7 +137,10 @@ impl ConnInfo {
         }
         let env = src.env;
         let pick = |key: &str, var: &str, odoo: Option<String>| -> Option<String> {
-            d.get(key).cloned().or_else(|| env(var).filter(|v| !v.is_empty())).or(odoo)
+            d.get(key)
+                .cloned()
+                .or_else(|| env(var).filter(|v| !v.is_empty()))
+                .or(odoo)
         };
         let odoo = src.odoo.cloned().unwrap_or_default();
         let host = pick("host", "PGHOST", odoo.db_host.clone()).unwrap_or_else(default_host);
@@ -142,19 +151,38 @@ impl ConnInfo {
             None => 5432,
         };
         let user = pick("user", "PGUSER", odoo.db_user.clone()).unwrap_or_else(os_user);
-        let sslmode = SslMode::parse(&pick("sslmode", "PGSSLMODE", None).unwrap_or_else(|| "prefer".into()))?;
-        let sslrootcert = pick("sslrootcert", "PGSSLROOTCERT", None).map(PathBuf::from).or_else(|| {
-            let p = Path::new(&env("HOME")?).join(".postgresql/root.crt");
-            p.exists().then_some(p)
-        });
-        let maintenance_db = pick("dbname", "PGDATABASE", None).unwrap_or_else(|| "postgres".into());
-        let mut info = ConnInfo { host, port, user, password: None, sslmode, sslrootcert, maintenance_db };
+        let sslmode =
+            SslMode::parse(&pick("sslmode", "PGSSLMODE", None).unwrap_or_else(|| "prefer".into()))?;
+        let sslrootcert = pick("sslrootcert", "PGSSLROOTCERT", None)
+            .map(PathBuf::from)
+            .or_else(|| {
+                let p = Path::new(&env("HOME")?).join(".postgresql/root.crt");
+                p.exists().then_some(p)
+            });
+        let maintenance_db =
+            pick("dbname", "PGDATABASE", None).unwrap_or_else(|| "postgres".into());
+        let mut info = ConnInfo {
+            host,
+            port,
+            user,
+            password: None,
+            sslmode,
+            sslrootcert,
+            maintenance_db,
+        };
         info.password = env("PGPASSWORD")
             .or(odoo.db_password)
             .or_else(|| {
                 let file = src.pgpass.clone()?;
-                pgpass::lookup(&file, &info.host, info.port, "*", &info.user)
-                    .or_else(|| pgpass::lookup(&file, &info.host, info.port, &info.maintenance_db, &info.user))
+                pgpass::lookup(&file, &info.host, info.port, "*", &info.user).or_else(|| {
+                    pgpass::lookup(
+                        &file,
+                        &info.host,
+                        info.port,
+                        &info.maintenance_db,
+                        &info.user,
+                    )
+                })
             })
             .map(Password);
         Ok(info)
@@ -236,7 +264,9 @@ impl ConnInfo {
 
     pub async fn connect_maintenance(&self) -> Result<Client, ConnError> {
         match self.connect(&self.maintenance_db).await {
-            Err(ConnError::NoDatabase { .. }) if self.maintenance_db == "postgres" => self.connect("template1").await,
+            Err(ConnError::NoDatabase { .. }) if self.maintenance_db == "postgres" => {
+                self.connect("template1").await
+            }
             other => other,
         }
     }
@@ -246,10 +276,22 @@ impl ConnInfo {
         if let Some(dbe) = e.as_db_error() {
             let code = dbe.code().code();
             return match code {
-                "3D000" => ConnError::NoDatabase { db: db.to_string(), server },
-                "28P01" | "28000" => ConnError::Auth { user: self.user.clone(), server },
-                "55000" => ConnError::NotAccepting { db: db.to_string(), server },
-                _ => ConnError::Other { server, detail: dbe.message().to_string() },
+                "3D000" => ConnError::NoDatabase {
+                    db: db.to_string(),
+                    server,
+                },
+                "28P01" | "28000" => ConnError::Auth {
+                    user: self.user.clone(),
+                    server,
+                },
+                "55000" => ConnError::NotAccepting {
+                    db: db.to_string(),
+                    server,
+                },
+                _ => ConnError::Other {
+                    server,
+                    detail: dbe.message().to_string(),
+                },
             };
         }
         let mut detail = e.to_string();
@@ -262,7 +304,10 @@ impl ConnInfo {
             return ConnError::Tls(format!("{server}: {detail}"));
         }
         if detail.contains("password") {
-            return ConnError::Auth { user: self.user.clone(), server };
+            return ConnError::Auth {
+                user: self.user.clone(),
+                server,
+            };
         }
         ConnError::Unreachable { server, detail }
     }
@@ -276,7 +321,13 @@ impl ConnInfo {
     /// A psql command line a user can paste (no password in it).
     pub fn psql_line(&self, db: &str) -> String {
         let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
-        format!("psql -h {} -p {} -U {} -d {}", q(&self.host), self.port, q(&self.user), q(&Self::conninfo_db(db)))
+        format!(
+            "psql -h {} -p {} -U {} -d {}",
+            q(&self.host),
+            self.port,
+            q(&self.user),
+            q(&Self::conninfo_db(db))
+        )
     }
 
     /// Environment for client tools (pg_dump, pg_restore, psql, Odoo commands).
@@ -309,21 +360,45 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn resolve(dsn: Option<&str>, vars: &[(&str, &str)], odoo: Option<&OdooConf>) -> Result<ConnInfo, ConnError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    fn resolve(
+        dsn: Option<&str>,
+        vars: &[(&str, &str)],
+        odoo: Option<&OdooConf>,
+    ) -> Result<ConnInfo, ConnError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let env = move |k: &str| map.get(k).cloned();
-        ConnInfo::resolve(Sources { dsn, env: &env, odoo, pgpass: None })
+        ConnInfo::resolve(Sources {
+            dsn,
+            env: &env,
+            odoo,
+            pgpass: None,
+        })
     }
 
     #[test]
     fn dsn_beats_env_beats_odoo_conf() {
-        let odoo = OdooConf { db_host: Some("confhost".into()), db_port: Some(6000), db_user: Some("odoo".into()), db_password: Some("pw".into()), data_dir: None };
+        let odoo = OdooConf {
+            db_host: Some("confhost".into()),
+            db_port: Some(6000),
+            db_user: Some("odoo".into()),
+            db_password: Some("pw".into()),
+            data_dir: None,
+        };
         let c = resolve(Some("host=dsnhost"), &[("PGPORT", "7000")], Some(&odoo)).unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.user.as_str()), ("dsnhost", 7000, "odoo"));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.user.as_str()),
+            ("dsnhost", 7000, "odoo")
+        );
         assert!(c.has_password());
         let env = c.child_env();
         assert!(env.iter().any(|(k, v)| k == "PGPASSWORD" && v == "pw"));
-        assert!(!format!("{c:?}").contains("pw\""), "Debug must not show the password");
+        assert!(
+            !format!("{c:?}").contains("pw\""),
+            "Debug must not show the password"
+        );
     }
 
     #[test]

@@ -154,7 +154,11 @@ fn parse_uri(s: &str) -> Result<Params, DsnError> {
     if let Some(db) = path.filter(|p| !p.is_empty()) {
         out.insert("dbname".into(), percent_decode(db)?);
     }
-    for pair in query.into_iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
+    for pair in query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair
             .split_once('=')
             .ok_or_else(|| DsnError::Syntax(format!("query parameter {pair:?} has no value")))?;
@@ -169,7 +173,8 @@ mod tests {
 
     #[test]
     fn key_value_with_quotes() {
-        let p = parse("host=/tmp/s port=5433 dbname='my db' user=o\\'k sslmode=verify-full").unwrap();
+        let p =
+            parse("host=/tmp/s port=5433 dbname='my db' user=o\\'k sslmode=verify-full").unwrap();
         assert_eq!(p["host"], "/tmp/s");
         assert_eq!(p["port"], "5433");
         assert_eq!(p["dbname"], "my db");
@@ -179,7 +184,10 @@ mod tests {
 
     #[test]
     fn uri_forms() {
-        let p = parse("postgresql://odoo@db.example.com:6432/prod?sslmode=require&sslrootcert=%2Fca.pem").unwrap();
+        let p = parse(
+            "postgresql://odoo@db.example.com:6432/prod?sslmode=require&sslrootcert=%2Fca.pem",
+        )
+        .unwrap();
         assert_eq!(p["user"], "odoo");
         assert_eq!(p["host"], "db.example.com");
         assert_eq!(p["port"], "6432");

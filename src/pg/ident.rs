@@ -9,7 +9,9 @@ pub const MAX_IDENT_BYTES: usize = 63;
 pub enum NameError {
     #[error("a database name cannot be empty")]
     Empty,
-    #[error("database name {0:?} is {1} bytes; PostgreSQL allows at most 63: choose a shorter name")]
+    #[error(
+        "database name {0:?} is {1} bytes; PostgreSQL allows at most 63: choose a shorter name"
+    )]
     TooLong(String, usize),
     #[error("database name {0:?} contains a NUL byte, which PostgreSQL cannot store")]
     Nul(String),
@@ -60,14 +62,20 @@ mod tests {
 
     #[test]
     fn quotes_hostile_names() {
-        assert_eq!(quote_ident(r#"x"; DROP DATABASE y; --"#), r#""x""; DROP DATABASE y; --""#);
+        assert_eq!(
+            quote_ident(r#"x"; DROP DATABASE y; --"#),
+            r#""x""; DROP DATABASE y; --""#
+        );
         assert_eq!(quote_literal("it's"), "'it''s'");
     }
 
     #[test]
     fn limits_are_bytes_not_chars() {
         assert!(check_db_name(&"é".repeat(31)).is_ok()); // 62 bytes
-        assert!(matches!(check_db_name(&"é".repeat(32)), Err(NameError::TooLong(_, 64))));
+        assert!(matches!(
+            check_db_name(&"é".repeat(32)),
+            Err(NameError::TooLong(_, 64))
+        ));
         assert!(check_db_name(&"a".repeat(63)).is_ok());
         assert_eq!(check_db_name(""), Err(NameError::Empty));
     }

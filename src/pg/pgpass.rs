@@ -11,13 +11,15 @@ fn fields(line: &str) -> Vec<String> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
-                if let Some(n) = chars.next() {
-                    out.last_mut().map(|f| f.push(n));
+                if let (Some(n), Some(f)) = (chars.next(), out.last_mut()) {
+                    f.push(n);
                 }
             }
             ':' if out.len() < 5 => out.push(String::new()),
             _ => {
-                out.last_mut().map(|f| f.push(c));
+                if let Some(f) = out.last_mut() {
+                    f.push(c);
+                }
             }
         }
     }
@@ -45,7 +47,11 @@ pub fn lookup(file: &Path, host: &str, port: u16, db: &str, user: &str) -> Optio
     }
     let text = std::fs::read_to_string(file).ok()?;
     // A socket directory also matches the entry "localhost", as with libpq.
-    let hosts: &[&str] = if host.starts_with('/') { &[host, "localhost"] } else { &[host] };
+    let hosts: &[&str] = if host.starts_with('/') {
+        &[host, "localhost"]
+    } else {
+        &[host]
+    };
     let port = port.to_string();
     text.lines()
         .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
@@ -70,9 +76,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pgpass");
         let mut f = std::fs::File::create(&p).unwrap();
-        writeln!(f, "# comment\nother:5432:*:odoo:nope\nlocalhost:*:*:odoo:pa\\:ss\\\\w").unwrap();
+        writeln!(
+            f,
+            "# comment\nother:5432:*:odoo:nope\nlocalhost:*:*:odoo:pa\\:ss\\\\w"
+        )
+        .unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(lookup(&p, "/run/pg", 5432, "prod", "odoo").as_deref(), Some("pa:ss\\w"));
+        assert_eq!(
+            lookup(&p, "/run/pg", 5432, "prod", "odoo").as_deref(),
+            Some("pa:ss\\w")
+        );
         assert_eq!(lookup(&p, "db.lan", 5432, "prod", "odoo"), None);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(lookup(&p, "/run/pg", 5432, "prod", "odoo"), None);

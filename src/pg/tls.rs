@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
@@ -73,9 +73,9 @@ impl ServerCertVerifier for ChainOnly {
     ) -> Result<ServerCertVerified, rustls::Error> {
         match self.0.verify_server_cert(e, i, n, o, now) {
             Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext { .. })) => {
-                Ok(ServerCertVerified::assertion())
-            }
+            | Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -111,7 +111,10 @@ fn roots(rootcert: Option<&Path>) -> Result<RootCertStore, ConnError> {
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
                 .map_err(|e| ConnError::Tls(format!("cannot read CA file {}: {e}", p.display())))?;
             if certs.is_empty() {
-                return Err(ConnError::Tls(format!("CA file {} holds no certificate", p.display())));
+                return Err(ConnError::Tls(format!(
+                    "CA file {} holds no certificate",
+                    p.display()
+                )));
             }
             for c in certs {
                 store
@@ -133,13 +136,18 @@ pub fn client_config(mode: SslMode, rootcert: Option<&Path>) -> Result<ClientCon
     let cfg = match mode {
         SslMode::Disable | SslMode::Prefer | SslMode::Require => builder()?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider().signature_verification_algorithms)))
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(
+                provider().signature_verification_algorithms,
+            )))
             .with_no_client_auth(),
-        SslMode::VerifyFull => builder()?.with_root_certificates(roots(rootcert)?).with_no_client_auth(),
+        SslMode::VerifyFull => builder()?
+            .with_root_certificates(roots(rootcert)?)
+            .with_no_client_auth(),
         SslMode::VerifyCa => {
-            let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(rootcert)?), provider())
-                .build()
-                .map_err(|e| ConnError::Tls(e.to_string()))?;
+            let verifier =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots(rootcert)?), provider())
+                    .build()
+                    .map_err(|e| ConnError::Tls(e.to_string()))?;
             builder()?
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)))

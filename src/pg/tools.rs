@@ -6,7 +6,9 @@ use std::process::Command;
 
 fn on_path(prog: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(prog)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
 }
 
 /// `/usr/lib/postgresql/<major>/bin` directories, highest major first (Debian layout).
@@ -21,7 +23,7 @@ fn debian_bin_dirs() -> Vec<(u32, PathBuf)> {
             bin.join("initdb").is_file().then_some((v, bin))
         })
         .collect();
-    dirs.sort_by(|a, b| b.0.cmp(&a.0));
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.0));
     dirs
 }
 
@@ -75,13 +77,15 @@ pub fn client_tool(prog: &str, server_major: u32) -> Result<PathBuf, String> {
     if let Some((_, p)) = candidates.iter().find(|(v, _)| *v == server_major) {
         return Ok(p.clone());
     }
-    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     match candidates.first() {
         Some((v, p)) if *v >= server_major => Ok(p.clone()),
         Some((v, p)) => Err(format!(
             "{} is version {v} but the server is {server_major}: install the PostgreSQL {server_major} client tools (apt-get install postgresql-client-{server_major})",
             p.display()
         )),
-        None => Err(format!("{prog} not found: install the PostgreSQL client tools (apt-get install postgresql-client)")),
+        None => Err(format!(
+            "{prog} not found: install the PostgreSQL client tools (apt-get install postgresql-client)"
+        )),
     }
 }

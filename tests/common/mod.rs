@@ -26,7 +26,11 @@ impl Env {
     pub fn with(opts: ClusterOptions) -> Env {
         let cluster = Cluster::start(opts).expect("start a throwaway PostgreSQL");
         let dir = tempfile::tempdir().expect("temp dir");
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         Env { cluster, dir, rt }
     }
 
@@ -35,7 +39,11 @@ impl Env {
     }
 
     pub fn dsn(&self) -> String {
-        format!("host={} port={} user=postgres", self.cluster.socket_dir().display(), self.cluster.port)
+        format!(
+            "host={} port={} user=postgres",
+            self.cluster.socket_dir().display(),
+            self.cluster.port
+        )
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -48,7 +56,9 @@ impl Env {
 
     /// The demo seed as database `db`, with a filestore of 25 files.
     pub fn demo_db(&self, db: &str) {
-        self.rt.block_on(demo::load_seed(&self.conn(), db)).expect("load demo seed");
+        self.rt
+            .block_on(demo::load_seed(&self.conn(), db))
+            .expect("load demo seed");
         demo::write_filestore(&self.data_dir(), db, 25).unwrap();
     }
 
@@ -95,7 +105,9 @@ impl Env {
     pub fn exec(&self, db: &str, q: &str) {
         self.rt.block_on(async {
             let c = self.conn().connect(db).await.expect("connect");
-            c.batch_execute(q).await.unwrap_or_else(|e| panic!("{q}: {e}"))
+            c.batch_execute(q)
+                .await
+                .unwrap_or_else(|e| panic!("{q}: {e}"))
         })
     }
 
@@ -104,7 +116,13 @@ impl Env {
     }
 
     pub fn databases(&self) -> Vec<String> {
-        self.sql("postgres", "SELECT datname::text FROM pg_database ORDER BY 1").iter().map(|r| r.get(0)).collect()
+        self.sql(
+            "postgres",
+            "SELECT datname::text FROM pg_database ORDER BY 1",
+        )
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
     }
 
     pub fn db_exists(&self, db: &str) -> bool {
@@ -154,19 +172,42 @@ pub fn stderr(o: &Output) -> String {
 }
 
 pub fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            stdout(o),
+            stderr(o)
+        )
+    })
 }
 
 /// Asserts a refusal: non-zero exit, exactly one line on stderr containing `needle`.
 pub fn assert_refused(o: &Output, needle: &str) {
     let err = stderr(o);
-    assert!(!o.status.success(), "expected failure, got success: {}", stdout(o));
-    assert_eq!(err.trim_end().lines().count(), 1, "error must be one line: {err}");
-    assert!(err.contains(needle), "stderr {err:?} should mention {needle:?}");
+    assert!(
+        !o.status.success(),
+        "expected failure, got success: {}",
+        stdout(o)
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "error must be one line: {err}"
+    );
+    assert!(
+        err.contains(needle),
+        "stderr {err:?} should mention {needle:?}"
+    );
 }
 
 pub fn assert_ok(o: &Output) {
-    assert!(o.status.success(), "failed ({:?}): {}\n{}", o.status, stderr(o), stdout(o));
+    assert!(
+        o.status.success(),
+        "failed ({:?}): {}\n{}",
+        o.status,
+        stderr(o),
+        stdout(o)
+    );
 }
 
 /// A plan that only moves module versions to `to`: stands in for a real upgrade
