@@ -171,7 +171,8 @@ mod tests {
 
     #[test]
     fn example_config_documents_valid_keys() {
-        let cfg: Config = toml::from_str(include_str!("../config/upgrade-pilot.example.toml")).expect("example config parses");
+        let cfg: Config = toml::from_str(include_str!("../config/upgrade-pilot.example.toml"))
+            .expect("example config parses");
         assert_eq!(cfg.clone.method, "auto");
         assert_eq!(cfg.odoo.supported_targets, ["17.0", "18.0", "19.0"]);
     }

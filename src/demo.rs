@@ -77,14 +77,19 @@ pub fn write_filestore(data_dir: &Path, db: &str, count: usize) -> Result<PathBu
     Ok(root)
 }
 
-/// Writes the demo plan under `dir` and returns the plan file.
-pub fn write_plan(dir: &Path) -> Result<PathBuf> {
+/// Writes the demo plan under `dir` and returns the plan file. `pace` (seconds
+/// per module line of the stand-in `odoo -u all`) lets a person watch progress.
+pub fn write_plan(dir: &Path, pace: Option<&str>) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     for (rel, text) in PLAN_FILES {
         let p = dir.join(rel);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent)?;
         }
+        let text = match pace {
+            Some(pace) if *rel == "demo.toml" => text.replace("\"{to}\"]", &format!("\"{{to}}\", \"{pace}\"]")),
+            _ => text.to_string(),
+        };
         std::fs::write(&p, text)?;
         if rel.ends_with(".sh") {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))?;
@@ -115,7 +120,7 @@ impl Demo {
         load_seed(&conn, DEMO_DB).await?;
         let data_dir = root.join("odoo-data");
         write_filestore(&data_dir, DEMO_DB, 40)?;
-        let plan = write_plan(&root.join("plans"))?;
+        let plan = write_plan(&root.join("plans"), Some("0.15"))?;
         let mut config = Config::default();
         config.plans.insert("17.0".into(), plan.clone());
         let engine = Engine {

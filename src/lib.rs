@@ -8,3 +8,4 @@ pub mod demo;
 pub mod engine;
 pub mod odoo;
 pub mod pg;
+pub mod tui;

@@ -1,8 +1,7 @@
 use color_eyre::Result;
-use tokio::signal::unix::{signal, SignalKind};
 
-use super::output::err;
 use super::GlobalArgs;
+use super::output::err;
 use crate::demo::Demo;
 
 pub async fn run(_global: &GlobalArgs, keep: bool) -> Result<i32> {
@@ -14,12 +13,8 @@ pub async fn run(_global: &GlobalArgs, keep: bool) -> Result<i32> {
         demo.engine.conn.server(),
         demo.plan.display()
     ));
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    let res = crate::tui::run(demo.engine.clone()).await;
     // Dropping the demo stops the server and removes its directory (unless --keep).
     drop(demo);
-    Ok(0)
+    res.map(|()| 0)
 }

@@ -170,8 +170,9 @@ pub fn run() -> Result<i32> {
         .enable_all()
         .build()?;
     let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        Cli::command().print_help()?;
+        let engine = engine_from(&cli.global)?;
+        let _guard = init_logging(&engine.state_dir);
+        rt.block_on(crate::tui::run(engine))?;
         return Ok(0);
     };
     let engine = engine_from(&cli.global)?;

@@ -321,13 +321,9 @@ impl ConnInfo {
     /// A psql command line a user can paste (no password in it).
     pub fn psql_line(&self, db: &str) -> String {
         let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
-        format!(
-            "psql -h {} -p {} -U {} -d {}",
-            q(&self.host),
-            self.port,
-            q(&self.user),
-            q(&Self::conninfo_db(db))
-        )
+        // A name with '=' would be read as a connection string: quote it as one.
+        let target = if db.contains('=') { Self::conninfo_db(db) } else { db.to_string() };
+        format!("psql -h {} -p {} -U {} -d {}", q(&self.host), self.port, q(&self.user), q(&target))
     }
 
     /// Environment for client tools (pg_dump, pg_restore, psql, Odoo commands).

@@ -64,7 +64,7 @@ impl Env {
 
     /// The demo plan written under the test dir.
     pub fn demo_plan(&self) -> PathBuf {
-        demo::write_plan(&self.dir.path().join("plans")).unwrap()
+        demo::write_plan(&self.dir.path().join("plans"), None).unwrap()
     }
 
     /// Runs the binary against this server with a clean environment.
