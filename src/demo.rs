@@ -87,7 +87,9 @@ pub fn write_plan(dir: &Path, pace: Option<&str>) -> Result<PathBuf> {
             std::fs::create_dir_all(parent)?;
         }
         let text = match pace {
-            Some(pace) if *rel == "demo.toml" => text.replace("\"{to}\"]", &format!("\"{{to}}\", \"{pace}\"]")),
+            Some(pace) if *rel == "demo.toml" => {
+                text.replace("\"{to}\"]", &format!("\"{{to}}\", \"{pace}\"]"))
+            }
             _ => text.to_string(),
         };
         std::fs::write(&p, text)?;

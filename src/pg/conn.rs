@@ -322,8 +322,18 @@ impl ConnInfo {
     pub fn psql_line(&self, db: &str) -> String {
         let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
         // A name with '=' would be read as a connection string: quote it as one.
-        let target = if db.contains('=') { Self::conninfo_db(db) } else { db.to_string() };
-        format!("psql -h {} -p {} -U {} -d {}", q(&self.host), self.port, q(&self.user), q(&target))
+        let target = if db.contains('=') {
+            Self::conninfo_db(db)
+        } else {
+            db.to_string()
+        };
+        format!(
+            "psql -h {} -p {} -U {} -d {}",
+            q(&self.host),
+            self.port,
+            q(&self.user),
+            q(&target)
+        )
     }
 
     /// Environment for client tools (pg_dump, pg_restore, psql, Odoo commands).

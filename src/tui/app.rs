@@ -110,7 +110,12 @@ pub enum Msg {
     Key(KeyEvent),
     Dbs(Result<Vec<DbRow>, String>),
     Inspected(String, Result<Inspection, String>),
-    JobStarted { db: String, target: String, steps: Vec<String>, connect: String },
+    JobStarted {
+        db: String,
+        target: String,
+        steps: Vec<String>,
+        connect: String,
+    },
     Job(Event),
     Progress(Progress),
     JobDone(Result<JobRecord, String>),
@@ -154,9 +159,13 @@ impl App {
 
     /// Targets offered for the selected database: the next majors up to the last known.
     pub fn targets(&self) -> Vec<Series> {
-        let Some(i) = &self.inspection else { return Vec::new() };
+        let Some(i) = &self.inspection else {
+            return Vec::new();
+        };
         let from = i.series.major;
-        (from + 1..=*crate::odoo::version::KNOWN_MAJORS.end()).map(|m| Series::new(m, 0)).collect()
+        (from + 1..=*crate::odoo::version::KNOWN_MAJORS.end())
+            .map(|m| Series::new(m, 0))
+            .collect()
     }
 
     fn select(&mut self, idx: usize) -> Option<Cmd> {
@@ -164,7 +173,7 @@ impl App {
             return None;
         }
         let idx = idx.min(self.dbs.len() - 1);
-        if idx == self.selected && self.inspection.as_ref().is_some_and(|i| Some(&i.db) == self.selected_db().map(|d| &d.name)) {
+        if idx == self.selected {
             return None;
         }
         self.selected = idx;
@@ -178,7 +187,10 @@ impl App {
         if targets.is_empty() {
             return;
         }
-        let cur = self.target.and_then(|t| targets.iter().position(|x| *x == t)).unwrap_or(0) as i32;
+        let cur = self
+            .target
+            .and_then(|t| targets.iter().position(|x| *x == t))
+            .unwrap_or(0) as i32;
         let next = (cur + delta).clamp(0, targets.len() as i32 - 1) as usize;
         self.target = Some(targets[next]);
     }
@@ -218,12 +230,24 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             }
             None
         }
-        Msg::JobStarted { db, target, steps, connect } => {
+        Msg::JobStarted {
+            db,
+            target,
+            steps,
+            connect,
+        } => {
             app.job = Some(JobView {
                 db,
                 connect,
                 target,
-                steps: steps.into_iter().map(|name| StepView { name, state: StepState::Todo, seconds: None }).collect(),
+                steps: steps
+                    .into_iter()
+                    .map(|name| StepView {
+                        name,
+                        state: StepState::Todo,
+                        seconds: None,
+                    })
+                    .collect(),
                 ..Default::default()
             });
             app.screen = Screen::Wait;
@@ -243,7 +267,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             None
         }
         Msg::JobDone(res) => {
-            let Some(job) = app.job.as_mut() else { return None };
+            let job = app.job.as_mut()?;
             let ok = res.is_ok();
             if let Err(e) = &res {
                 app.message = Some(e.clone());
@@ -319,7 +343,11 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 if c == Confirm::Quit {
                     app.quit = true;
                 }
-                return if app.job_running() { Some(Cmd::CancelJob) } else { None };
+                return if app.job_running() {
+                    Some(Cmd::CancelJob)
+                } else {
+                    None
+                };
             }
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => app.confirm = None,
             _ => {}
@@ -327,7 +355,10 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
         return None;
     }
     if app.help {
-        if matches!(k.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')) {
+        if matches!(
+            k.code,
+            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')
+        ) {
             app.help = false;
         }
         return None;
@@ -367,7 +398,10 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             }
             KeyCode::Char('r') => Some(Cmd::LoadDbs),
             KeyCode::Enter => match (&app.inspection, app.target) {
-                (Some(i), Some(t)) if !app.job_running() => Some(Cmd::StartTest { db: i.db.clone(), target: t.to_string() }),
+                (Some(i), Some(t)) if !app.job_running() => Some(Cmd::StartTest {
+                    db: i.db.clone(),
+                    target: t.to_string(),
+                }),
                 (_, _) if app.job_running() => {
                     app.screen = Screen::Wait;
                     None
@@ -375,7 +409,11 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 _ => None,
             },
             KeyCode::Esc if app.job.is_some() => {
-                app.screen = if app.job_running() { Screen::Wait } else { Screen::Ready };
+                app.screen = if app.job_running() {
+                    Screen::Wait
+                } else {
+                    Screen::Ready
+                };
                 None
             }
             _ => None,
@@ -383,8 +421,12 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
         Screen::Wait => {
             let job = app.job.as_mut()?;
             match k.code {
-                KeyCode::PageUp | KeyCode::Char('K') => job.scroll = (job.scroll + 10).min(job.log.len()),
-                KeyCode::PageDown | KeyCode::Char('J') => job.scroll = job.scroll.saturating_sub(10),
+                KeyCode::PageUp | KeyCode::Char('K') => {
+                    job.scroll = (job.scroll + 10).min(job.log.len())
+                }
+                KeyCode::PageDown | KeyCode::Char('J') => {
+                    job.scroll = job.scroll.saturating_sub(10)
+                }
                 KeyCode::Char('c') if job.running() => app.confirm = Some(Confirm::CancelJob),
                 KeyCode::Esc => app.screen = Screen::Request,
                 KeyCode::Enter if matches!(job.result, Some(Ok(_))) => app.screen = Screen::Ready,
@@ -400,5 +442,227 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             }
             None
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn key(c: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    pub fn inspection(db: &str) -> Inspection {
+        Inspection {
+            db: db.into(),
+            series: Series::new(16, 0),
+            base_version: "16.0.1.3".into(),
+            installed_count: 26,
+            installed: Vec::new(),
+            pending: Vec::new(),
+            custom_modules: vec!["acme_delivery_rules".into()],
+            size_bytes: 9_961_472,
+            sessions: Vec::new(),
+            neutralized: false,
+            uuid: None,
+            studio: false,
+            code_actions: Vec::new(),
+            custom_views: Vec::new(),
+        }
+    }
+
+    fn app_with_db() -> App {
+        let mut app = App::new("db.example:5432".into(), vec!["17.0".into()]);
+        let dbs = vec![
+            DbRow {
+                name: "prod".into(),
+                size: 10 << 20,
+                series: None,
+                modules: None,
+            },
+            DbRow {
+                name: "other".into(),
+                size: 1 << 20,
+                series: None,
+                modules: None,
+            },
+        ];
+        assert_eq!(
+            update(&mut app, Msg::Dbs(Ok(dbs))),
+            Some(Cmd::Inspect("prod".into()))
+        );
+        assert_eq!(
+            update(
+                &mut app,
+                Msg::Inspected("prod".into(), Ok(inspection("prod")))
+            ),
+            None
+        );
+        app
+    }
+
+    #[test]
+    fn request_to_wait_to_ready() {
+        let mut app = app_with_db();
+        assert_eq!(
+            app.target,
+            Some(Series::new(17, 0)),
+            "the next major is proposed"
+        );
+        assert_eq!(app.dbs[0].series.as_deref(), Some("16.0"));
+        update(&mut app, key(KeyCode::Char('l')));
+        assert_eq!(app.target, Some(Series::new(18, 0)));
+        update(&mut app, key(KeyCode::Char('h')));
+        update(&mut app, key(KeyCode::Char('h')));
+        assert_eq!(
+            app.target,
+            Some(Series::new(17, 0)),
+            "never below the next major"
+        );
+        assert_eq!(
+            update(&mut app, key(KeyCode::Enter)),
+            Some(Cmd::StartTest {
+                db: "prod".into(),
+                target: "17.0".into()
+            })
+        );
+        update(
+            &mut app,
+            Msg::JobStarted {
+                db: "prod".into(),
+                target: "17.0".into(),
+                steps: vec!["clone".into(), "verify".into()],
+                connect: "psql".into(),
+            },
+        );
+        assert_eq!(app.screen, Screen::Wait);
+        update(
+            &mut app,
+            Msg::Job(Event::StepStarted {
+                step: "clone".into(),
+            }),
+        );
+        update(
+            &mut app,
+            Msg::Job(Event::StepFinished {
+                step: "clone".into(),
+                seconds: 1.5,
+            }),
+        );
+        let job = app.job.as_ref().unwrap();
+        assert_eq!(job.steps[0].state, StepState::Done);
+        assert_eq!(job.steps[0].seconds, Some(1.5));
+        assert_eq!(job.steps[1].state, StepState::Todo);
+        update(
+            &mut app,
+            Msg::JobDone(Err("verification failed: crons".into())),
+        );
+        assert_eq!(
+            app.screen,
+            Screen::Wait,
+            "a failed job stays on Wait with its error"
+        );
+        assert_eq!(app.message.as_deref(), Some("verification failed: crons"));
+    }
+
+    #[test]
+    fn selecting_another_db_inspects_it_and_ignores_stale_answers() {
+        let mut app = app_with_db();
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('j'))),
+            Some(Cmd::Inspect("other".into()))
+        );
+        assert!(app.inspection.is_none());
+        update(
+            &mut app,
+            Msg::Inspected("prod".into(), Ok(inspection("prod"))),
+        );
+        assert!(
+            app.inspection.is_none(),
+            "an answer for the old row is dropped"
+        );
+        assert_eq!(
+            update(&mut app, key(KeyCode::Down)),
+            None,
+            "already at the last row"
+        );
+        assert_eq!(
+            update(&mut app, key(KeyCode::Enter)),
+            None,
+            "nothing to start before inspection"
+        );
+    }
+
+    #[test]
+    fn quitting_during_a_job_asks_and_cancels() {
+        let mut app = app_with_db();
+        update(&mut app, key(KeyCode::Enter));
+        update(
+            &mut app,
+            Msg::JobStarted {
+                db: "prod".into(),
+                target: "17.0".into(),
+                steps: vec![],
+                connect: String::new(),
+            },
+        );
+        update(&mut app, key(KeyCode::Char('q')));
+        assert_eq!(app.confirm, Some(Confirm::Quit));
+        assert!(!app.quit);
+        update(&mut app, key(KeyCode::Char('n')));
+        assert_eq!(app.confirm, None);
+        update(&mut app, key(KeyCode::Char('c')));
+        assert_eq!(app.confirm, Some(Confirm::CancelJob));
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('y'))),
+            Some(Cmd::CancelJob)
+        );
+        assert!(!app.quit, "cancel is not quit");
+        update(&mut app, key(KeyCode::Char('q')));
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('y'))),
+            Some(Cmd::CancelJob)
+        );
+        assert!(app.quit);
+    }
+
+    #[test]
+    fn help_swallows_keys_and_log_is_bounded() {
+        let mut app = app_with_db();
+        update(&mut app, key(KeyCode::Char('?')));
+        assert!(app.help);
+        assert_eq!(
+            update(&mut app, key(KeyCode::Enter)),
+            None,
+            "keys do not act behind the help"
+        );
+        update(&mut app, key(KeyCode::Esc));
+        assert!(!app.help);
+        update(
+            &mut app,
+            Msg::JobStarted {
+                db: "prod".into(),
+                target: "17.0".into(),
+                steps: vec![],
+                connect: String::new(),
+            },
+        );
+        for i in 0..(LOG_CAP + 500) {
+            update(
+                &mut app,
+                Msg::Job(Event::Log(format!("line {i} {}", "x".repeat(2000)))),
+            );
+        }
+        let job = app.job.as_ref().unwrap();
+        assert_eq!(job.log.len(), LOG_CAP);
+        assert!(
+            job.log
+                .back()
+                .unwrap()
+                .starts_with(&format!("line {}", LOG_CAP + 499))
+        );
+        assert!(job.log.iter().all(|l| l.chars().count() <= 500));
     }
 }

@@ -12,10 +12,26 @@ const fn b(keys: &'static str, action: &'static str) -> Binding {
     Binding { keys, action }
 }
 
-pub const GLOBAL: &[Binding] = &[b("?", "help"), b("i", "walkthrough"), b("Esc", "back"), b("q", "quit")];
-const REQUEST: &[Binding] = &[b("j/k ↓/↑", "database"), b("h/l ←/→", "target"), b("Enter", "start test"), b("r", "reload")];
-const WAIT: &[Binding] = &[b("PgUp/PgDn", "scroll log"), b("c", "cancel job")];
-const READY: &[Binding] = &[b("n", "new test"), b("Enter", "back to request")];
+pub const GLOBAL: &[Binding] = &[
+    b("?", "help"),
+    b("i", "walkthrough"),
+    b("Esc", "back"),
+    b("q", "quit"),
+];
+/// The global keys the footer has room for; `?` lists them all.
+pub const FOOTER_GLOBAL: &[Binding] = &[b("?", "help"), b("q", "quit")];
+const REQUEST: &[Binding] = &[
+    b("j/k", "database"),
+    b("h/l", "target"),
+    b("Enter", "start test"),
+    b("r", "reload"),
+];
+const WAIT: &[Binding] = &[
+    b("PgUp/PgDn", "scroll log"),
+    b("c", "cancel job"),
+    b("Esc", "request"),
+];
+const READY: &[Binding] = &[b("n/Enter", "new test request"), b("Esc", "job log")];
 
 pub fn screen(s: Screen) -> &'static [Binding] {
     match s {

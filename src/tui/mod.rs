@@ -13,16 +13,16 @@ use std::time::{Duration, Instant};
 use color_eyre::Result;
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::clone::CloneChoice;
-use crate::engine::test_job::{TestRequest, STEPS};
 use crate::engine::Engine;
+use crate::engine::clone::CloneChoice;
+use crate::engine::test_job::{STEPS, TestRequest};
 use crate::odoo::inspect;
 use crate::pg::server;
-use app::{update, App, Cmd, DbRow, Msg};
+use app::{App, Cmd, DbRow, Msg, update};
 use theme::Theme;
 
 type Tx = mpsc::UnboundedSender<Msg>;
@@ -41,9 +41,24 @@ impl Effects {
             Cmd::LoadDbs => {
                 tokio::spawn(async move {
                     let res = async {
-                        let c = engine.conn.connect_maintenance().await.map_err(|e| e.to_string())?;
-                        let dbs = server::list_dbs(&c).await.map_err(|e| crate::pg::db_message(&e))?;
-                        Ok(dbs.into_iter().filter(|(n, _)| n != "postgres").map(|(name, size)| DbRow { name, size, series: None, modules: None }).collect())
+                        let c = engine
+                            .conn
+                            .connect_maintenance()
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let dbs = server::list_dbs(&c)
+                            .await
+                            .map_err(|e| crate::pg::db_message(&e))?;
+                        Ok(dbs
+                            .into_iter()
+                            .filter(|(n, _)| n != "postgres")
+                            .map(|(name, size)| DbRow {
+                                name,
+                                size,
+                                series: None,
+                                modules: None,
+                            })
+                            .collect())
                     }
                     .await;
                     let _ = tx.send(Msg::Dbs(res));
@@ -53,7 +68,9 @@ impl Effects {
                 tokio::spawn(async move {
                     let res = async {
                         let c = engine.conn.connect(&db).await.map_err(|e| e.to_string())?;
-                        inspect::inspect(&c, &db, &engine.config.odoo.custom_modules).await.map_err(|e| e.to_string())
+                        inspect::inspect(&c, &db, &engine.config.odoo.custom_modules)
+                            .await
+                            .map_err(|e| e.to_string())
                     }
                     .await;
                     let _ = tx.send(Msg::Inspected(db, res));
@@ -62,8 +79,20 @@ impl Effects {
             Cmd::StartTest { db, target } => {
                 let slot = self.cancel.clone();
                 tokio::spawn(async move {
-                    let clone = engine.config.clone.method.parse().unwrap_or(CloneChoice::Auto);
-                    let req = TestRequest { db: db.clone(), target: target.clone(), plan: None, test_db: None, clone, discard: false };
+                    let clone = engine
+                        .config
+                        .clone
+                        .method
+                        .parse()
+                        .unwrap_or(CloneChoice::Auto);
+                    let req = TestRequest {
+                        db: db.clone(),
+                        target: target.clone(),
+                        plan: None,
+                        test_db: None,
+                        clone,
+                        discard: false,
+                    };
                     let prepared = match engine.prepare_test(&req).await {
                         Ok(p) => p,
                         Err(e) => {
@@ -77,7 +106,12 @@ impl Effects {
                         *s = Some(handle.cancel.clone());
                     }
                     let connect = engine.conn.psql_line(&handle_db);
-                    let _ = tx.send(Msg::JobStarted { db, target, steps: STEPS.iter().map(|s| s.to_string()).collect(), connect });
+                    let _ = tx.send(Msg::JobStarted {
+                        db,
+                        target,
+                        steps: STEPS.iter().map(|s| s.to_string()).collect(),
+                        connect,
+                    });
                     loop {
                         tokio::select! {
                             ev = handle.events.recv() => match ev {
@@ -116,10 +150,21 @@ pub async fn run(engine: Engine) -> Result<()> {
     res
 }
 
-async fn event_loop(terminal: &mut ratatui::DefaultTerminal, engine: Engine, theme: Theme) -> Result<()> {
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    engine: Engine,
+    theme: Theme,
+) -> Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let fx = Effects { engine: engine.clone(), tx, cancel: Arc::new(Mutex::new(None)) };
-    let mut app = App::new(engine.conn.server(), engine.config.odoo.supported_targets.clone());
+    let fx = Effects {
+        engine: engine.clone(),
+        tx,
+        cancel: Arc::new(Mutex::new(None)),
+    };
+    let mut app = App::new(
+        engine.conn.server(),
+        engine.config.odoo.supported_targets.clone(),
+    );
     fx.run(Cmd::LoadDbs);
     let mut events = EventStream::new();
     let mut term = signal(SignalKind::terminate())?;

@@ -9,7 +9,9 @@ pub struct Theme {
 
 impl Theme {
     pub fn from_env() -> Theme {
-        Theme { color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) }
+        Theme {
+            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
     }
 
     pub fn plain() -> Theme {
@@ -17,14 +19,19 @@ impl Theme {
     }
 
     fn fg(&self, c: Color) -> Style {
-        if self.color { Style::new().fg(c) } else { Style::new() }
+        if self.color {
+            Style::new().fg(c)
+        } else {
+            Style::new()
+        }
     }
 
     pub fn done(&self) -> Style {
         self.fg(Color::Green)
     }
     pub fn current(&self) -> Style {
-        self.fg(Color::Cyan).add_modifier(Modifier::BOLD | Modifier::REVERSED)
+        self.fg(Color::Cyan)
+            .add_modifier(Modifier::BOLD | Modifier::REVERSED)
     }
     pub fn todo(&self) -> Style {
         self.fg(Color::DarkGray)
