@@ -19,6 +19,71 @@ pub struct Campaign {
     /// Test job ids, oldest first.
     #[serde(default)]
     pub test_jobs: Vec<String>,
+    /// Set while production is frozen.
+    #[serde(default)]
+    pub freeze: Option<Freeze>,
+    /// Production job ids, oldest first.
+    #[serde(default)]
+    pub production_jobs: Vec<String>,
+    /// A swap in progress or done (restore or rollback), journaled sub-step by sub-step.
+    #[serde(default)]
+    pub swap: Option<Swap>,
+    /// Swaps completed, oldest first.
+    #[serde(default)]
+    pub history: Vec<Swap>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Freeze {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    /// Odoo version of production when it was frozen (it cannot be read while frozen).
+    pub series: String,
+    pub base_version: String,
+    pub sessions_ended: usize,
+    #[serde(default)]
+    pub uuid: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwapKind {
+    Restore,
+    Rollback,
+}
+
+/// Sub-steps of a swap, in order. The database renames are one transaction:
+/// once they are committed the swap is completed forward, never half-left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwapState {
+    Planned,
+    DbRenamed,
+    FilestoreAside,
+    FilestoreIn,
+    Reopened,
+    Done,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Swap {
+    pub kind: SwapKind,
+    pub state: SwapState,
+    pub started_at: DateTime<Utc>,
+    #[serde(default)]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The production name.
+    pub prod: String,
+    /// Where the database now under the production name goes.
+    pub aside: String,
+    /// The database that takes the production name.
+    pub incoming: String,
+    pub target: String,
+    /// Leave production frozen after the swap (rollback --stay-frozen).
+    #[serde(default)]
+    pub stay_frozen: bool,
+    #[serde(default)]
+    pub production_job: Option<String>,
 }
 
 /// File name for a campaign: readable prefix plus a hash, so any db name works.
@@ -56,6 +121,10 @@ pub fn load_or_new(state: &Path, server: &str, db: &str) -> Result<Campaign, Sto
         db: db.to_string(),
         created_at: Utc::now(),
         test_jobs: Vec::new(),
+        freeze: None,
+        production_jobs: Vec::new(),
+        swap: None,
+        history: Vec::new(),
     }))
 }
 
@@ -84,7 +153,37 @@ pub fn all(state: &Path) -> Result<Vec<Campaign>, StoreError> {
     Ok(out)
 }
 
-/// Whether some campaign on this server treats `db` as its production database.
+/// Whether `db` is some campaign's production database, or a database a swap
+/// moved in or set aside (`_before_`, `_failed_`, the upgraded copy).
+pub fn holds_production(state: &Path, server: &str, db: &str) -> Result<bool, StoreError> {
+    if load(state, server, db)?.is_some() {
+        return Ok(true);
+    }
+    for c in all(state)?.iter().filter(|c| c.server == server) {
+        if c.swap
+            .iter()
+            .chain(c.history.iter())
+            .flat_map(|s| [&s.aside, &s.incoming])
+            .any(|n| n == db)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// [`holds_production`], or a production working copy (`_upgrade_`): never
+/// neutralized, never dropped by a test job.
 pub fn is_production(state: &Path, server: &str, db: &str) -> Result<bool, StoreError> {
-    Ok(load(state, server, db)?.is_some())
+    if holds_production(state, server, db)? {
+        return Ok(true);
+    }
+    for c in all(state)?.iter().filter(|c| c.server == server) {
+        for id in &c.production_jobs {
+            if crate::engine::job::load(state, id)?.is_some_and(|j| j.work_db == db) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }

@@ -5,6 +5,7 @@ mod demo;
 mod inspect;
 mod neutralize;
 mod output;
+mod production;
 mod progress;
 mod status;
 mod test;
@@ -96,6 +97,51 @@ pub enum Command {
     Neutralize {
         #[arg(long)]
         db: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Freeze production: stop hook, refuse new connections, end sessions.
+    Freeze {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Reopen a frozen database and run the start hook.
+    Unfreeze {
+        #[arg(long)]
+        db: String,
+    },
+    /// On frozen production: clone, back up, run the plan, verify (no neutralization).
+    Production {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        target: String,
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Drop an interrupted or failed earlier production job instead of resuming it.
+        #[arg(long)]
+        discard: bool,
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Swap the upgraded copy into the production name; the old one is kept as <db>_before_<target>_<ts>.
+    Restore {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Reverse the last restore; the upgraded database is kept as <db>_failed_<ts>.
+    Rollback {
+        #[arg(long)]
+        db: String,
+        /// Leave production frozen afterwards.
+        #[arg(long)]
+        stay_frozen: bool,
         #[arg(long)]
         yes: bool,
     },
@@ -212,6 +258,30 @@ pub fn run() -> Result<i32> {
             }
             Command::Neutralize { db, yes } => neutralize::run(&engine, &db, yes).await,
             Command::Status { db, json } => status::run(&engine, db.as_deref(), json).await,
+            Command::Freeze { db, yes } => production::freeze(&engine, &db, yes).await,
+            Command::Unfreeze { db } => production::unfreeze(&engine, &db).await,
+            Command::Production {
+                db,
+                target,
+                plan,
+                discard,
+                yes,
+                json,
+            } => {
+                let req = crate::engine::production::ProductionRequest {
+                    db,
+                    target,
+                    plan,
+                    discard,
+                };
+                production::production(&engine, req, yes, json).await
+            }
+            Command::Restore { db, yes } => production::restore(&engine, &db, yes).await,
+            Command::Rollback {
+                db,
+                stay_frozen,
+                yes,
+            } => production::rollback(&engine, &db, stay_frozen, yes).await,
             Command::Demo { keep } => demo::run(&cli.global, keep).await,
         }
     })

@@ -5,6 +5,7 @@ use super::output::{json as print_json, out};
 use crate::campaign;
 use crate::engine::Engine;
 use crate::engine::job::{self, JobRecord, JobStatus};
+use crate::engine::swap::describe;
 
 /// A "running" job whose process is gone was interrupted (kill -9, reboot).
 pub fn effective_status(j: &JobRecord) -> &'static str {
@@ -19,6 +20,16 @@ pub fn effective_status(j: &JobRecord) -> &'static str {
         JobStatus::Cancelled => "cancelled",
         JobStatus::Discarded => "discarded",
     }
+}
+
+fn production_jobs(engine: &Engine, c: &campaign::Campaign) -> Result<Vec<JobRecord>> {
+    let mut out = Vec::new();
+    for id in &c.production_jobs {
+        if let Some(j) = job::load(&engine.state_dir, id)? {
+            out.push(j);
+        }
+    }
+    Ok(out)
 }
 
 pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32> {
@@ -36,20 +47,27 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
         }
         report.push((c, jobs));
     }
+    let job_json = |j: &JobRecord| {
+        json!({
+            "job": j.id, "kind": j.kind, "status": effective_status(j), "db": j.work_db, "test_db": j.work_db,
+            "target": j.target, "error": j.error, "backup": j.backup,
+            "steps": j.steps.iter().map(|s| json!({"name": s.name, "status": s.status, "seconds": s.seconds})).collect::<Vec<_>>(),
+        })
+    };
     if as_json {
-        let v: Vec<_> = report
-            .iter()
-            .map(|(c, jobs)| {
-                json!({
-                    "server": c.server, "db": c.db,
-                    "tests": jobs.iter().map(|j| json!({
-                        "job": j.id, "status": effective_status(j), "test_db": j.work_db, "target": j.target,
-                        "error": j.error,
-                        "steps": j.steps.iter().map(|s| json!({"name": s.name, "status": s.status, "seconds": s.seconds})).collect::<Vec<_>>(),
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
+        let mut v = Vec::new();
+        for (c, jobs) in &report {
+            let prods = production_jobs(engine, c)?;
+            v.push(json!({
+                "server": c.server, "db": c.db,
+                "frozen_since": c.freeze.as_ref().map(|f| f.at),
+                "frozen_by": c.freeze.as_ref().map(|f| f.by.clone()),
+                "tests": jobs.iter().map(job_json).collect::<Vec<_>>(),
+                "production": prods.iter().map(job_json).collect::<Vec<_>>(),
+                "swap_in_progress": c.swap,
+                "swaps": c.history,
+            }));
+        }
         print_json(&json!({ "campaigns": v }));
         return Ok(0);
     }
@@ -76,6 +94,42 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
             if let Some(e) = &j.error {
                 out(&format!("    error: {e}"));
             }
+        }
+        if let Some(f) = &c.freeze {
+            out(&format!(
+                "  frozen since {} by {} ({} session(s) ended)",
+                f.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                f.by,
+                f.sessions_ended
+            ));
+        }
+        for j in production_jobs(engine, c)? {
+            out(&format!(
+                "  production {} → {}  {:<11} {}",
+                j.id,
+                j.target,
+                effective_status(&j),
+                j.work_db
+            ));
+            if let Some(e) = &j.error {
+                out(&format!("    error: {e}"));
+            }
+        }
+        if let Some(s) = &c.swap {
+            out(&format!(
+                "  swap in progress ({:?}, at {:?}): the next restore/rollback completes it",
+                s.kind, s.state
+            ));
+        }
+        for s in &c.history {
+            out(&format!(
+                "  {:?} done {}: {}",
+                s.kind,
+                s.finished_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default(),
+                describe(s)
+            ));
         }
     }
     Ok(0)

@@ -14,6 +14,7 @@ use crate::odoo::verify::Check;
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     Test,
+    Production,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +79,16 @@ pub struct JobRecord {
     pub source_uuid: Option<String>,
     #[serde(default)]
     pub filestore: Option<String>,
+    /// Production jobs: the backup of the working copy taken before the plan.
+    #[serde(default)]
+    pub backup: Option<Backup>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Backup {
+    pub dump: PathBuf,
+    pub filestore_tar: Option<PathBuf>,
+    pub bytes: u64,
 }
 
 impl JobRecord {

@@ -1,12 +1,18 @@
 //! The job engine. Knows nothing of the UI: a job is started from a request and
 //! hands back a [`JobHandle`] that the TUI and the CLI consume alike.
 
+pub mod backup;
 pub mod clone;
 pub mod emit;
 pub mod events;
+pub mod freeze;
+mod hook;
 pub mod job;
 pub mod lock;
 pub mod plan;
+pub mod production;
+mod runner;
+pub mod swap;
 pub mod test_job;
 
 use std::path::PathBuf;

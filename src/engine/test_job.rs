@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::clone::{self, CloneChoice, CloneMethod};
 use super::emit::{Emitter, crash_point};
 use super::events::{Event, Progress};
-use super::job::{self, JobKind, JobRecord, JobStatus, StepStatus};
+use super::job::{self, JobKind, JobRecord, JobStatus};
 use super::lock::{self, JobLock};
 use super::plan::{self, Plan, ReadyPlan};
 use super::{Engine, EngineError, JobHandle};
@@ -147,58 +147,35 @@ impl Engine {
         let server_key = self.conn.server_key();
         let mut camp = campaign::load_or_new(&self.state_dir, &server_key, &req.db)?;
         let mut notes = Vec::new();
-        let mut previous: Option<JobRecord> = None;
-        for id in camp.test_jobs.iter().rev() {
-            if let Some(j) = job::load(&self.state_dir, id)? {
-                if matches!(j.status, JobStatus::Running | JobStatus::Failed) {
-                    previous = Some(j);
-                }
-                break;
-            }
-        }
-        let mut resume: Option<JobRecord> = None;
-        if let Some(prev) = previous {
-            let interrupted = prev.status == JobStatus::Running;
-            let what = if interrupted { "interrupted" } else { "failed" };
-            let same = prev.target == target.to_string()
-                && req.test_db.as_ref().is_none_or(|t| *t == prev.work_db);
-            if req.discard {
-                self.discard(&maint, major, prev.clone(), &req.db).await?;
-                notes.push(Note {
-                    level: "info",
-                    text: format!(
-                        "discarded the {what} test job {} and dropped {:?}",
-                        prev.id, prev.work_db
-                    ),
-                });
-            } else if same {
-                notes.push(Note {
-                    level: "info",
-                    text: format!(
-                        "resuming the {what} test job {} on {:?}",
-                        prev.id, prev.work_db
-                    ),
-                });
-                resume = Some(prev);
-            } else if interrupted {
-                return Err(fail(format!(
-                    "an interrupted test job to {} ({:?}) exists for {:?}: run test again with --target {} to resume it, or add --discard",
-                    prev.target, prev.work_db, req.db, prev.target
-                )));
-            }
-        }
+        let resume = self
+            .resume_or_discard(
+                &maint,
+                major,
+                &camp.test_jobs,
+                &req.db,
+                target,
+                req.test_db.as_deref(),
+                req.discard,
+                &mut notes,
+            )
+            .await?;
 
-        let plan_path = match &req.plan {
-            Some(p) => p.clone(),
-            None => self.config.plans.get(&target.to_string()).cloned().ok_or_else(|| {
-                fail(format!("no upgrade plan for {target}: give --plan FILE, or set [plans] \"{target}\" in the config"))
-            })?,
-        };
+        let plan_path = self.plan_for(req.plan.as_deref(), target)?;
         let plan = Plan::load(&plan_path)?.check(source, target)?;
 
         let work_db = match &resume {
             Some(j) => j.work_db.clone(),
-            None => self.pick_test_name(&maint, req, target, &mut notes).await?,
+            None => {
+                self.pick_name(
+                    &maint,
+                    &req.db,
+                    "test",
+                    target,
+                    req.test_db.as_deref(),
+                    &mut notes,
+                )
+                .await?
+            }
         };
         if work_db == req.db {
             return Err(fail(
@@ -319,6 +296,7 @@ impl Engine {
                     error: None,
                     source_uuid: inspection.uuid.clone(),
                     filestore: None,
+                    backup: None,
                 }
             }
         };
@@ -343,40 +321,127 @@ impl Engine {
         })
     }
 
-    async fn pick_test_name(
+    /// The plan file: given, or from `[plans]` in the config.
+    pub(super) fn plan_for(
+        &self,
+        given: Option<&std::path::Path>,
+        target: Series,
+    ) -> Result<PathBuf, EngineError> {
+        match given {
+            Some(p) => Ok(p.to_path_buf()),
+            None => self.config.plans.get(&target.to_string()).cloned().ok_or_else(|| {
+                fail(format!("no upgrade plan for {target}: give --plan FILE, or set [plans] \"{target}\" in the config"))
+            }),
+        }
+    }
+
+    /// The last unfinished job among `jobs`: resumed when it goes to the same
+    /// target (and name), dropped with `discard`, else refused if interrupted.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn resume_or_discard(
         &self,
         maint: &Client,
-        req: &TestRequest,
+        major: u32,
+        jobs: &[String],
+        source: &str,
         target: Series,
+        name: Option<&str>,
+        discard: bool,
+        notes: &mut Vec<Note>,
+    ) -> Result<Option<JobRecord>, EngineError> {
+        let mut previous: Option<JobRecord> = None;
+        for id in jobs.iter().rev() {
+            if let Some(j) = job::load(&self.state_dir, id)? {
+                if matches!(j.status, JobStatus::Running | JobStatus::Failed) {
+                    previous = Some(j);
+                }
+                break;
+            }
+        }
+        let Some(prev) = previous else {
+            return Ok(None);
+        };
+        let kind = if prev.kind == JobKind::Test {
+            "test"
+        } else {
+            "production"
+        };
+        let interrupted = prev.status == JobStatus::Running;
+        let what = if interrupted { "interrupted" } else { "failed" };
+        let same = prev.target == target.to_string() && name.is_none_or(|t| t == prev.work_db);
+        if discard {
+            self.discard(maint, major, prev.clone(), source).await?;
+            notes.push(Note {
+                level: "info",
+                text: format!(
+                    "discarded the {what} {kind} job {} and dropped {:?}",
+                    prev.id, prev.work_db
+                ),
+            });
+            Ok(None)
+        } else if same {
+            notes.push(Note {
+                level: "info",
+                text: format!(
+                    "resuming the {what} {kind} job {} on {:?}",
+                    prev.id, prev.work_db
+                ),
+            });
+            Ok(Some(prev))
+        } else if interrupted {
+            Err(fail(format!(
+                "an interrupted {kind} job to {} ({:?}) exists for {source:?}: run it again with --target {} to resume it, or add --discard",
+                prev.target, prev.work_db, prev.target
+            )))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// `<db>_<kind>_<target>_<YYYY_MM_DD_HH_MM>`, or the name given, which must be free.
+    pub(super) async fn pick_name(
+        &self,
+        maint: &Client,
+        db: &str,
+        kind: &str,
+        target: Series,
+        given: Option<&str>,
         notes: &mut Vec<Note>,
     ) -> Result<String, EngineError> {
-        if let Some(name) = &req.test_db {
+        if let Some(name) = given {
             if server::db_exists(maint, name).await? {
                 return Err(fail(format!(
                     "database {name:?} already exists: choose another --test-db or drop it"
                 )));
             }
-            return Ok(name.clone());
+            return Ok(name.to_string());
         }
         let stamp = Utc::now().format("%Y_%m_%d_%H_%M");
         for n in 1..100 {
             let suffix = if n == 1 {
-                format!("_test_{target}_{stamp}")
+                format!("_{kind}_{target}_{stamp}")
             } else {
-                format!("_test_{target}_{stamp}_{n}")
+                format!("_{kind}_{target}_{stamp}_{n}")
             };
-            let (name, shortened) = name_with_suffix(&req.db, &suffix);
+            let (name, shortened) = name_with_suffix(db, &suffix);
             if !server::db_exists(maint, &name).await? {
                 if shortened {
-                    notes.push(Note { level: "info", text: format!("the source name was shortened to fit PostgreSQL's 63 bytes: test db {name:?}") });
+                    notes.push(Note {
+                        level: "info",
+                        text: format!(
+                            "the source name was shortened to fit PostgreSQL's 63 bytes: {name:?}"
+                        ),
+                    });
                 }
                 return Ok(name);
             }
         }
-        Err(fail("no free test database name: drop old test copies"))
+        Err(fail(format!(
+            "no free {kind} database name: drop old copies"
+        )))
     }
 
-    async fn check_disk(
+    pub(super) async fn check_disk(
         &self,
         maint: &Client,
         rights: &server::RoleRights,
@@ -422,19 +487,23 @@ impl Engine {
         Ok(())
     }
 
-    /// Drops what a test job created. Never the source or any campaign's production db.
-    async fn discard(
+    /// Drops what a job created. Never the source, nor a database that holds
+    /// production data (for a test job: nor a production working copy).
+    pub(super) async fn discard(
         &self,
         maint: &Client,
         major: u32,
         mut job: JobRecord,
         source: &str,
     ) -> Result<(), EngineError> {
-        if job.work_db == source
-            || campaign::is_production(&self.state_dir, &self.conn.server_key(), &job.work_db)?
-        {
+        let key = self.conn.server_key();
+        let protected = job.work_db == source
+            || campaign::holds_production(&self.state_dir, &key, &job.work_db)?
+            || (job.kind == JobKind::Test
+                && campaign::is_production(&self.state_dir, &key, &job.work_db)?);
+        if protected {
             return Err(fail(format!(
-                "refusing to drop {:?}: it is a production database",
+                "refusing to drop {:?}: it holds production data",
                 job.work_db
             )));
         }
@@ -513,107 +582,8 @@ impl Engine {
                 &mut current,
             )
             .await;
-        match result {
-            Ok(()) => {
-                record.status = JobStatus::Ready;
-                record.finished_at = Some(Utc::now());
-                job::save(&self.state_dir, &record)?;
-                emit.log(format!("test database {:?} is ready", record.work_db));
-                Ok(record)
-            }
-            Err(e) => {
-                let e = if e.is_connection_loss() {
-                    EngineError::Interrupted(e.to_string())
-                } else {
-                    e
-                };
-                let cancelled = cancel.is_cancelled()
-                    || matches!(
-                        e,
-                        EngineError::Cancelled
-                            | EngineError::Plan(plan::PlanError::Cancelled)
-                            | EngineError::Clone(clone::CloneError::Cancelled)
-                    );
-                if cancelled {
-                    // Half-made copy: drop it; it never reached "ready".
-                    let _ = server::drop_db(&maint, &record.work_db, major).await;
-                    if let Some(dd) = &self.data_dir {
-                        let _ = filestore::remove(dd, &record.work_db);
-                    }
-                    record.status = JobStatus::Cancelled;
-                } else {
-                    record.status = JobStatus::Failed;
-                }
-                let msg = if cancelled {
-                    EngineError::Cancelled.to_string()
-                } else {
-                    e.to_string()
-                };
-                if let Some(s) = record.step_mut(&current) {
-                    s.status = StepStatus::Failed;
-                    s.finished_at = Some(Utc::now());
-                    s.detail = msg.clone();
-                }
-                record.error = Some(msg.clone());
-                record.finished_at = Some(Utc::now());
-                job::save(&self.state_dir, &record)?;
-                emit.event(Event::StepFailed {
-                    step: current,
-                    error: msg,
-                })
-                .await;
-                Err(if cancelled { EngineError::Cancelled } else { e })
-            }
-        }
-    }
-
-    fn begin(
-        &self,
-        record: &mut JobRecord,
-        step: &str,
-        emit: &Emitter,
-    ) -> Result<Instant, EngineError> {
-        crash_point(&format!("before:{step}"));
-        let idx = STEPS.iter().position(|s| *s == step).unwrap_or(0);
-        emit.progress(|p| {
-            p.step = step.to_string();
-            p.index = idx;
-            p.fraction = None;
-            p.detail.clear();
-        });
-        if let Some(s) = record.step_mut(step) {
-            s.status = StepStatus::Running;
-            s.started_at = Some(Utc::now());
-            s.finished_at = None;
-            s.detail.clear();
-        }
-        job::save(&self.state_dir, record)?;
-        Ok(Instant::now())
-    }
-
-    async fn finish(
-        &self,
-        record: &mut JobRecord,
-        step: &str,
-        t0: Instant,
-        detail: String,
-        emit: &Emitter,
-    ) -> Result<(), EngineError> {
-        let seconds = t0.elapsed().as_secs_f64();
-        if let Some(s) = record.step_mut(step) {
-            s.status = StepStatus::Done;
-            s.finished_at = Some(Utc::now());
-            s.seconds = Some(seconds);
-            s.detail = detail;
-        }
-        job::save(&self.state_dir, record)?;
-        emit.event(Event::StepFinished {
-            step: step.to_string(),
-            seconds,
-        })
-        .await;
-        crash_point(&format!("after:{step}"));
-        Ok(())
+        self.settle(record, result, &maint, major, &cancel, current, &emit)
+            .await
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -659,6 +659,7 @@ mod tests {
             error: None,
             source_uuid: None,
             filestore: None,
+            backup: None,
         };
         update(&mut app, Msg::JobDone(Ok(rec)));
         app

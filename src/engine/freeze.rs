@@ -1,0 +1,179 @@
+//! Freezing production (DESIGN.md §4): list the sessions, run the stop hook,
+//! refuse new connections from every role, end the remaining sessions, check
+//! none is left, and remember it in the campaign. Unfreeze reverses it.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use super::{Engine, EngineError, hook, lock};
+use crate::campaign::{self, Freeze};
+use crate::odoo::inspect;
+use crate::pg::ident::{check_db_name, quote_ident};
+use crate::pg::server::{self, Session};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FreezeReport {
+    pub db: String,
+    pub sessions: Vec<Session>,
+    pub ended: usize,
+    pub hook: Option<String>,
+    pub seconds: f64,
+}
+
+fn fail(msg: impl Into<String>) -> EngineError {
+    EngineError::Preflight(msg.into())
+}
+
+pub(crate) fn os_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_default()
+}
+
+/// Sets ALLOW_CONNECTIONS and ends every other session on `db`; fails when some
+/// session does not go within 10 s.
+pub(crate) async fn block_and_end_sessions(maint: &Client, db: &str) -> Result<usize, EngineError> {
+    maint
+        .batch_execute(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS false",
+            quote_ident(db)
+        ))
+        .await?;
+    let ended = maint
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&db],
+        )
+        .await?
+        .len();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = server::sessions(maint, db).await?;
+        if left.is_empty() {
+            return Ok(ended);
+        }
+        if Instant::now() > deadline {
+            let list: Vec<String> = left.iter().map(|s| s.to_string()).collect();
+            return Err(fail(format!(
+                "{} session(s) on {db:?} would not end: {}",
+                left.len(),
+                list.join("; ")
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub(crate) async fn allow(maint: &Client, db: &str) -> Result<(), EngineError> {
+    maint
+        .batch_execute(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+            quote_ident(db)
+        ))
+        .await?;
+    Ok(())
+}
+
+impl Engine {
+    /// Sessions on `db` now (for the confirmation before freezing).
+    pub async fn sessions_on(&self, db: &str) -> Result<Vec<Session>, EngineError> {
+        check_db_name(db).map_err(|e| fail(e.to_string()))?;
+        let maint = self.conn.connect_maintenance().await?;
+        if !server::db_exists(&maint, db).await? {
+            return Err(fail(format!(
+                "database {db:?} does not exist on {}: check --db",
+                self.conn.server()
+            )));
+        }
+        Ok(server::sessions(&maint, db).await?)
+    }
+
+    pub async fn freeze(&self, db: &str) -> Result<FreezeReport, EngineError> {
+        let t0 = Instant::now();
+        check_db_name(db).map_err(|e| fail(e.to_string()))?;
+        let maint = self.conn.connect_maintenance().await?;
+        if !server::db_exists(&maint, db).await? {
+            return Err(fail(format!(
+                "database {db:?} does not exist on {}: nothing to freeze",
+                self.conn.server()
+            )));
+        }
+        // A running test job holds the lock: its snapshot copy must not be cut.
+        let _lock = lock::acquire(&self.conn, db).await?;
+        self.recover_swap(db).await?;
+        let key = self.conn.server_key();
+        let mut camp = campaign::load_or_new(&self.state_dir, &key, db)?;
+        if !server::allows_connections(&maint, db).await? {
+            let since = camp
+                .freeze
+                .as_ref()
+                .map(|f| f.at.to_rfc3339())
+                .unwrap_or_else(|| "before this tool knew it".into());
+            return Err(fail(format!(
+                "{db:?} is already frozen (since {since}): unfreeze it first, or go on with production"
+            )));
+        }
+        let (series, base_version, uuid) = {
+            let c = self.conn.connect(db).await?;
+            let (series, base, _) = inspect::base_version(&c, db).await?;
+            (
+                series,
+                base,
+                inspect::config_param(&c, "database.uuid").await?,
+            )
+        };
+        let sessions = server::sessions(&maint, db).await?;
+        let hook = hook::run("stop", &self.config.freeze.stop).await?;
+        let ended = match block_and_end_sessions(&maint, db).await {
+            Ok(n) => n,
+            Err(e) => {
+                // Not frozen after all: reopen rather than leave it half-done.
+                let _ = allow(&maint, db).await;
+                return Err(e);
+            }
+        };
+        camp.freeze = Some(Freeze {
+            at: Utc::now(),
+            by: os_user(),
+            series: series.to_string(),
+            base_version,
+            sessions_ended: ended,
+            uuid,
+        });
+        campaign::save(&self.state_dir, &camp)?;
+        tracing::info!(db, ended, "frozen");
+        Ok(FreezeReport {
+            db: db.to_string(),
+            sessions,
+            ended,
+            hook,
+            seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+
+    pub async fn unfreeze(&self, db: &str) -> Result<Option<String>, EngineError> {
+        check_db_name(db).map_err(|e| fail(e.to_string()))?;
+        let maint = self.conn.connect_maintenance().await?;
+        if !server::db_exists(&maint, db).await? {
+            return Err(fail(format!(
+                "database {db:?} does not exist on {}",
+                self.conn.server()
+            )));
+        }
+        let _lock = lock::acquire(&self.conn, db).await?;
+        self.recover_swap(db).await?;
+        allow(&maint, db).await?;
+        let hook = hook::run("start", &self.config.freeze.start).await?;
+        if let Some(mut camp) = campaign::load(&self.state_dir, &self.conn.server_key(), db)? {
+            camp.freeze = None;
+            campaign::save(&self.state_dir, &camp)?;
+        }
+        tracing::info!(db, "unfrozen");
+        Ok(hook)
+    }
+}

@@ -1,0 +1,408 @@
+//! The production job (DESIGN.md §4): on a frozen production database,
+//! preflight → clone → backup → plan → verify. No neutralization: this copy is
+//! the future production. Production itself is only read (it is frozen).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use tokio::sync::{mpsc, watch};
+use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
+
+use super::emit::{Emitter, crash_point};
+use super::events::{Event, Progress};
+use super::job::{self, JobKind, JobRecord, JobStatus};
+use super::lock::{self, JobLock};
+use super::plan::{self, Plan, ReadyPlan};
+use super::test_job::Note;
+use super::{Engine, EngineError, JobHandle, backup, clone};
+use crate::campaign;
+use crate::odoo::inspect::human_size;
+use crate::odoo::version::Series;
+use crate::odoo::{filestore, verify};
+use crate::pg::ident::check_db_name;
+use crate::pg::server;
+
+pub const STEPS: [&str; 5] = ["preflight", "clone", "backup", "plan", "verify"];
+
+#[derive(Debug, Clone)]
+pub struct ProductionRequest {
+    pub db: String,
+    pub target: String,
+    pub plan: Option<PathBuf>,
+    pub discard: bool,
+}
+
+pub struct PreparedProduction {
+    pub record: JobRecord,
+    pub plan: ReadyPlan,
+    pub notes: Vec<Note>,
+    pub resumed: bool,
+    pub target: Series,
+    major: u32,
+    maint: Client,
+    lock: JobLock,
+    preflight_seconds: f64,
+}
+
+fn fail(msg: impl Into<String>) -> EngineError {
+    EngineError::Preflight(msg.into())
+}
+
+impl Engine {
+    pub async fn prepare_production(
+        &self,
+        req: &ProductionRequest,
+    ) -> Result<PreparedProduction, EngineError> {
+        let t0 = Instant::now();
+        check_db_name(&req.db).map_err(|e| fail(e.to_string()))?;
+        let target = Series::parse_target(&req.target).map_err(|e| fail(e.to_string()))?;
+        let maint = self.conn.connect_maintenance().await?;
+        if !server::db_exists(&maint, &req.db).await? {
+            return Err(fail(format!(
+                "database {:?} does not exist on {}: check --db",
+                req.db,
+                self.conn.server()
+            )));
+        }
+        let major = server::server_major(&maint).await?;
+        let lock = lock::acquire(&self.conn, &req.db).await?;
+        self.recover_swap(&req.db).await?;
+        let key = self.conn.server_key();
+        let mut camp = campaign::load_or_new(&self.state_dir, &key, &req.db)?;
+        let frozen = !server::allows_connections(&maint, &req.db).await?;
+        let freeze = match (&camp.freeze, frozen) {
+            (Some(f), true) => f.clone(),
+            _ => {
+                return Err(fail(format!(
+                    "production {:?} is not frozen: run upgrade-pilot freeze --db {:?} first (Odoo must not write during the upgrade)",
+                    req.db, req.db
+                )));
+            }
+        };
+        let source: Series = freeze
+            .series
+            .parse()
+            .map_err(|e: crate::odoo::version::SeriesError| fail(e.to_string()))?;
+        if target <= source {
+            return Err(fail(format!(
+                "target {target} is not above {:?}'s version {source}",
+                req.db
+            )));
+        }
+        let rights = server::role_rights(&maint).await?;
+        if !rights.superuser && !rights.createdb {
+            return Err(fail(format!(
+                "role {:?} cannot create databases: as a superuser run ALTER ROLE \"{}\" CREATEDB",
+                rights.name, rights.name
+            )));
+        }
+        let mut notes = Vec::new();
+        let resume = self
+            .resume_or_discard(
+                &maint,
+                major,
+                &camp.production_jobs,
+                &req.db,
+                target,
+                None,
+                req.discard,
+                &mut notes,
+            )
+            .await?;
+        let plan =
+            Plan::load(&self.plan_for(req.plan.as_deref(), target)?)?.check(source, target)?;
+        let work_db = match &resume {
+            Some(j) => j.work_db.clone(),
+            None => {
+                self.pick_name(&maint, &req.db, "upgrade", target, None, &mut notes)
+                    .await?
+            }
+        };
+        let size = server::db_size(&maint, &req.db).await?;
+        // The copy and its backup.
+        self.check_disk(&maint, &rights, size * 2, &mut notes)
+            .await?;
+        match &self.data_dir {
+            Some(dd) if !filestore::path(dd, &req.db).is_dir() => notes.push(Note {
+                level: "warn",
+                text: format!("no filestore at {}: the upgraded copy will have no attachments", filestore::path(dd, &req.db).display()),
+            }),
+            None => notes.push(Note { level: "warn", text: "Odoo data dir unknown (--data-dir or odoo.conf data_dir): the filestore is not carried along".into() }),
+            _ => {}
+        }
+        let resumed = resume.is_some();
+        let record = match resume {
+            Some(mut j) => {
+                j.status = JobStatus::Running;
+                j.pid = std::process::id();
+                j.error = None;
+                j.finished_at = None;
+                j
+            }
+            None => {
+                let now = Utc::now();
+                JobRecord {
+                    id: format!(
+                        "{}-production-{}",
+                        now.format("%Y%m%dT%H%M%S%3f"),
+                        std::process::id()
+                    ),
+                    kind: JobKind::Production,
+                    server: key.clone(),
+                    source_db: req.db.clone(),
+                    source_version: freeze.base_version.clone(),
+                    target: target.to_string(),
+                    work_db,
+                    plan: Some(plan.path.clone()),
+                    clone_method: Some("template".into()),
+                    status: JobStatus::Running,
+                    pid: std::process::id(),
+                    os_user: super::freeze::os_user(),
+                    created_at: now,
+                    finished_at: None,
+                    steps: job::steps(&STEPS),
+                    neutralized: Default::default(),
+                    neutralized_again: Default::default(),
+                    checks: Vec::new(),
+                    error: None,
+                    source_uuid: freeze.uuid.clone(),
+                    filestore: None,
+                    backup: None,
+                }
+            }
+        };
+        job::save(&self.state_dir, &record)?;
+        if !camp.production_jobs.contains(&record.id) {
+            camp.production_jobs.push(record.id.clone());
+            campaign::save(&self.state_dir, &camp)?;
+        }
+        Ok(PreparedProduction {
+            record,
+            plan,
+            notes,
+            resumed,
+            target,
+            major,
+            maint,
+            lock,
+            preflight_seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+
+    pub fn start_production(&self, prepared: PreparedProduction) -> JobHandle {
+        let (tx, rx) = mpsc::channel(4096);
+        let (ptx, prx) = watch::channel(Progress {
+            count: STEPS.len(),
+            ..Default::default()
+        });
+        let cancel = CancellationToken::new();
+        let id = prepared.record.id.clone();
+        let emit = Arc::new(Emitter::new(
+            tx,
+            ptx,
+            Some(&job::log_path(&self.state_dir, &id)),
+        ));
+        let engine = self.clone();
+        let token = cancel.clone();
+        let join = tokio::spawn(async move {
+            let PreparedProduction {
+                mut record,
+                plan,
+                notes,
+                major,
+                maint,
+                lock,
+                preflight_seconds,
+                target,
+                ..
+            } = prepared;
+            let _lock = lock;
+            for n in &notes {
+                emit.log(format!("preflight [{}] {}", n.level, n.text));
+            }
+            let mut current = String::new();
+            let result = engine
+                .production_steps(
+                    &mut record,
+                    &plan,
+                    major,
+                    &maint,
+                    target,
+                    preflight_seconds,
+                    &emit,
+                    &token,
+                    &mut current,
+                )
+                .await;
+            engine
+                .settle(record, result, &maint, major, &token, current, &emit)
+                .await
+        });
+        JobHandle {
+            id,
+            events: rx,
+            progress: prx,
+            cancel,
+            join,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn production_steps(
+        &self,
+        record: &mut JobRecord,
+        plan: &ReadyPlan,
+        major: u32,
+        maint: &Client,
+        target: Series,
+        preflight_seconds: f64,
+        emit: &Emitter,
+        cancel: &CancellationToken,
+        current: &mut String,
+    ) -> Result<(), EngineError> {
+        let work = record.work_db.clone();
+        let src = record.source_db.clone();
+
+        *current = "preflight".into();
+        if !record.is_done("preflight") {
+            let t0 = self.begin(record, "preflight", emit)?;
+            emit.event(Event::StepStarted {
+                step: current.clone(),
+            })
+            .await;
+            let since = t0
+                .checked_sub(std::time::Duration::from_secs_f64(preflight_seconds))
+                .unwrap_or(t0);
+            self.finish(record, "preflight", since, String::new(), emit)
+                .await?;
+        }
+
+        *current = "clone".into();
+        let cloned = record.is_done("clone") && server::db_exists(maint, &work).await?;
+        if cloned {
+            emit.event(Event::StepSkipped {
+                step: current.clone(),
+                why: "copy made before".into(),
+            })
+            .await;
+        } else {
+            let t0 = self.begin(record, "clone", emit)?;
+            emit.event(Event::StepStarted {
+                step: current.clone(),
+            })
+            .await;
+            if server::db_exists(maint, &work).await? {
+                emit.log(format!(
+                    "dropping the half-made copy {work:?} left by an interrupted run"
+                ));
+                server::drop_db(maint, &work, major).await?;
+            }
+            // Frozen: nobody is connected, so the template copy is safe and fastest.
+            clone::template_copy(maint, &src, &work, major, cancel).await?;
+            crash_point("during:clone");
+            if let Some(dd) = &self.data_dir {
+                let from = filestore::path(dd, &src);
+                if from.is_dir() {
+                    filestore::remove(dd, &work).map_err(|e| EngineError::Io(e.to_string()))?;
+                    let to = filestore::path(dd, &work);
+                    let stats = filestore::link_tree(&from, &to).map_err(|e| {
+                        EngineError::Io(format!("filestore copy to {}: {e}", to.display()))
+                    })?;
+                    record.filestore = Some(to.display().to_string());
+                    emit.log(format!(
+                        "filestore: {} files, {}",
+                        stats.files,
+                        human_size(stats.bytes as i64)
+                    ));
+                }
+            }
+            self.finish(record, "clone", t0, "template copy".into(), emit)
+                .await?;
+        }
+
+        *current = "backup".into();
+        if record.is_done("backup")
+            && cloned
+            && record.backup.as_ref().is_some_and(|b| b.dump.is_file())
+        {
+            emit.event(Event::StepSkipped {
+                step: current.clone(),
+                why: "backup taken before".into(),
+            })
+            .await;
+        } else {
+            let t0 = self.begin(record, "backup", emit)?;
+            emit.event(Event::StepStarted {
+                step: current.clone(),
+            })
+            .await;
+            let dir = backup::default_dir(&self.state_dir);
+            let fs_root = self.data_dir.as_ref().map(|d| d.join("filestore"));
+            let fs = fs_root
+                .as_deref()
+                .filter(|r| r.join(&work).is_dir())
+                .map(|r| (r, std::path::Path::new(work.as_str())));
+            let b = backup::backup(&self.conn, major, &work, &dir, fs, cancel).await?;
+            emit.log(format!(
+                "backup {} ({})",
+                b.dump.display(),
+                human_size(b.bytes as i64)
+            ));
+            record.backup = Some(b);
+            self.finish(
+                record,
+                "backup",
+                t0,
+                "pg_dump -Fc, checked with pg_restore --list".into(),
+                emit,
+            )
+            .await?;
+        }
+
+        if cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
+        }
+        *current = "plan".into();
+        let t0 = self.begin(record, "plan", emit)?;
+        emit.event(Event::StepStarted {
+            step: current.clone(),
+        })
+        .await;
+        let ctx = plan::RunCtx {
+            conn: &self.conn,
+            db: &work,
+            data_dir: self.data_dir.as_deref(),
+            emit,
+            cancel,
+        };
+        plan::run(plan, &ctx).await?;
+        self.finish(record, "plan", t0, String::new(), emit).await?;
+
+        *current = "verify".into();
+        let t0 = self.begin(record, "verify", emit)?;
+        emit.event(Event::StepStarted {
+            step: current.clone(),
+        })
+        .await;
+        let c = self.conn.connect(&work).await?;
+        let checks = verify::upgraded(&c, &work, target).await?;
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        record.checks = checks;
+        if !failed.is_empty() {
+            return Err(EngineError::Verify(format!(
+                "{}; {work:?} is not ready to restore (fix the plan and run production again)",
+                failed.join("; ")
+            )));
+        }
+        self.finish(record, "verify", t0, "ready to restore".into(), emit)
+            .await?;
+        Ok(())
+    }
+}
