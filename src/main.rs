@@ -8,13 +8,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             // One line: what is wrong and what to do.
-            let line = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ")
-                .replace('\n', " ");
-            eprintln!("upgrade-pilot: {line}");
+            eprintln!("upgrade-pilot: {}", upgrade_pilot::cli::one_line_error(&e));
             1
         }
     };

@@ -401,3 +401,48 @@ fn odoo17_backup_zips_and_plain_sql() {
         );
     }
 }
+
+/// The whole production sequence on a real Odoo database: nothing lost either way.
+#[test]
+fn odoo16_real_production_restore_rollback() {
+    let Some(dir) = fixtures() else { return };
+    let env = Env::new();
+    let db = "odoo16_real";
+    load(&env, &dir.join("odoo16_real.dump"), db);
+    untar_filestore(&env, &dir.join("odoo16_real.filestore.tar.gz"), db, db);
+    let original: Vec<_> = env
+        .checksums(db)
+        .into_iter()
+        .filter(|(t, _)| t != "(database)")
+        .collect();
+    let files = file_list(&env.data_dir().join("filestore").join(db));
+    let plan = version_bump_plan(env.dir.path(), "16.0", "17.0");
+    assert_ok(&env.run(&["freeze", "--db", db, "--yes"]));
+    assert_ok(&env.run(&[
+        "production",
+        "--db",
+        db,
+        "--target",
+        "17.0",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_ok(&env.run(&["restore", "--db", db, "--yes"]));
+    assert_eq!(
+        env.one::<String>(
+            db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'base'"
+        ),
+        "17.0.1.3"
+    );
+    assert_eq!(file_list(&env.data_dir().join("filestore").join(db)), files);
+    assert_ok(&env.run(&["rollback", "--db", db, "--yes"]));
+    let back: Vec<_> = env
+        .checksums(db)
+        .into_iter()
+        .filter(|(t, _)| t != "(database)")
+        .collect();
+    assert_eq!(back, original, "production is exactly what it was");
+    assert_eq!(file_list(&env.data_dir().join("filestore").join(db)), files);
+}

@@ -371,3 +371,42 @@ fn kill_9_inside_the_rollback_swap() {
     assert_ok(&o);
     assert_eq!(open_checksums(&env, DB), original);
 }
+
+#[test]
+fn server_restart_mid_production_then_resume() {
+    let mut env = Env::new();
+    env.demo_db(DB);
+    let original = open_checksums(&env, DB);
+    let (plan, flag) = waiting_plan(&env);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let args: Vec<String> = [
+        "production",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let first = spawn_job(&env, &args);
+    wait_for_step(&env, 3);
+    env.cluster.stop("immediate").unwrap();
+    std::fs::write(&flag, "").unwrap();
+    let out = first.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("run the same command again to resume"),
+        "{}",
+        stderr(&out)
+    );
+    env.cluster.start_again().unwrap();
+    let o = env.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_ok(&o);
+    assert_eq!(json(&o)["steps"][1]["status"], "done", "the clone was kept");
+    assert_eq!(frozen_checksums(&env, DB), original);
+    assert_eq!(status(&env)["production"].as_array().unwrap().len(), 1);
+}

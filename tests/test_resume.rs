@@ -4,7 +4,6 @@
 mod common;
 use common::*;
 use std::os::unix::process::ExitStatusExt;
-use std::time::{Duration, Instant};
 
 const DB: &str = "demo_manufacturing";
 
@@ -24,17 +23,6 @@ fn run_test(env: &Env, plan: &str, crash: Option<&str>) -> std::process::Output 
         Some(c) => env.run_env(&args, &[("UPGRADE_PILOT_CRASH_AT", c)]),
         None => env.run(&args),
     }
-}
-
-fn job_files(env: &Env) -> Vec<serde_json::Value> {
-    let dir = env.state_dir().join("jobs");
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.path().extension().is_some_and(|x| x == "json") {
-            out.push(serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap());
-        }
-    }
-    out
 }
 
 #[test]
@@ -151,67 +139,14 @@ fn kill_9_inside_clone_and_plan_then_resume() {
     );
 }
 
-/// A plan whose command step waits for a flag file, so a job can be held mid-plan.
-fn waiting_plan(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
-    let dir = env.dir.path().join("waitplan");
-    std::fs::create_dir_all(dir.join("sql")).unwrap();
-    std::fs::write(dir.join("sql/090_versions.sql"), "UPDATE ir_module_module SET latest_version = regexp_replace(latest_version, '^16\\.0\\.', '17.0.') WHERE state = 'installed';").unwrap();
-    let flag = dir.join("go");
-    let script = dir.join("wait.sh");
-    std::fs::write(&script, format!("#!/bin/sh\necho waiting\ni=0\nwhile [ ! -f '{}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\necho done\n", flag.display())).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::write(
-        dir.join("plan.toml"),
-        "name = \"wait\"\n[[hop]]\nto = \"17.0\"\n[[hop.step]]\nname = \"wait\"\ncommand = [\"./wait.sh\"]\n[[hop.step]]\nname = \"versions\"\nsql = \"sql\"\n",
-    )
-    .unwrap();
-    (dir.join("plan.toml"), flag)
-}
-
-fn spawn_test(env: &Env, plan: &str) -> std::process::Child {
-    std::process::Command::new(BIN)
-        .args(test_args(plan))
-        .args([
-            "--dsn",
-            &env.dsn(),
-            "--data-dir",
-            env.data_dir().to_str().unwrap(),
-        ])
-        .env("UPGRADE_PILOT_STATE_DIR", env.state_dir())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Waits (bounded) until the job file says the plan step is running.
-fn wait_for_plan_step(env: &Env) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let running = job_files(env)
-            .iter()
-            .any(|j| j["steps"][3]["status"] == "running");
-        if running {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the job never reached its plan step"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn a_second_run_on_the_same_source_is_refused_while_the_first_runs() {
     let env = Env::new();
     env.demo_db(DB);
     let (plan, flag) = waiting_plan(&env);
     let plan = plan.to_str().unwrap();
-    let first = spawn_test(&env, plan);
-    wait_for_plan_step(&env);
+    let first = spawn_job(&env, &test_args(plan));
+    wait_for_step(&env, 3);
 
     let second = run_test(&env, plan, None);
     assert_refused(
@@ -236,8 +171,8 @@ fn server_restart_mid_job_is_a_clear_error_then_resumes() {
     env.demo_db(DB);
     let (plan, flag) = waiting_plan(&env);
     let plan = plan.to_str().unwrap();
-    let first = spawn_test(&env, plan);
-    wait_for_plan_step(&env);
+    let first = spawn_job(&env, &test_args(plan));
+    wait_for_step(&env, 3);
     env.cluster.stop("fast").unwrap();
     std::fs::write(&flag, "").unwrap();
     let out = first.wait_with_output().unwrap();

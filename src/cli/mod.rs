@@ -118,8 +118,11 @@ pub enum Command {
         db: String,
         #[arg(long)]
         target: String,
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "import")]
         plan: Option<PathBuf>,
+        /// Take an upgraded database made elsewhere (Odoo's upgrade platform): .dump, dump folder, .sql, .sql.gz or Odoo .zip.
+        #[arg(long, value_name = "PATH")]
+        import: Option<PathBuf>,
         /// Drop an interrupted or failed earlier production job instead of resuming it.
         #[arg(long)]
         discard: bool,
@@ -144,6 +147,16 @@ pub enum Command {
         stay_frozen: bool,
         #[arg(long)]
         yes: bool,
+    },
+    /// Back up a database with its filestore: Odoo's zip, a pg_dump custom file, or a directory dump.
+    Backup {
+        #[arg(long)]
+        db: String,
+        /// zip (Odoo's format: dump.sql, filestore/, manifest.json), dump or dir.
+        #[arg(long, default_value = "zip")]
+        format: crate::engine::backup::Format,
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
     },
     /// Where each campaign stands: test jobs and their steps.
     Status {
@@ -258,12 +271,31 @@ pub fn run() -> Result<i32> {
             }
             Command::Neutralize { db, yes } => neutralize::run(&engine, &db, yes).await,
             Command::Status { db, json } => status::run(&engine, db.as_deref(), json).await,
+            Command::Backup { db, format, out } => {
+                crate::pg::ident::check_db_name(&db)?;
+                let bytes = crate::engine::backup::backup_db(
+                    &engine.conn,
+                    &db,
+                    format,
+                    &out,
+                    engine.data_dir.as_deref(),
+                    engine.config.clone.jobs,
+                )
+                .await?;
+                output::out(&format!(
+                    "{} written ({})",
+                    out.display(),
+                    crate::odoo::inspect::human_size(bytes as i64)
+                ));
+                Ok(0)
+            }
             Command::Freeze { db, yes } => production::freeze(&engine, &db, yes).await,
             Command::Unfreeze { db } => production::unfreeze(&engine, &db).await,
             Command::Production {
                 db,
                 target,
                 plan,
+                import,
                 discard,
                 yes,
                 json,
@@ -272,6 +304,7 @@ pub fn run() -> Result<i32> {
                     db,
                     target,
                     plan,
+                    import,
                     discard,
                 };
                 production::production(&engine, req, yes, json).await
@@ -285,4 +318,26 @@ pub fn run() -> Result<i32> {
             Command::Demo { keep } => demo::run(&cli.global, keep).await,
         }
     })
+}
+
+/// The error as one line: contexts joined by ": ", stopping at our own typed
+/// errors, whose messages already carry their cause.
+pub fn one_line_error(e: &color_eyre::Report) -> String {
+    use crate::engine::EngineError;
+    use crate::pg::conn::ConnError;
+    let mut parts: Vec<String> = Vec::new();
+    for c in e.chain() {
+        parts.push(c.to_string());
+        let ours = c.is::<EngineError>()
+            || c.is::<ConnError>()
+            || c.is::<crate::campaign::StoreError>()
+            || c.is::<crate::odoo::inspect::InspectError>()
+            || c.is::<crate::pg::ident::NameError>()
+            || c.is::<crate::engine::plan::PlanError>()
+            || c.is::<crate::engine::lock::LockError>();
+        if ours {
+            break;
+        }
+    }
+    parts.join(": ").replace('\n', " ")
 }

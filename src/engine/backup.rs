@@ -103,3 +103,239 @@ pub async fn backup(
 pub fn default_dir(state: &Path) -> PathBuf {
     state.join("backups")
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Format {
+    /// Odoo's backup zip: dump.sql, filestore/, manifest.json.
+    Zip,
+    /// pg_dump custom format (+ `<out>.filestore.tar`).
+    Dump,
+    /// pg_dump directory format, parallel (+ `<out>/filestore.tar`).
+    Dir,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "zip" => Ok(Self::Zip),
+            "dump" => Ok(Self::Dump),
+            "dir" => Ok(Self::Dir),
+            o => Err(format!(
+                "backup format {o:?} is unknown: use zip, dump or dir"
+            )),
+        }
+    }
+}
+
+/// `upgrade-pilot backup`: a backup of `db` at `out` in the chosen format.
+pub async fn backup_db(
+    conn: &ConnInfo,
+    db: &str,
+    format: Format,
+    out: &Path,
+    data_dir: Option<&Path>,
+    jobs: u32,
+) -> Result<u64, EngineError> {
+    if out.exists() {
+        return Err(EngineError::Preflight(format!(
+            "{} already exists: choose another --out",
+            out.display()
+        )));
+    }
+    let c = conn.connect(db).await?;
+    let major = crate::pg::server::server_major(&c).await?;
+    let fs_root = data_dir
+        .map(|d| d.join("filestore"))
+        .filter(|r| r.join(db).is_dir());
+    let never = CancellationToken::new();
+    let result = match format {
+        Format::Dump => {
+            let pg_dump = tools::client_tool("pg_dump", major).map_err(err)?;
+            let mut cmd = tokio::process::Command::new(&pg_dump);
+            cmd.args(["-Fc", "-Z1", "-f"])
+                .arg(out)
+                .arg("-d")
+                .arg(ConnInfo::conninfo_db(db))
+                .envs(conn.child_env());
+            run(cmd, "pg_dump", &never).await?;
+            if let Some(root) = &fs_root {
+                let mut tar = tokio::process::Command::new("tar");
+                tar.arg("-C")
+                    .arg(root)
+                    .arg("-cf")
+                    .arg(out.with_extension("filestore.tar"))
+                    .arg(db);
+                run(tar, "tar of the filestore", &never).await?;
+            }
+            Ok(())
+        }
+        Format::Dir => {
+            let pg_dump = tools::client_tool("pg_dump", major).map_err(err)?;
+            let mut cmd = tokio::process::Command::new(&pg_dump);
+            cmd.args(["-Fd", "-Z1", "-j", &jobs.max(1).to_string(), "-f"])
+                .arg(out)
+                .arg("-d")
+                .arg(ConnInfo::conninfo_db(db))
+                .envs(conn.child_env());
+            run(cmd, "pg_dump", &never).await?;
+            if let Some(root) = &fs_root {
+                let mut tar = tokio::process::Command::new("tar");
+                tar.arg("-C")
+                    .arg(root)
+                    .arg("-cf")
+                    .arg(out.join("filestore.tar"))
+                    .arg(db);
+                run(tar, "tar of the filestore", &never).await?;
+            }
+            Ok(())
+        }
+        Format::Zip => {
+            let manifest = odoo_manifest(&c, db).await?;
+            let pg_dump = tools::client_tool("pg_dump", major).map_err(err)?;
+            let (conn, db, out, fs) = (
+                conn.clone(),
+                db.to_string(),
+                out.to_path_buf(),
+                fs_root.map(|r| r.join(db)),
+            );
+            tokio::task::spawn_blocking(move || {
+                write_zip(&conn, &pg_dump, &db, &out, fs.as_deref(), &manifest)
+            })
+            .await
+            .map_err(|e| err(e.to_string()))?
+        }
+    };
+    if let Err(e) = result {
+        let _ = if out.is_dir() {
+            std::fs::remove_dir_all(out)
+        } else {
+            std::fs::remove_file(out)
+        };
+        return Err(e);
+    }
+    Ok(if out.is_dir() {
+        dir_size(out)
+    } else {
+        size_of(out)
+    })
+}
+
+fn dir_size(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                dir_size(&e.path())
+            } else {
+                size_of(&e.path())
+            }
+        })
+        .sum()
+}
+
+/// manifest.json as Odoo's database manager writes it.
+async fn odoo_manifest(
+    c: &tokio_postgres::Client,
+    db: &str,
+) -> Result<serde_json::Value, EngineError> {
+    let (series, version, _) = crate::odoo::inspect::base_version(c, db).await?;
+    let pg_version: String = c.query_one("SHOW server_version", &[]).await?.get(0);
+    let modules: serde_json::Map<String, serde_json::Value> = c
+        .query("SELECT name::text, coalesce(latest_version, '') FROM ir_module_module WHERE state = 'installed' ORDER BY name", &[])
+        .await?
+        .iter()
+        .map(|r| (r.get::<_, String>(0), serde_json::Value::String(r.get(1))))
+        .collect();
+    Ok(serde_json::json!({
+        "odoo_dump": "1",
+        "db_name": db,
+        "version": series.to_string(),
+        "version_info": [series.major, series.minor, 0, "final", 0, ""],
+        "major_version": series.to_string(),
+        "base_version": version,
+        "pg_version": pg_version.split_whitespace().next().unwrap_or(""),
+        "modules": modules,
+    }))
+}
+
+fn write_zip(
+    conn: &ConnInfo,
+    pg_dump: &Path,
+    db: &str,
+    out: &Path,
+    filestore: Option<&Path>,
+    manifest: &serde_json::Value,
+) -> Result<(), EngineError> {
+    use std::io::Write;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .map_err(|e| err(format!("{}: {e}", out.display())))?;
+    let mut zip = zip::ZipWriter::new(file);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    zip.start_file("dump.sql", opts)
+        .map_err(|e| err(e.to_string()))?;
+    // Odoo restores dump.sql with psql as its own role: no owner statements.
+    let mut child = std::process::Command::new(pg_dump)
+        .args(["--no-owner", "-d"])
+        .arg(ConnInfo::conninfo_db(db))
+        .envs(conn.child_env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| err(format!("cannot start pg_dump: {e}")))?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| err("pg_dump has no stdout"))?;
+    std::io::copy(&mut stdout, &mut zip).map_err(|e| err(format!("writing dump.sql: {e}")))?;
+    let outp = child.wait_with_output().map_err(|e| err(e.to_string()))?;
+    if !outp.status.success() {
+        return Err(err(format!(
+            "pg_dump failed: {}",
+            String::from_utf8_lossy(&outp.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        )));
+    }
+    if let Some(root) = filestore {
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let mut entries: Vec<_> = std::fs::read_dir(&dir)
+                .map_err(|e| err(e.to_string()))?
+                .flatten()
+                .collect();
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(rel) = p.strip_prefix(root) {
+                    zip.start_file(format!("filestore/{}", rel.display()), opts)
+                        .map_err(|e| err(e.to_string()))?;
+                    let mut f = std::fs::File::open(&p).map_err(|e| err(e.to_string()))?;
+                    std::io::copy(&mut f, &mut zip).map_err(|e| err(e.to_string()))?;
+                }
+            }
+        }
+    }
+    zip.start_file("manifest.json", opts)
+        .map_err(|e| err(e.to_string()))?;
+    zip.write_all(
+        serde_json::to_string_pretty(manifest)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
+    .map_err(|e| err(e.to_string()))?;
+    let f = zip.finish().map_err(|e| err(e.to_string()))?;
+    f.sync_all().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}

@@ -7,6 +7,7 @@ pub mod emit;
 pub mod events;
 pub mod freeze;
 mod hook;
+pub mod import;
 pub mod job;
 pub mod lock;
 pub mod plan;
@@ -62,20 +63,32 @@ pub enum EngineError {
 impl EngineError {
     /// Lost the server (restart, network): the job can be resumed by running it again.
     pub fn is_connection_loss(&self) -> bool {
+        use crate::odoo::inspect::InspectError;
+        use crate::odoo::neutralize::NeutralizeError;
         match self {
-            EngineError::Pg(e) => {
-                e.is_closed()
-                    || e.as_db_error()
-                        .is_some_and(|d| d.code().code().starts_with("57P"))
-            }
-            EngineError::Conn(ConnError::Unreachable { .. }) => true,
-            EngineError::Plan(crate::engine::plan::PlanError::Pg(e)) => e.is_closed(),
-            EngineError::Plan(crate::engine::plan::PlanError::Conn(ConnError::Unreachable {
-                ..
-            })) => true,
+            EngineError::Pg(e)
+            | EngineError::Plan(plan::PlanError::Pg(e))
+            | EngineError::Clone(clone::CloneError::Pg(e))
+            | EngineError::Inspect(InspectError::Pg(e))
+            | EngineError::Neutralize(NeutralizeError::Pg(e))
+            | EngineError::Neutralize(NeutralizeError::Sql { source: e, .. }) => pg_lost(e),
+            EngineError::Conn(ConnError::Unreachable { .. })
+            | EngineError::Plan(plan::PlanError::Conn(ConnError::Unreachable { .. }))
+            | EngineError::Lock(lock::LockError::Conn(ConnError::Unreachable { .. })) => true,
             _ => false,
         }
     }
+}
+
+/// The session died under us: server shut down or restarted, network gone.
+pub fn pg_lost(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || e.as_db_error().is_some_and(|d| {
+            let c = d.code().code();
+            c.starts_with("57P") || c.starts_with("08")
+        })
+        || e.as_db_error().is_none()
+            && std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
 }
 
 /// Everything a job needs to know about where it runs.

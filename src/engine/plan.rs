@@ -51,6 +51,8 @@ pub enum PlanError {
     #[error("cancelled")]
     Cancelled,
     #[error(transparent)]
+    Import(#[from] super::import::ImportError),
+    #[error(transparent)]
     Inspect(#[from] inspect::InspectError),
     #[error(transparent)]
     Conn(#[from] crate::pg::conn::ConnError),
@@ -88,8 +90,17 @@ pub struct Step {
 
 #[derive(Debug, Clone)]
 pub enum Action {
-    Sql { dir: PathBuf, files: Vec<PathBuf> },
-    Command { argv: Vec<String> },
+    Sql {
+        dir: PathBuf,
+        files: Vec<PathBuf>,
+    },
+    Command {
+        argv: Vec<String>,
+    },
+    /// An upgraded database produced elsewhere replaces the working copy.
+    Import {
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -114,13 +125,48 @@ pub struct ReadyPlan {
 }
 
 impl ReadyPlan {
+    /// A one-step plan that imports an upgraded dump (`production --import`).
+    pub fn import(path: &Path, from: Series, to: Series) -> Result<ReadyPlan, PlanError> {
+        if !path.exists() {
+            return Err(PlanError::Invalid {
+                path: path.to_path_buf(),
+                detail: "does not exist".into(),
+            });
+        }
+        Ok(ReadyPlan {
+            name: format!("import {}", path.display()),
+            path: path.to_path_buf(),
+            hops: vec![ReadyHop {
+                from: Some(from),
+                to,
+                steps: vec![ReadyStep {
+                    name: "import".into(),
+                    action: Action::Import {
+                        path: path.to_path_buf(),
+                    },
+                }],
+            }],
+        })
+    }
+
+    /// Files to import, to check before anything is touched.
+    pub fn imports(&self) -> impl Iterator<Item = &Path> {
+        self.hops
+            .iter()
+            .flat_map(|h| &h.steps)
+            .filter_map(|s| match &s.action {
+                Action::Import { path } => Some(path.as_path()),
+                _ => None,
+            })
+    }
+
     pub fn unit_count(&self) -> usize {
         self.hops
             .iter()
             .flat_map(|h| &h.steps)
             .map(|s| match &s.action {
                 Action::Sql { files, .. } => files.len(),
-                Action::Command { .. } => 1,
+                Action::Command { .. } | Action::Import { .. } => 1,
             })
             .sum::<usize>()
             .max(1)
@@ -213,10 +259,15 @@ impl Plan {
                     argv[0] = resolved.display().to_string();
                     Action::Command { argv }
                 } else {
-                    return Err(invalid(format!(
-                        "step {:?}: import steps take an upgraded dump and belong to the production path, which this version does not run yet",
-                        s.name
-                    )));
+                    let path = s.import.as_ref().map(|p| base.join(p)).unwrap_or_default();
+                    if !path.exists() {
+                        return Err(invalid(format!(
+                            "step {:?}: import {} does not exist",
+                            s.name,
+                            path.display()
+                        )));
+                    }
+                    Action::Import { path }
                 };
                 steps.push(ReadyStep {
                     name: s.name.clone(),
@@ -438,6 +489,55 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                         done_units += 1;
                         crash_point(&format!("plan-file:{item}"));
                     }
+                }
+                Action::Import { path } => {
+                    let meta = std::fs::metadata(path)
+                        .map(|m| (m.len(), m.modified().ok()))
+                        .ok();
+                    let sha = sha256_hex(format!("{}\0{meta:?}", path.display()).as_bytes());
+                    if journaled(&client, &hop_key, &step.name, "import")
+                        .await?
+                        .as_deref()
+                        == Some(sha.as_str())
+                    {
+                        ctx.emit.log(format!("{}: already imported", step.name));
+                        done_units += 1;
+                        continue;
+                    }
+                    ctx.emit.fraction(
+                        Some(done_units as f64 / total as f64),
+                        format!("{}: importing", step.name),
+                    );
+                    let t0 = Instant::now();
+                    drop(client);
+                    let maint = ctx.conn.connect_maintenance().await?;
+                    let major = crate::pg::server::server_major(&maint).await?;
+                    super::import::import(
+                        ctx.conn,
+                        &maint,
+                        major,
+                        path,
+                        ctx.db,
+                        ctx.data_dir,
+                        ctx.emit,
+                        ctx.cancel,
+                    )
+                    .await
+                    .map_err(|e| match e {
+                        super::import::ImportError::Cancelled => PlanError::Cancelled,
+                        e => e.into(),
+                    })?;
+                    // A new database: the journal starts again, with the import in it.
+                    client = ctx.conn.connect(ctx.db).await?;
+                    client.batch_execute(JOURNAL_DDL).await?;
+                    let ms = t0.elapsed().as_millis() as i64;
+                    client
+                        .execute(
+                            "INSERT INTO upgrade_pilot.journal (hop, step, item, sha256, duration_ms) VALUES ($1, $2, 'import', $3, $4)",
+                            &[&hop_key, &step.name, &sha, &ms],
+                        )
+                        .await?;
+                    done_units += 1;
                 }
                 Action::Command { argv } => {
                     let sha = sha256_hex(argv.join("\0").as_bytes());

@@ -32,6 +32,8 @@ pub struct ProductionRequest {
     pub db: String,
     pub target: String,
     pub plan: Option<PathBuf>,
+    /// An upgraded dump made elsewhere, instead of a plan.
+    pub import: Option<PathBuf>,
     pub discard: bool,
 }
 
@@ -112,8 +114,17 @@ impl Engine {
                 &mut notes,
             )
             .await?;
-        let plan =
-            Plan::load(&self.plan_for(req.plan.as_deref(), target)?)?.check(source, target)?;
+        let plan = match &req.import {
+            Some(path) => ReadyPlan::import(path, source, target)?,
+            None => {
+                Plan::load(&self.plan_for(req.plan.as_deref(), target)?)?.check(source, target)?
+            }
+        };
+        // A truncated or foreign archive is refused now, before anything is made.
+        let pg_restore = crate::pg::tools::client_tool("pg_restore", major).map_err(fail)?;
+        for path in plan.imports() {
+            super::import::check(path, &pg_restore).map_err(|e| fail(e.to_string()))?;
+        }
         let work_db = match &resume {
             Some(j) => j.work_db.clone(),
             None => {

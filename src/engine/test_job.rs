@@ -162,6 +162,12 @@ impl Engine {
 
         let plan_path = self.plan_for(req.plan.as_deref(), target)?;
         let plan = Plan::load(&plan_path)?.check(source, target)?;
+        if plan.imports().next().is_some() {
+            let pg_restore = crate::pg::tools::client_tool("pg_restore", major).map_err(fail)?;
+            for path in plan.imports() {
+                super::import::check(path, &pg_restore).map_err(|e| fail(e.to_string()))?;
+            }
+        }
 
         let work_db = match &resume {
             Some(j) => j.work_db.clone(),

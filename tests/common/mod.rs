@@ -228,3 +228,76 @@ pub fn version_bump_plan(dir: &Path, from: &str, to: &str) -> PathBuf {
     std::fs::write(&plan, format!("name = \"bump\"\n[[hop]]\nfrom = \"{from}\"\nto = \"{to}\"\n[[hop.step]]\nname = \"versions\"\nsql = \"bump-{to}\"\n")).unwrap();
     plan
 }
+
+/// A plan whose command step waits for a flag file, so a job can be held mid-plan.
+pub fn waiting_plan(env: &Env) -> (PathBuf, PathBuf) {
+    let dir = env.dir.path().join("waitplan");
+    std::fs::create_dir_all(dir.join("sql")).unwrap();
+    std::fs::write(
+        dir.join("sql/090_versions.sql"),
+        "UPDATE ir_module_module SET latest_version = regexp_replace(latest_version, '^16\\.0\\.', '17.0.') WHERE state = 'installed';",
+    )
+    .unwrap();
+    let flag = dir.join("go");
+    let script = dir.join("wait.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho waiting\ni=0\nwhile [ ! -f '{}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\necho done\n", flag.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        dir.join("plan.toml"),
+        "name = \"wait\"\n[[hop]]\nto = \"17.0\"\n[[hop.step]]\nname = \"wait\"\ncommand = [\"./wait.sh\"]\n[[hop.step]]\nname = \"versions\"\nsql = \"sql\"\n",
+    )
+    .unwrap();
+    (dir.join("plan.toml"), flag)
+}
+
+/// Starts the binary in the background against this server.
+pub fn spawn_job(env: &Env, args: &[String]) -> std::process::Child {
+    Command::new(BIN)
+        .args(args)
+        .args([
+            "--dsn",
+            &env.dsn(),
+            "--data-dir",
+            env.data_dir().to_str().unwrap(),
+        ])
+        .env("UPGRADE_PILOT_STATE_DIR", env.state_dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+pub fn job_files(env: &Env) -> Vec<serde_json::Value> {
+    let dir = env.state_dir().join("jobs");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().extension().is_some_and(|x| x == "json") {
+            out.push(serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap());
+        }
+    }
+    out
+}
+
+/// Waits (bounded) until some job file says step number `index` is running.
+pub fn wait_for_step(env: &Env, index: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if job_files(env)
+            .iter()
+            .any(|j| j["steps"][index]["status"] == "running")
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never reached step {index}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
