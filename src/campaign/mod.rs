@@ -1,6 +1,9 @@
 //! What a campaign remembers: one source (production) database on one server,
 //! its test jobs and, later, checklist, anomalies, freeze and production records.
 
+pub mod anomaly;
+pub mod checklist;
+pub mod report;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +34,11 @@ pub struct Campaign {
     /// Swaps completed, oldest first.
     #[serde(default)]
     pub history: Vec<Swap>,
+    /// Checklist marks by item id.
+    #[serde(default)]
+    pub checklist: checklist::States,
+    #[serde(default)]
+    pub anomalies: Vec<anomaly::Anomaly>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,6 +133,8 @@ pub fn load_or_new(state: &Path, server: &str, db: &str) -> Result<Campaign, Sto
         production_jobs: Vec::new(),
         swap: None,
         history: Vec::new(),
+        checklist: Default::default(),
+        anomalies: Vec::new(),
     }))
 }
 
@@ -186,4 +196,13 @@ pub fn is_production(state: &Path, server: &str, db: &str) -> Result<bool, Store
         }
     }
     Ok(false)
+}
+
+/// Load, change, save: the way front ends write checklist and anomalies, so
+/// that what another process wrote meanwhile (jobs, freeze) is kept.
+pub fn update(state: &Path, server: &str, db: &str, f: impl FnOnce(&mut Campaign)) -> Result<Campaign, StoreError> {
+    let mut c = load_or_new(state, server, db)?;
+    f(&mut c);
+    save(state, &c)?;
+    Ok(c)
 }

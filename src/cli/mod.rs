@@ -158,6 +158,13 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         out: PathBuf,
     },
+    /// Export anomalies, checklist, versions, modules and log as Markdown + JSON (+ attachments).
+    Report {
+        #[arg(long)]
+        db: String,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Where each campaign stands: test jobs and their steps.
     Status {
         #[arg(long)]
@@ -287,6 +294,15 @@ pub fn run() -> Result<i32> {
                     out.display(),
                     crate::odoo::inspect::human_size(bytes as i64)
                 ));
+                Ok(0)
+            }
+            Command::Report { db, out } => {
+                let w = engine.report(&db, &out).await?;
+                output::out(&format!("{} written: {} anomalie(s), {} attachment(s)", w.dir.join("report.md").display(), w.anomalies, w.attachments));
+                for m in &w.missing_files {
+                    output::err(&format!("  attachment not found, left out: {m}"));
+                }
+                output::out(&w.ticket);
                 Ok(0)
             }
             Command::Freeze { db, yes } => production::freeze(&engine, &db, yes).await,

@@ -12,6 +12,7 @@ pub mod job;
 pub mod lock;
 pub mod plan;
 pub mod production;
+mod report;
 mod runner;
 pub mod swap;
 pub mod test_job;

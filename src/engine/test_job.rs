@@ -781,6 +781,24 @@ impl Engine {
         Ok(())
     }
 
+    /// Drops a test copy of `source` made by one of its test jobs (the TUI's
+    /// "new test, drop the previous copy"). Never production data.
+    pub async fn drop_test_copy(&self, source: &str, test_db: &str) -> Result<(), EngineError> {
+        let key = self.conn.server_key();
+        let camp = campaign::load(&self.state_dir, &key, source)?.ok_or_else(|| fail(format!("no campaign for {source:?}")))?;
+        let ours = camp.test_jobs.iter().any(|id| job::load(&self.state_dir, id).ok().flatten().is_some_and(|j| j.work_db == test_db));
+        if !ours || test_db == source || campaign::is_production(&self.state_dir, &key, test_db)? {
+            return Err(fail(format!("refusing to drop {test_db:?}: it is not a test copy of {source:?}")));
+        }
+        let maint = self.conn.connect_maintenance().await?;
+        let major = server::server_major(&maint).await?;
+        server::drop_db(&maint, test_db, major).await?;
+        if let Some(dd) = &self.data_dir {
+            filestore::remove(dd, test_db).map_err(|e| EngineError::Io(e.to_string()))?;
+        }
+        Ok(())
+    }
+
     /// Neutralizes `db` in place (the `neutralize` command). Refuses production.
     pub async fn neutralize_db(
         &self,

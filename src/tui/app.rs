@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::campaign::anomaly::Anomaly;
+use crate::campaign::checklist::States;
 use crate::engine::{Event, JobRecord, Progress};
+pub use super::flow::{CampView, Form, Prompt, PromptKind, SwapView};
 use crate::odoo::inspect::Inspection;
 use crate::odoo::version::Series;
 
@@ -18,17 +21,11 @@ pub enum Screen {
     Request,
     Wait,
     Ready,
-}
-
-impl Screen {
-    /// Position in the nine steps of DESIGN.md §1.
-    pub fn step(self) -> usize {
-        match self {
-            Screen::Request => 1,
-            Screen::Wait => 2,
-            Screen::Ready => 3,
-        }
-    }
+    Checklist,
+    Anomalies,
+    AnomalyForm,
+    Freeze,
+    Restore,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +54,8 @@ pub enum StepState {
 
 #[derive(Debug, Default)]
 pub struct JobView {
+    /// A production job (step 8) rather than a test job (step 2).
+    pub production: bool,
     pub db: String,
     /// How to open the test copy with psql.
     pub connect: String,
@@ -83,10 +82,12 @@ impl JobView {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
     CancelJob,
     Quit,
+    /// A new test while a test copy exists: drop it or keep it.
+    NewTest { previous: Option<String> },
 }
 
 pub struct App {
@@ -103,6 +104,13 @@ pub struct App {
     pub walkthrough: bool,
     pub message: Option<String>,
     pub quit: bool,
+    pub camp: Option<CampView>,
+    pub cursor: usize,
+    pub anomaly_cursor: usize,
+    pub filter: String,
+    pub form: Option<Form>,
+    pub prompt: Option<Prompt>,
+    pub swap_result: Option<SwapView>,
 }
 
 #[derive(Debug)]
@@ -115,7 +123,14 @@ pub enum Msg {
         target: String,
         steps: Vec<String>,
         connect: String,
+        production: bool,
     },
+    Campaign(Result<CampView, String>),
+    Saved(Result<(), String>),
+    Reported(Result<String, String>),
+    Frozen(Result<String, String>),
+    Swapped(Result<SwapView, String>),
+    Paste(String),
     Job(Event),
     Progress(Progress),
     JobDone(Result<JobRecord, String>),
@@ -126,8 +141,15 @@ pub enum Msg {
 pub enum Cmd {
     LoadDbs,
     Inspect(String),
-    StartTest { db: String, target: String },
+    StartTest { db: String, target: String, drop_previous: Option<String> },
     CancelJob,
+    LoadCampaign(String),
+    SaveCampaign { db: String, checklist: States, anomalies: Vec<Anomaly> },
+    ExportReport(String),
+    Freeze(String),
+    StartProduction { db: String, target: String },
+    Restore(String),
+    Rollback(String),
 }
 
 impl App {
@@ -146,7 +168,33 @@ impl App {
             walkthrough: false,
             message: None,
             quit: false,
+            camp: None,
+            cursor: 0,
+            anomaly_cursor: 0,
+            filter: String::new(),
+            form: None,
+            prompt: None,
+            swap_result: None,
         }
+    }
+
+    /// Position in the nine steps of DESIGN.md §1.
+    pub fn step(&self) -> usize {
+        match self.screen {
+            Screen::Request => 1,
+            Screen::Wait if self.job.as_ref().is_some_and(|j| j.production) => 8,
+            Screen::Wait => 2,
+            Screen::Ready => 3,
+            Screen::Checklist => 4,
+            Screen::Anomalies | Screen::AnomalyForm => 5,
+            Screen::Freeze => 7,
+            Screen::Restore => 9,
+        }
+    }
+
+    /// The database the campaign is about: the selected one.
+    pub fn campaign_db(&self) -> Option<String> {
+        self.camp.as_ref().map(|c| c.db.clone()).or_else(|| self.selected_db().map(|d| d.name.clone()))
     }
 
     pub fn selected_db(&self) -> Option<&DbRow> {
@@ -178,6 +226,7 @@ impl App {
         }
         self.selected = idx;
         self.inspection = None;
+        self.camp = None;
         self.target = None;
         self.selected_db().map(|d| Cmd::Inspect(d.name.clone()))
     }
@@ -222,6 +271,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
                     app.target = Some(Series::new(i.series.major + 1, 0));
                     app.inspection = Some(i);
                     app.message = None;
+                    return Some(Cmd::LoadCampaign(db));
                 }
                 Err(e) => {
                     app.inspection = None;
@@ -230,13 +280,9 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             }
             None
         }
-        Msg::JobStarted {
-            db,
-            target,
-            steps,
-            connect,
-        } => {
+        Msg::JobStarted { db, target, steps, connect, production } => {
             app.job = Some(JobView {
+                production,
                 db,
                 connect,
                 target,
@@ -276,13 +322,18 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             if app.confirm == Some(Confirm::CancelJob) {
                 app.confirm = None;
             }
-            if ok {
-                app.screen = Screen::Ready;
-            }
+            let production = job.production;
             if app.confirm == Some(Confirm::Quit) || app.quit {
                 app.quit = true;
             }
+            if ok {
+                app.screen = if production { Screen::Restore } else { Screen::Ready };
+                return app.campaign_db().map(Cmd::LoadCampaign);
+            }
             None
+        }
+        Msg::Campaign(_) | Msg::Saved(_) | Msg::Reported(_) | Msg::Frozen(_) | Msg::Swapped(_) | Msg::Paste(_) => {
+            super::flow::update(app, msg)
         }
         Msg::Tick(elapsed) => {
             if let Some(job) = app.job.as_mut().filter(|j| j.running()) {
@@ -327,6 +378,11 @@ fn push_log(job: &mut JobView, line: String) {
 }
 
 fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
+    // Text being typed takes every key but Ctrl-C.
+    let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+    if (app.prompt.is_some() || app.screen == Screen::AnomalyForm) && !ctrl_c {
+        return super::flow::text_key(app, k);
+    }
     if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
         return if app.job_running() {
             app.confirm = Some(Confirm::Quit);
@@ -336,7 +392,10 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             None
         };
     }
-    if let Some(c) = app.confirm {
+    if let Some(Confirm::NewTest { previous }) = app.confirm.clone() {
+        return super::flow::new_test_choice(app, k, previous);
+    }
+    if let Some(c) = app.confirm.clone() {
         match k.code {
             KeyCode::Char('y') | KeyCode::Char('Y') => {
                 app.confirm = None;
@@ -401,6 +460,7 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 (Some(i), Some(t)) if !app.job_running() => Some(Cmd::StartTest {
                     db: i.db.clone(),
                     target: t.to_string(),
+                    drop_previous: None,
                 }),
                 (_, _) if app.job_running() => {
                     app.screen = Screen::Wait;
@@ -434,14 +494,18 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             }
             None
         }
-        Screen::Ready => {
-            match k.code {
-                KeyCode::Esc => app.screen = Screen::Wait,
-                KeyCode::Enter | KeyCode::Char('n') => app.screen = Screen::Request,
-                _ => {}
+        Screen::Ready => match k.code {
+            KeyCode::Esc => {
+                app.screen = Screen::Wait;
+                None
             }
-            None
-        }
+            KeyCode::Char('n') => {
+                app.screen = Screen::Request;
+                None
+            }
+            _ => super::flow::key(app, k),
+        },
+        _ => super::flow::key(app, k),
     }
 }
 
@@ -494,11 +558,8 @@ pub(crate) mod tests {
             Some(Cmd::Inspect("prod".into()))
         );
         assert_eq!(
-            update(
-                &mut app,
-                Msg::Inspected("prod".into(), Ok(inspection("prod")))
-            ),
-            None
+            update(&mut app, Msg::Inspected("prod".into(), Ok(inspection("prod")))),
+            Some(Cmd::LoadCampaign("prod".into()))
         );
         app
     }
@@ -523,10 +584,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             update(&mut app, key(KeyCode::Enter)),
-            Some(Cmd::StartTest {
-                db: "prod".into(),
-                target: "17.0".into()
-            })
+            Some(Cmd::StartTest { db: "prod".into(), target: "17.0".into(), drop_previous: None })
         );
         update(
             &mut app,
@@ -535,6 +593,7 @@ pub(crate) mod tests {
                 target: "17.0".into(),
                 steps: vec!["clone".into(), "verify".into()],
                 connect: "psql".into(),
+                production: false,
             },
         );
         assert_eq!(app.screen, Screen::Wait);
@@ -606,6 +665,7 @@ pub(crate) mod tests {
                 target: "17.0".into(),
                 steps: vec![],
                 connect: String::new(),
+                production: false,
             },
         );
         update(&mut app, key(KeyCode::Char('q')));
@@ -647,6 +707,7 @@ pub(crate) mod tests {
                 target: "17.0".into(),
                 steps: vec![],
                 connect: String::new(),
+                production: false,
             },
         );
         for i in 0..(LOG_CAP + 500) {

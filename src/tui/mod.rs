@@ -3,6 +3,8 @@
 //! only after a message; a tick runs only while a job runs.
 
 pub mod app;
+mod flow;
+mod screens;
 pub mod keymap;
 pub mod theme;
 pub mod view;
@@ -19,10 +21,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
 use crate::engine::clone::CloneChoice;
+use crate::campaign;
+use crate::engine::JobHandle;
+use crate::engine::job;
+use crate::engine::production::{self, ProductionRequest};
+use crate::engine::swap::{SwapOutcome, describe};
 use crate::engine::test_job::{STEPS, TestRequest};
 use crate::odoo::inspect;
 use crate::pg::server;
-use app::{App, Cmd, DbRow, Msg, update};
+use app::{App, CampView, Cmd, DbRow, Msg, SwapView, update};
 use theme::Theme;
 
 type Tx = mpsc::UnboundedSender<Msg>;
@@ -76,59 +83,82 @@ impl Effects {
                     let _ = tx.send(Msg::Inspected(db, res));
                 });
             }
-            Cmd::StartTest { db, target } => {
+            Cmd::StartTest { db, target, drop_previous } => {
                 let slot = self.cancel.clone();
                 tokio::spawn(async move {
-                    let clone = engine
-                        .config
-                        .clone
-                        .method
-                        .parse()
-                        .unwrap_or(CloneChoice::Auto);
-                    let req = TestRequest {
-                        db: db.clone(),
-                        target: target.clone(),
-                        plan: None,
-                        test_db: None,
-                        clone,
-                        discard: false,
-                    };
+                    if let Some(prev) = drop_previous {
+                        if let Err(e) = engine.drop_test_copy(&db, &prev).await {
+                            let _ = tx.send(Msg::Reported(Err(e.to_string())));
+                            return;
+                        }
+                    }
+                    let clone = engine.config.clone.method.parse().unwrap_or(CloneChoice::Auto);
+                    let req = TestRequest { db: db.clone(), target: target.clone(), plan: None, test_db: None, clone, discard: false };
                     let prepared = match engine.prepare_test(&req).await {
                         Ok(p) => p,
                         Err(e) => {
-                            let _ = tx.send(Msg::Dbs(Err(e.to_string()))).map(|_| ());
+                            let _ = tx.send(Msg::Reported(Err(e.to_string())));
                             return;
                         }
                     };
-                    let handle_db = prepared.record.work_db.clone();
-                    let mut handle = engine.start_test(prepared);
-                    if let Ok(mut s) = slot.lock() {
-                        *s = Some(handle.cancel.clone());
-                    }
-                    let connect = engine.conn.psql_line(&handle_db);
-                    let _ = tx.send(Msg::JobStarted {
-                        db,
-                        target,
-                        steps: STEPS.iter().map(|s| s.to_string()).collect(),
-                        connect,
-                    });
-                    loop {
-                        tokio::select! {
-                            ev = handle.events.recv() => match ev {
-                                Some(e) => { let _ = tx.send(Msg::Job(e)); }
-                                None => break,
-                            },
-                            Ok(()) = handle.progress.changed() => {
-                                let p = handle.progress.borrow_and_update().clone();
-                                let _ = tx.send(Msg::Progress(p));
-                            }
+                    let connect = engine.conn.psql_line(&prepared.record.work_db);
+                    let handle = engine.start_test(prepared);
+                    let steps = STEPS.iter().map(|s| s.to_string()).collect();
+                    follow(handle, tx, slot, Msg::JobStarted { db, target, steps, connect, production: false }).await;
+                });
+            }
+            Cmd::StartProduction { db, target } => {
+                let slot = self.cancel.clone();
+                tokio::spawn(async move {
+                    let req = ProductionRequest { db: db.clone(), target: target.clone(), plan: None, import: None, discard: false };
+                    let prepared = match engine.prepare_production(&req).await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            let _ = tx.send(Msg::Reported(Err(e.to_string())));
+                            return;
                         }
-                    }
-                    let res = match handle.join.await {
-                        Ok(r) => r.map_err(|e| e.to_string()),
-                        Err(e) => Err(format!("job task failed: {e}")),
                     };
-                    let _ = tx.send(Msg::JobDone(res));
+                    let connect = engine.conn.psql_line(&prepared.record.work_db);
+                    let handle = engine.start_production(prepared);
+                    let steps = production::STEPS.iter().map(|s| s.to_string()).collect();
+                    follow(handle, tx, slot, Msg::JobStarted { db, target, steps, connect, production: true }).await;
+                });
+            }
+            Cmd::LoadCampaign(db) => {
+                tokio::spawn(async move {
+                    let _ = tx.send(Msg::Campaign(load_campaign(&engine, &db).await.map_err(|e| e.to_string())));
+                });
+            }
+            Cmd::SaveCampaign { db, checklist, anomalies } => {
+                let res = campaign::update(&engine.state_dir, &engine.conn.server_key(), &db, |c| {
+                    c.checklist = checklist;
+                    c.anomalies = anomalies;
+                });
+                let _ = tx.send(Msg::Saved(res.map(|_| ()).map_err(|e| e.to_string())));
+            }
+            Cmd::ExportReport(db) => {
+                tokio::spawn(async move {
+                    let out = engine.state_dir.join("reports").join(format!("{db}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S")));
+                    let res = engine.report(&db, &out).await.map(|w| format!("report written: {}", w.dir.join("report.md").display()));
+                    let _ = tx.send(Msg::Reported(res.map_err(|e| e.to_string())));
+                });
+            }
+            Cmd::Freeze(db) => {
+                tokio::spawn(async move {
+                    let res = engine.freeze(&db).await.map(|r| format!("{db} is frozen: {} session(s) ended", r.ended));
+                    let _ = tx.send(Msg::Frozen(res.map_err(|e| e.to_string())));
+                });
+            }
+            Cmd::Restore(db) => {
+                tokio::spawn(async move {
+                    let res = engine.restore(&db).await.map(|o| swap_view("restored", &o));
+                    let _ = tx.send(Msg::Swapped(res.map_err(|e| e.to_string())));
+                });
+            }
+            Cmd::Rollback(db) => {
+                tokio::spawn(async move {
+                    let res = engine.rollback(&db, false).await.map(|o| swap_view("rolled back", &o));
+                    let _ = tx.send(Msg::Swapped(res.map_err(|e| e.to_string())));
                 });
             }
             Cmd::CancelJob => {
@@ -140,12 +170,77 @@ impl Effects {
     }
 }
 
+/// Forwards a job's events and progress as messages until it ends.
+async fn follow(mut handle: JobHandle, tx: Tx, slot: Arc<Mutex<Option<CancellationToken>>>, started: Msg) {
+    if let Ok(mut s) = slot.lock() {
+        *s = Some(handle.cancel.clone());
+    }
+    let _ = tx.send(started);
+    loop {
+        tokio::select! {
+            ev = handle.events.recv() => match ev {
+                Some(e) => { let _ = tx.send(Msg::Job(e)); }
+                None => break,
+            },
+            Ok(()) = handle.progress.changed() => {
+                let p = handle.progress.borrow_and_update().clone();
+                let _ = tx.send(Msg::Progress(p));
+            }
+        }
+    }
+    let res = match handle.join.await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("job task failed: {e}")),
+    };
+    let _ = tx.send(Msg::JobDone(res));
+}
+
+fn swap_view(what: &str, o: &SwapOutcome) -> SwapView {
+    SwapView {
+        what: format!("{what}: {}", describe(&o.swap)),
+        checks: o.checks.iter().map(|c| (c.ok, format!("{}: {}", c.name, c.detail))).collect(),
+    }
+}
+
+/// Everything the checklist, anomaly, freeze and restore screens show.
+async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::engine::EngineError> {
+    let key = engine.conn.server_key();
+    let c = campaign::load_or_new(&engine.state_dir, &key, db)?;
+    let items = engine.checklist_items()?;
+    let last = engine.last_ready_test(&c)?;
+    let maint = engine.conn.connect_maintenance().await?;
+    let sessions = server::sessions(&maint, db).await.unwrap_or_default();
+    let upgraded_ready = match c.production_jobs.last() {
+        Some(id) => job::load(&engine.state_dir, id)?.filter(|j| j.status == job::JobStatus::Ready).map(|j| j.work_db),
+        None => None,
+    };
+    let restore_plan = engine.plan_restore(&maint, db).await.map(|s| describe(&s)).map_err(|e| e.to_string());
+    let rollback_plan = engine.plan_rollback(&maint, db, false).await.ok().map(|s| describe(&s));
+    Ok(CampView {
+        db: db.to_string(),
+        items,
+        states: c.checklist.clone(),
+        anomalies: c.anomalies.clone(),
+        frozen_since: c.freeze.as_ref().map(|f| f.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+        test_db: last.as_ref().map(|j| j.work_db.clone()),
+        test_target: last.as_ref().map(|j| j.target.clone()),
+        upgraded_ready,
+        restore_plan,
+        rollback_plan,
+        sessions,
+        ticket: campaign::report::ticket_hint(&c),
+    })
+}
+
 /// Opens the TUI on the engine's server until the user quits.
 pub async fn run(engine: Engine) -> Result<()> {
     let theme = Theme::from_env();
     // ratatui::init restores the terminal on panic (after color-eyre's hook, installed in main).
     let mut terminal = ratatui::init();
+    // Bracketed paste: a pasted block arrives whole (anomaly form), not as keys.
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
     let res = event_loop(&mut terminal, engine, theme).await;
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
     ratatui::restore();
     res
 }
@@ -186,6 +281,7 @@ async fn event_loop(
             ev = events.next(), if !headless => match ev {
                 Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
                 Some(Ok(TermEvent::Resize(..))) => { dirty = true; continue; }
+                Some(Ok(TermEvent::Paste(text))) => Msg::Paste(text),
                 Some(Ok(_)) => continue,
                 // The terminal is gone: keep the job, stop drawing.
                 Some(Err(_)) | None => { headless = true; continue; }

@@ -11,6 +11,7 @@ use ratatui::widgets::{
 
 use super::app::{App, Confirm, JobView, Screen, StepState};
 use super::keymap;
+use super::screens;
 use super::theme::Theme;
 use crate::odoo::inspect::human_size;
 
@@ -39,6 +40,10 @@ fn walkthrough(screen: Screen) -> Option<Walk> {
         Screen::Request => "request",
         Screen::Wait => "wait",
         Screen::Ready => "ready",
+        Screen::Checklist => "checklist",
+        Screen::Anomalies | Screen::AnomalyForm => "anomalies",
+        Screen::Freeze => "freeze",
+        Screen::Restore => "restore",
     };
     all.into_iter().find(|(k, _)| k == key).map(|(_, w)| w)
 }
@@ -73,6 +78,11 @@ pub fn view(app: &App, f: &mut Frame, theme: &Theme) {
         Screen::Request => request(app, f, body, theme),
         Screen::Wait => wait(app, f, body, theme),
         Screen::Ready => ready(app, f, body, theme),
+        Screen::Checklist => screens::checklist(app, f, body, theme),
+        Screen::Anomalies => screens::anomalies(app, f, body, theme),
+        Screen::AnomalyForm => screens::anomaly_form(app, f, body, theme),
+        Screen::Freeze => screens::freeze(app, f, body, theme),
+        Screen::Restore => screens::restore(app, f, body, theme),
     }
     if let Some(m) = &app.message {
         f.render_widget(Paragraph::new(Span::styled(m.as_str(), theme.error())), msg);
@@ -81,13 +91,16 @@ pub fn view(app: &App, f: &mut Frame, theme: &Theme) {
     if app.help {
         help(app, f, theme);
     }
-    if let Some(c) = app.confirm {
+    if let Some(c) = &app.confirm {
         confirm(c, f, theme);
+    }
+    if let Some(p) = &app.prompt {
+        screens::prompt(p, f, theme);
     }
 }
 
 fn stepper(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
-    let cur = app.screen.step();
+    let cur = app.step();
     let wide = area.width >= 110;
     let mut spans = Vec::new();
     for (i, name) in STEPS.iter().enumerate() {
@@ -111,10 +124,9 @@ fn stepper(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
 
 fn footer(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     let mut spans = Vec::new();
-    for b in keymap::screen(app.screen)
-        .iter()
-        .chain(keymap::FOOTER_GLOBAL)
-    {
+    // While typing, only the form's own keys work.
+    let global = if app.screen == Screen::AnomalyForm { &[][..] } else { keymap::FOOTER_GLOBAL };
+    for b in keymap::screen(app.screen).iter().chain(global) {
         spans.push(Span::styled(b.keys, theme.key()));
         spans.push(Span::raw(format!(" {}  ", b.action)));
     }
@@ -291,7 +303,7 @@ fn wait(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     f.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(
-                format!("Test upgrade of {} to {}", job.db, job.target),
+                format!("{} of {} to {}", if job.production { "Production upgrade" } else { "Test upgrade" }, job.db, job.target),
                 theme.title(),
             ),
             Span::raw(format!("  {state}  elapsed {}{eta}", fmt_dur(job.elapsed))),
@@ -500,16 +512,16 @@ fn help(app: &App, f: &mut Frame, theme: &Theme) {
     );
 }
 
-fn confirm(c: Confirm, f: &mut Frame, theme: &Theme) {
+fn confirm(c: &Confirm, f: &mut Frame, theme: &Theme) {
     let text = match c {
-        Confirm::CancelJob => {
-            "Cancel the running job?\nThe half-made test copy is dropped.\n\ny: cancel it   n: keep it running"
-        }
-        Confirm::Quit => {
-            "A job is running. Quit?\nThe job is cancelled and its copy dropped.\n\ny: quit   n: stay"
-        }
+        Confirm::CancelJob => "Cancel the running job?\nThe half-made copy is dropped.\n\ny: cancel it   n: keep it running".to_string(),
+        Confirm::Quit => "A job is running. Quit?\nThe job is cancelled and its copy dropped.\n\ny: quit   n: stay".to_string(),
+        Confirm::NewTest { previous: Some(p) } => format!(
+            "New test database (after fixing the scripts)?\nPrevious copy: {p}\nd: drop it and start   k: keep it and start\nEsc: cancel"
+        ),
+        Confirm::NewTest { previous: None } => "Start a new test database?\n\ny: start   Esc: cancel".to_string(),
     };
-    let area = centered(f.area(), 50, 7);
+    let area = centered(f.area(), 64, 7);
     f.render_widget(Clear, area);
     f.render_widget(
         Paragraph::new(text)
@@ -575,6 +587,7 @@ mod tests {
                 target: "17.0".into(),
                 steps,
                 connect: "psql -h 'db.example' -p 5432 -U 'odoo' -d 'prod_test_17.0'".into(),
+                production: false,
             },
         );
         for ev in [

@@ -1,0 +1,141 @@
+//! The anomaly export (DESIGN.md §6): a folder with report.md and report.json —
+//! anomalies, checklist summary, versions, modules (custom ones marked), the
+//! neutralization report, the upgrade log's tail — and the attachments.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::checklist::{Item, Mark, Summary};
+use super::{Campaign, SwapKind};
+use crate::engine::job::JobRecord;
+use crate::odoo::inspect::Inspection;
+
+pub struct Input<'a> {
+    pub campaign: &'a Campaign,
+    pub items: &'a [Item],
+    pub last_test: Option<&'a JobRecord>,
+    pub inspection: Option<&'a Inspection>,
+    pub log_tail: &'a [String],
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    pub dir: PathBuf,
+    pub anomalies: usize,
+    pub attachments: usize,
+    pub ticket: String,
+    pub missing_files: Vec<String>,
+}
+
+/// Which support channel fits the campaign's phase.
+pub fn ticket_hint(c: &Campaign) -> String {
+    let restored = c.history.iter().rev().find(|s| s.kind == SwapKind::Restore || s.kind == SwapKind::Rollback).is_some_and(|s| s.kind == SwapKind::Restore);
+    if restored {
+        "Production is upgraded: report these through Odoo's normal support (a regular ticket), attaching report.md and the files.".into()
+    } else {
+        "Before production: open an Odoo support ticket of type \"An issue related to my upgrade\", attaching report.md and the files.".into()
+    }
+}
+
+pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
+    if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(format!("{} exists and is not empty: choose another --out", out.display()));
+    }
+    let att_dir = out.join("attachments");
+    std::fs::create_dir_all(&att_dir).map_err(|e| format!("{}: {e}", att_dir.display()))?;
+    let c = input.campaign;
+    let current = input.last_test.map(|j| j.work_db.as_str());
+    let summary = Summary::of(input.items, &c.checklist, current);
+    let mut attachments = 0;
+    let mut missing = Vec::new();
+    let mut copied: Vec<Vec<String>> = Vec::new();
+    for a in &c.anomalies {
+        let mut names = Vec::new();
+        for (n, f) in a.files.iter().enumerate() {
+            let src = Path::new(f);
+            let name = format!("{}-{}-{}", a.id, n + 1, src.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into()));
+            match std::fs::copy(src, att_dir.join(&name)) {
+                Ok(_) => {
+                    attachments += 1;
+                    names.push(name);
+                }
+                Err(_) => missing.push(f.clone()),
+            }
+        }
+        copied.push(names);
+    }
+    let ticket = ticket_hint(c);
+    let mut md = String::new();
+    md.push_str(&format!("# Upgrade test report: {}\n\n", c.db));
+    md.push_str(&format!("{ticket}\n\n"));
+    md.push_str("## Versions\n\n");
+    if let Some(j) = input.last_test {
+        md.push_str(&format!("- source: {} (base {})\n- target: {}\n- test database: {} ({:?})\n", c.db, j.source_version, j.target, j.work_db, j.status));
+    } else {
+        md.push_str(&format!("- source: {}\n- no test database yet\n", c.db));
+    }
+    md.push_str(&format!("- server: {}\n\n", c.server));
+    md.push_str(&format!("## Anomalies ({})\n\n", c.anomalies.len()));
+    for (a, files) in c.anomalies.iter().zip(&copied) {
+        md.push_str(&format!("### #{} {} — {} ({}, {})\n\n", a.id, a.title, a.area, a.severity.label(), a.status.label()));
+        md.push_str(&format!("**Steps to reproduce**\n\n{}\n\n**Expected**\n\n{}\n\n**Actual**\n\n{}\n\n", a.steps.trim(), a.expected.trim(), a.actual.trim()));
+        if !files.is_empty() {
+            md.push_str(&format!("Files: {}\n\n", files.iter().map(|f| format!("attachments/{f}")).collect::<Vec<_>>().join(", ")));
+        }
+    }
+    md.push_str(&format!(
+        "## Checklist\n\n{} passed, {} failed, {} skipped, {} to do, {} to check again on the new copy\n\n",
+        summary.passed, summary.failed, summary.skipped, summary.todo, summary.stale
+    ));
+    for i in input.items {
+        let mark = match c.checklist.get(&i.id).and_then(|s| s.mark) {
+            Some(Mark::Pass) => "pass",
+            Some(Mark::Fail) => "FAIL",
+            Some(Mark::Skip) => "skip",
+            None => "to do",
+        };
+        let note = c.checklist.get(&i.id).map(|s| s.note.as_str()).filter(|n| !n.is_empty()).map(|n| format!(" — {n}")).unwrap_or_default();
+        md.push_str(&format!("- [{mark}] {} / {}{note}\n", i.area, i.title));
+    }
+    md.push_str("\n## Modules\n\n");
+    match input.inspection {
+        Some(ins) => {
+            md.push_str(&format!("{} installed; custom (not covered by Odoo's upgrade service) marked *\n\n", ins.installed_count));
+            for m in &ins.installed {
+                md.push_str(&format!("- {}{} {} ({})\n", m.name, if m.custom { " *" } else { "" }, m.version, m.author));
+            }
+        }
+        None => md.push_str("(production could not be read now: frozen or unreachable)\n"),
+    }
+    if let Some(j) = input.last_test {
+        md.push_str("\n## Neutralization of the test copy\n\n");
+        for (k, v) in &j.neutralized.0 {
+            md.push_str(&format!("- {k}: {}\n", v.map(|n| n.to_string()).unwrap_or_else(|| "custom SQL".into())));
+        }
+    }
+    md.push_str("\n## Upgrade log (tail)\n\n```\n");
+    for l in input.log_tail {
+        md.push_str(l);
+        md.push('\n');
+    }
+    md.push_str("```\n");
+    let report_json = json!({
+        "db": c.db,
+        "server": c.server,
+        "ticket": ticket,
+        "anomalies": c.anomalies,
+        "checklist": { "summary": summary, "items": input.items.iter().map(|i| json!({"id": i.id, "area": i.area, "title": i.title, "state": c.checklist.get(&i.id)})).collect::<Vec<_>>() },
+        "test": input.last_test.map(|j| json!({"db": j.work_db, "source_version": j.source_version, "target": j.target, "neutralized": j.neutralized.0, "status": j.status})),
+        "modules": input.inspection.map(|i| i.installed.iter().map(|m| json!({"name": m.name, "version": m.version, "custom": m.custom})).collect::<Vec<_>>()),
+        "log_tail": input.log_tail,
+    });
+    write_file(&out.join("report.md"), md.as_bytes())?;
+    write_file(&out.join("report.json"), serde_json::to_string_pretty(&report_json).unwrap_or_default().as_bytes())?;
+    Ok(Written { dir: out.to_path_buf(), anomalies: c.anomalies.len(), attachments, ticket, missing_files: missing })
+}
+
+fn write_file(p: &Path, bytes: &[u8]) -> Result<(), String> {
+    super::store::write_atomic(p, bytes).map_err(|e| e.to_string())
+}
