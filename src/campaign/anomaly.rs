@@ -14,7 +14,12 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Blocking];
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Blocking,
+    ];
     pub fn label(self) -> &'static str {
         match self {
             Severity::Low => "low",

@@ -48,7 +48,12 @@ pub struct ItemState {
 pub type States = BTreeMap<String, ItemState>;
 
 pub fn parse(text: &str, origin: &str) -> Result<Vec<Item>, String> {
-    let f: File = toml::from_str(text).map_err(|e| format!("checklist {origin}: {}", crate::config::one_line(&e.to_string())))?;
+    let f: File = toml::from_str(text).map_err(|e| {
+        format!(
+            "checklist {origin}: {}",
+            crate::config::one_line(&e.to_string())
+        )
+    })?;
     Ok(f.items)
 }
 
@@ -66,7 +71,8 @@ pub fn load(user_dir: Option<&Path>) -> Result<Vec<Item>, String> {
             .collect();
         files.sort();
         for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|e| format!("checklist {}: {e}", f.display()))?;
+            let text = std::fs::read_to_string(&f)
+                .map_err(|e| format!("checklist {}: {e}", f.display()))?;
             for item in parse(&text, &f.display().to_string())? {
                 match items.iter_mut().find(|i| i.id == item.id) {
                     Some(existing) => *existing = item,
@@ -93,10 +99,25 @@ impl Summary {
         let mut s = Summary::default();
         for i in items {
             match states.get(&i.id) {
-                Some(st) if st.mark.is_some() && current_test_db.is_some() && st.test_db.as_deref() != current_test_db => s.stale += 1,
-                Some(ItemState { mark: Some(Mark::Pass), .. }) => s.passed += 1,
-                Some(ItemState { mark: Some(Mark::Fail), .. }) => s.failed += 1,
-                Some(ItemState { mark: Some(Mark::Skip), .. }) => s.skipped += 1,
+                Some(st)
+                    if st.mark.is_some()
+                        && current_test_db.is_some()
+                        && st.test_db.as_deref() != current_test_db =>
+                {
+                    s.stale += 1
+                }
+                Some(ItemState {
+                    mark: Some(Mark::Pass),
+                    ..
+                }) => s.passed += 1,
+                Some(ItemState {
+                    mark: Some(Mark::Fail),
+                    ..
+                }) => s.failed += 1,
+                Some(ItemState {
+                    mark: Some(Mark::Skip),
+                    ..
+                }) => s.skipped += 1,
                 _ => s.todo += 1,
             }
         }
@@ -116,11 +137,25 @@ mod tests {
     #[test]
     fn default_checklist_covers_odoo_test_guide_and_user_files_extend_it() {
         let items = load(None).unwrap();
-        for id in ["views", "reports", "website", "create_records", "invoice_refund", "ecommerce", "accounting_reports", "integrations", "automations"] {
+        for id in [
+            "views",
+            "reports",
+            "website",
+            "create_records",
+            "invoice_refund",
+            "ecommerce",
+            "accounting_reports",
+            "integrations",
+            "automations",
+        ] {
             assert!(items.iter().any(|i| i.id == id), "{id}");
         }
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("mine.toml"), "[[item]]\nid = \"pos\"\narea = \"Shop\"\ntitle = \"Point of sale session closes\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("mine.toml"),
+            "[[item]]\nid = \"pos\"\narea = \"Shop\"\ntitle = \"Point of sale session closes\"\n",
+        )
+        .unwrap();
         let more = load(Some(dir.path())).unwrap();
         assert_eq!(more.len(), items.len() + 1);
         std::fs::write(dir.path().join("bad.toml"), "[[item]]\nid = \"x\"\n").unwrap();
@@ -133,10 +168,29 @@ mod tests {
         let items = load(None).unwrap();
         let mut st = States::new();
         let at = Utc::now();
-        st.insert("views".into(), ItemState { mark: Some(Mark::Pass), note: String::new(), at, test_db: Some("t1".into()) });
-        st.insert("reports".into(), ItemState { mark: Some(Mark::Fail), note: String::new(), at, test_db: Some("t2".into()) });
+        st.insert(
+            "views".into(),
+            ItemState {
+                mark: Some(Mark::Pass),
+                note: String::new(),
+                at,
+                test_db: Some("t1".into()),
+            },
+        );
+        st.insert(
+            "reports".into(),
+            ItemState {
+                mark: Some(Mark::Fail),
+                note: String::new(),
+                at,
+                test_db: Some("t2".into()),
+            },
+        );
         let s = Summary::of(&items, &st, Some("t2"));
-        assert_eq!((s.passed, s.failed, s.stale, s.todo), (0, 1, 1, items.len() - 2));
+        assert_eq!(
+            (s.passed, s.failed, s.stale, s.todo),
+            (0, 1, 1, items.len() - 2)
+        );
         assert!(!s.complete());
     }
 }

@@ -200,7 +200,12 @@ pub fn is_production(state: &Path, server: &str, db: &str) -> Result<bool, Store
 
 /// Load, change, save: the way front ends write checklist and anomalies, so
 /// that what another process wrote meanwhile (jobs, freeze) is kept.
-pub fn update(state: &Path, server: &str, db: &str, f: impl FnOnce(&mut Campaign)) -> Result<Campaign, StoreError> {
+pub fn update(
+    state: &Path,
+    server: &str,
+    db: &str,
+    f: impl FnOnce(&mut Campaign),
+) -> Result<Campaign, StoreError> {
     let mut c = load_or_new(state, server, db)?;
     f(&mut c);
     save(state, &c)?;

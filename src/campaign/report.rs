@@ -31,7 +31,12 @@ pub struct Written {
 
 /// Which support channel fits the campaign's phase.
 pub fn ticket_hint(c: &Campaign) -> String {
-    let restored = c.history.iter().rev().find(|s| s.kind == SwapKind::Restore || s.kind == SwapKind::Rollback).is_some_and(|s| s.kind == SwapKind::Restore);
+    let restored = c
+        .history
+        .iter()
+        .rev()
+        .find(|s| s.kind == SwapKind::Restore || s.kind == SwapKind::Rollback)
+        .is_some_and(|s| s.kind == SwapKind::Restore);
     if restored {
         "Production is upgraded: report these through Odoo's normal support (a regular ticket), attaching report.md and the files.".into()
     } else {
@@ -40,8 +45,15 @@ pub fn ticket_hint(c: &Campaign) -> String {
 }
 
 pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
-    if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(format!("{} exists and is not empty: choose another --out", out.display()));
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(format!(
+            "{} exists and is not empty: choose another --out",
+            out.display()
+        ));
     }
     let att_dir = out.join("attachments");
     std::fs::create_dir_all(&att_dir).map_err(|e| format!("{}: {e}", att_dir.display()))?;
@@ -55,7 +67,14 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
         let mut names = Vec::new();
         for (n, f) in a.files.iter().enumerate() {
             let src = Path::new(f);
-            let name = format!("{}-{}-{}", a.id, n + 1, src.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into()));
+            let name = format!(
+                "{}-{}-{}",
+                a.id,
+                n + 1,
+                src.file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "file".into())
+            );
             match std::fs::copy(src, att_dir.join(&name)) {
                 Ok(_) => {
                     attachments += 1;
@@ -72,17 +91,39 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
     md.push_str(&format!("{ticket}\n\n"));
     md.push_str("## Versions\n\n");
     if let Some(j) = input.last_test {
-        md.push_str(&format!("- source: {} (base {})\n- target: {}\n- test database: {} ({:?})\n", c.db, j.source_version, j.target, j.work_db, j.status));
+        md.push_str(&format!(
+            "- source: {} (base {})\n- target: {}\n- test database: {} ({:?})\n",
+            c.db, j.source_version, j.target, j.work_db, j.status
+        ));
     } else {
         md.push_str(&format!("- source: {}\n- no test database yet\n", c.db));
     }
     md.push_str(&format!("- server: {}\n\n", c.server));
     md.push_str(&format!("## Anomalies ({})\n\n", c.anomalies.len()));
     for (a, files) in c.anomalies.iter().zip(&copied) {
-        md.push_str(&format!("### #{} {} — {} ({}, {})\n\n", a.id, a.title, a.area, a.severity.label(), a.status.label()));
-        md.push_str(&format!("**Steps to reproduce**\n\n{}\n\n**Expected**\n\n{}\n\n**Actual**\n\n{}\n\n", a.steps.trim(), a.expected.trim(), a.actual.trim()));
+        md.push_str(&format!(
+            "### #{} {} — {} ({}, {})\n\n",
+            a.id,
+            a.title,
+            a.area,
+            a.severity.label(),
+            a.status.label()
+        ));
+        md.push_str(&format!(
+            "**Steps to reproduce**\n\n{}\n\n**Expected**\n\n{}\n\n**Actual**\n\n{}\n\n",
+            a.steps.trim(),
+            a.expected.trim(),
+            a.actual.trim()
+        ));
         if !files.is_empty() {
-            md.push_str(&format!("Files: {}\n\n", files.iter().map(|f| format!("attachments/{f}")).collect::<Vec<_>>().join(", ")));
+            md.push_str(&format!(
+                "Files: {}\n\n",
+                files
+                    .iter()
+                    .map(|f| format!("attachments/{f}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
     }
     md.push_str(&format!(
@@ -96,15 +137,30 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
             Some(Mark::Skip) => "skip",
             None => "to do",
         };
-        let note = c.checklist.get(&i.id).map(|s| s.note.as_str()).filter(|n| !n.is_empty()).map(|n| format!(" — {n}")).unwrap_or_default();
+        let note = c
+            .checklist
+            .get(&i.id)
+            .map(|s| s.note.as_str())
+            .filter(|n| !n.is_empty())
+            .map(|n| format!(" — {n}"))
+            .unwrap_or_default();
         md.push_str(&format!("- [{mark}] {} / {}{note}\n", i.area, i.title));
     }
     md.push_str("\n## Modules\n\n");
     match input.inspection {
         Some(ins) => {
-            md.push_str(&format!("{} installed; custom (not covered by Odoo's upgrade service) marked *\n\n", ins.installed_count));
+            md.push_str(&format!(
+                "{} installed; custom (not covered by Odoo's upgrade service) marked *\n\n",
+                ins.installed_count
+            ));
             for m in &ins.installed {
-                md.push_str(&format!("- {}{} {} ({})\n", m.name, if m.custom { " *" } else { "" }, m.version, m.author));
+                md.push_str(&format!(
+                    "- {}{} {} ({})\n",
+                    m.name,
+                    if m.custom { " *" } else { "" },
+                    m.version,
+                    m.author
+                ));
             }
         }
         None => md.push_str("(production could not be read now: frozen or unreachable)\n"),
@@ -112,7 +168,11 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
     if let Some(j) = input.last_test {
         md.push_str("\n## Neutralization of the test copy\n\n");
         for (k, v) in &j.neutralized.0 {
-            md.push_str(&format!("- {k}: {}\n", v.map(|n| n.to_string()).unwrap_or_else(|| "custom SQL".into())));
+            md.push_str(&format!(
+                "- {k}: {}\n",
+                v.map(|n| n.to_string())
+                    .unwrap_or_else(|| "custom SQL".into())
+            ));
         }
     }
     md.push_str("\n## Upgrade log (tail)\n\n```\n");
@@ -132,8 +192,19 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
         "log_tail": input.log_tail,
     });
     write_file(&out.join("report.md"), md.as_bytes())?;
-    write_file(&out.join("report.json"), serde_json::to_string_pretty(&report_json).unwrap_or_default().as_bytes())?;
-    Ok(Written { dir: out.to_path_buf(), anomalies: c.anomalies.len(), attachments, ticket, missing_files: missing })
+    write_file(
+        &out.join("report.json"),
+        serde_json::to_string_pretty(&report_json)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    Ok(Written {
+        dir: out.to_path_buf(),
+        anomalies: c.anomalies.len(),
+        attachments,
+        ticket,
+        missing_files: missing,
+    })
 }
 
 fn write_file(p: &Path, bytes: &[u8]) -> Result<(), String> {

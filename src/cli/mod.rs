@@ -298,7 +298,12 @@ pub fn run() -> Result<i32> {
             }
             Command::Report { db, out } => {
                 let w = engine.report(&db, &out).await?;
-                output::out(&format!("{} written: {} anomalie(s), {} attachment(s)", w.dir.join("report.md").display(), w.anomalies, w.attachments));
+                output::out(&format!(
+                    "{} written: {} anomalie(s), {} attachment(s)",
+                    w.dir.join("report.md").display(),
+                    w.anomalies,
+                    w.attachments
+                ));
                 for m in &w.missing_files {
                     output::err(&format!("  attachment not found, left out: {m}"));
                 }

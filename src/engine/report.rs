@@ -14,7 +14,10 @@ impl Engine {
     }
 
     /// The last test job of the campaign that reached "ready", if any.
-    pub fn last_ready_test(&self, c: &campaign::Campaign) -> Result<Option<job::JobRecord>, EngineError> {
+    pub fn last_ready_test(
+        &self,
+        c: &campaign::Campaign,
+    ) -> Result<Option<job::JobRecord>, EngineError> {
         for id in c.test_jobs.iter().rev() {
             if let Some(j) = job::load(&self.state_dir, id)? {
                 if j.status == JobStatus::Ready {
@@ -26,13 +29,18 @@ impl Engine {
     }
 
     pub async fn report(&self, db: &str, out: &Path) -> Result<report::Written, EngineError> {
-        let c = campaign::load(&self.state_dir, &self.conn.server_key(), db)?
-            .ok_or_else(|| EngineError::Preflight(format!("no campaign for {db:?}: run a test upgrade first (upgrade-pilot test --db {db:?})")))?;
+        let c = campaign::load(&self.state_dir, &self.conn.server_key(), db)?.ok_or_else(|| {
+            EngineError::Preflight(format!(
+                "no campaign for {db:?}: run a test upgrade first (upgrade-pilot test --db {db:?})"
+            ))
+        })?;
         let items = self.checklist_items()?;
         let last = self.last_ready_test(&c)?;
         // Production may be frozen: the report then goes without the module list.
         let inspection = match self.conn.connect(db).await {
-            Ok(client) => inspect::inspect(&client, db, &self.config.odoo.custom_modules).await.ok(),
+            Ok(client) => inspect::inspect(&client, db, &self.config.odoo.custom_modules)
+                .await
+                .ok(),
             Err(_) => None,
         };
         let log_tail: Vec<String> = last
@@ -40,10 +48,22 @@ impl Engine {
             .and_then(|j| std::fs::read_to_string(job::log_path(&self.state_dir, &j.id)).ok())
             .map(|t| {
                 let lines: Vec<&str> = t.lines().collect();
-                lines[lines.len().saturating_sub(60)..].iter().map(|l| l.chars().take(400).collect()).collect()
+                lines[lines.len().saturating_sub(60)..]
+                    .iter()
+                    .map(|l| l.chars().take(400).collect())
+                    .collect()
             })
             .unwrap_or_default();
-        report::write(out, &report::Input { campaign: &c, items: &items, last_test: last.as_ref(), inspection: inspection.as_ref(), log_tail: &log_tail })
-            .map_err(EngineError::Preflight)
+        report::write(
+            out,
+            &report::Input {
+                campaign: &c,
+                items: &items,
+                last_test: last.as_ref(),
+                inspection: inspection.as_ref(),
+                log_tail: &log_tail,
+            },
+        )
+        .map_err(EngineError::Preflight)
     }
 }

@@ -785,10 +785,18 @@ impl Engine {
     /// "new test, drop the previous copy"). Never production data.
     pub async fn drop_test_copy(&self, source: &str, test_db: &str) -> Result<(), EngineError> {
         let key = self.conn.server_key();
-        let camp = campaign::load(&self.state_dir, &key, source)?.ok_or_else(|| fail(format!("no campaign for {source:?}")))?;
-        let ours = camp.test_jobs.iter().any(|id| job::load(&self.state_dir, id).ok().flatten().is_some_and(|j| j.work_db == test_db));
+        let camp = campaign::load(&self.state_dir, &key, source)?
+            .ok_or_else(|| fail(format!("no campaign for {source:?}")))?;
+        let ours = camp.test_jobs.iter().any(|id| {
+            job::load(&self.state_dir, id)
+                .ok()
+                .flatten()
+                .is_some_and(|j| j.work_db == test_db)
+        });
         if !ours || test_db == source || campaign::is_production(&self.state_dir, &key, test_db)? {
-            return Err(fail(format!("refusing to drop {test_db:?}: it is not a test copy of {source:?}")));
+            return Err(fail(format!(
+                "refusing to drop {test_db:?}: it is not a test copy of {source:?}"
+            )));
         }
         let maint = self.conn.connect_maintenance().await?;
         let major = server::server_major(&maint).await?;

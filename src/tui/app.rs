@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+pub use super::flow::{CampView, Form, Prompt, PromptKind, SwapView};
 use crate::campaign::anomaly::Anomaly;
 use crate::campaign::checklist::States;
 use crate::engine::{Event, JobRecord, Progress};
-pub use super::flow::{CampView, Form, Prompt, PromptKind, SwapView};
 use crate::odoo::inspect::Inspection;
 use crate::odoo::version::Series;
 
@@ -87,7 +87,9 @@ pub enum Confirm {
     CancelJob,
     Quit,
     /// A new test while a test copy exists: drop it or keep it.
-    NewTest { previous: Option<String> },
+    NewTest {
+        previous: Option<String>,
+    },
 }
 
 pub struct App {
@@ -141,13 +143,24 @@ pub enum Msg {
 pub enum Cmd {
     LoadDbs,
     Inspect(String),
-    StartTest { db: String, target: String, drop_previous: Option<String> },
+    StartTest {
+        db: String,
+        target: String,
+        drop_previous: Option<String>,
+    },
     CancelJob,
     LoadCampaign(String),
-    SaveCampaign { db: String, checklist: States, anomalies: Vec<Anomaly> },
+    SaveCampaign {
+        db: String,
+        checklist: States,
+        anomalies: Vec<Anomaly>,
+    },
     ExportReport(String),
     Freeze(String),
-    StartProduction { db: String, target: String },
+    StartProduction {
+        db: String,
+        target: String,
+    },
     Restore(String),
     Rollback(String),
 }
@@ -194,7 +207,10 @@ impl App {
 
     /// The database the campaign is about: the selected one.
     pub fn campaign_db(&self) -> Option<String> {
-        self.camp.as_ref().map(|c| c.db.clone()).or_else(|| self.selected_db().map(|d| d.name.clone()))
+        self.camp
+            .as_ref()
+            .map(|c| c.db.clone())
+            .or_else(|| self.selected_db().map(|d| d.name.clone()))
     }
 
     pub fn selected_db(&self) -> Option<&DbRow> {
@@ -280,7 +296,13 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             }
             None
         }
-        Msg::JobStarted { db, target, steps, connect, production } => {
+        Msg::JobStarted {
+            db,
+            target,
+            steps,
+            connect,
+            production,
+        } => {
             app.job = Some(JobView {
                 production,
                 db,
@@ -327,14 +349,21 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
                 app.quit = true;
             }
             if ok {
-                app.screen = if production { Screen::Restore } else { Screen::Ready };
+                app.screen = if production {
+                    Screen::Restore
+                } else {
+                    Screen::Ready
+                };
                 return app.campaign_db().map(Cmd::LoadCampaign);
             }
             None
         }
-        Msg::Campaign(_) | Msg::Saved(_) | Msg::Reported(_) | Msg::Frozen(_) | Msg::Swapped(_) | Msg::Paste(_) => {
-            super::flow::update(app, msg)
-        }
+        Msg::Campaign(_)
+        | Msg::Saved(_)
+        | Msg::Reported(_)
+        | Msg::Frozen(_)
+        | Msg::Swapped(_)
+        | Msg::Paste(_) => super::flow::update(app, msg),
         Msg::Tick(elapsed) => {
             if let Some(job) = app.job.as_mut().filter(|j| j.running()) {
                 job.elapsed = elapsed;
@@ -558,7 +587,10 @@ pub(crate) mod tests {
             Some(Cmd::Inspect("prod".into()))
         );
         assert_eq!(
-            update(&mut app, Msg::Inspected("prod".into(), Ok(inspection("prod")))),
+            update(
+                &mut app,
+                Msg::Inspected("prod".into(), Ok(inspection("prod")))
+            ),
             Some(Cmd::LoadCampaign("prod".into()))
         );
         app
@@ -584,7 +616,11 @@ pub(crate) mod tests {
         );
         assert_eq!(
             update(&mut app, key(KeyCode::Enter)),
-            Some(Cmd::StartTest { db: "prod".into(), target: "17.0".into(), drop_previous: None })
+            Some(Cmd::StartTest {
+                db: "prod".into(),
+                target: "17.0".into(),
+                drop_previous: None
+            })
         );
         update(
             &mut app,

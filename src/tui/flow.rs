@@ -39,7 +39,10 @@ impl CampView {
     }
 
     pub fn open_anomalies(&self) -> usize {
-        self.anomalies.iter().filter(|a| a.status == Status::Open).count()
+        self.anomalies
+            .iter()
+            .filter(|a| a.status == Status::Open)
+            .count()
     }
 
     /// Checklist done and no anomaly open: what Odoo asks before production.
@@ -59,7 +62,11 @@ impl CampView {
         areas
             .iter()
             .flat_map(|a| self.items.iter().filter(move |i| i.area == *a))
-            .filter(|i| f.is_empty() || i.title.to_lowercase().contains(&f) || i.area.to_lowercase().contains(&f))
+            .filter(|i| {
+                f.is_empty()
+                    || i.title.to_lowercase().contains(&f)
+                    || i.area.to_lowercase().contains(&f)
+            })
             .collect()
     }
 }
@@ -90,7 +97,15 @@ pub struct Prompt {
     pub lines: Vec<String>,
 }
 
-pub const FORM_FIELDS: [&str; 7] = ["Title", "Area", "Severity", "Steps to reproduce", "Expected", "Actual", "Files (paths, one per line)"];
+pub const FORM_FIELDS: [&str; 7] = [
+    "Title",
+    "Area",
+    "Severity",
+    "Steps to reproduce",
+    "Expected",
+    "Actual",
+    "Files (paths, one per line)",
+];
 pub const SEVERITY_FIELD: usize = 2;
 
 pub struct Form {
@@ -104,7 +119,10 @@ pub struct Form {
 
 impl std::fmt::Debug for Form {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Form").field("focus", &self.focus).field("editing", &self.editing).finish()
+        f.debug_struct("Form")
+            .field("focus", &self.focus)
+            .field("editing", &self.editing)
+            .finish()
     }
 }
 
@@ -117,7 +135,13 @@ impl Form {
                 _ => TextArea::default(),
             })
             .collect();
-        let mut form = Form { fields, severity: Severity::Medium, focus: 0, editing: None, item };
+        let mut form = Form {
+            fields,
+            severity: Severity::Medium,
+            focus: 0,
+            editing: None,
+            item,
+        };
         // Typing continues what was prefilled.
         for f in &mut form.fields {
             f.move_cursor(ratatui_textarea::CursorMove::Bottom);
@@ -145,7 +169,11 @@ impl Form {
 
 fn save(app: &App) -> Option<Cmd> {
     let c = app.camp.as_ref()?;
-    Some(Cmd::SaveCampaign { db: c.db.clone(), checklist: c.states.clone(), anomalies: c.anomalies.clone() })
+    Some(Cmd::SaveCampaign {
+        db: c.db.clone(),
+        checklist: c.states.clone(),
+        anomalies: c.anomalies.clone(),
+    })
 }
 
 fn mark(app: &mut App, m: Mark) -> Option<Cmd> {
@@ -154,8 +182,20 @@ fn mark(app: &mut App, m: Mark) -> Option<Cmd> {
     let camp = app.camp.as_mut()?;
     let id = camp.visible(&filter).get(cursor)?.id.clone();
     let test_db = camp.test_db.clone();
-    let note = camp.states.get(&id).map(|s| s.note.clone()).unwrap_or_default();
-    camp.states.insert(id, ItemState { mark: Some(m), note, at: Utc::now(), test_db });
+    let note = camp
+        .states
+        .get(&id)
+        .map(|s| s.note.clone())
+        .unwrap_or_default();
+    camp.states.insert(
+        id,
+        ItemState {
+            mark: Some(m),
+            note,
+            at: Utc::now(),
+            test_db,
+        },
+    );
     save(app)
 }
 
@@ -181,17 +221,33 @@ pub fn new_test_choice(app: &mut App, k: KeyEvent, previous: Option<String>) -> 
     };
     app.confirm = None;
     let camp = app.camp.as_ref()?;
-    let target = camp.test_target.clone().or_else(|| app.target.map(|t| t.to_string()))?;
-    Some(Cmd::StartTest { db: camp.db.clone(), target, drop_previous: drop })
+    let target = camp
+        .test_target
+        .clone()
+        .or_else(|| app.target.map(|t| t.to_string()))?;
+    Some(Cmd::StartTest {
+        db: camp.db.clone(),
+        target,
+        drop_previous: drop,
+    })
 }
 
 fn typed(kind: PromptKind, expect: String, lines: Vec<String>) -> Prompt {
-    Prompt { kind, input: String::new(), expect: Some(expect), lines }
+    Prompt {
+        kind,
+        input: String::new(),
+        expect: Some(expect),
+        lines,
+    }
 }
 
 fn production_target(app: &App) -> Option<String> {
     let c = app.camp.as_ref()?;
-    c.test_target.clone().or_else(|| app.inspection.as_ref().map(|i| Series::new(i.series.major + 1, 0).to_string()))
+    c.test_target.clone().or_else(|| {
+        app.inspection
+            .as_ref()
+            .map(|i| Series::new(i.series.major + 1, 0).to_string())
+    })
 }
 
 /// Keys of the screens of this module (and the Ready screen's shortcuts).
@@ -210,18 +266,34 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             app.screen = Screen::Freeze;
             db.map(Cmd::LoadCampaign)
         }
-        (_, KeyCode::Char('t')) if matches!(app.screen, Screen::Ready | Screen::Checklist | Screen::Anomalies) => start_test_choice(app),
+        (_, KeyCode::Char('t'))
+            if matches!(
+                app.screen,
+                Screen::Ready | Screen::Checklist | Screen::Anomalies
+            ) =>
+        {
+            start_test_choice(app)
+        }
         (Screen::Checklist, code) => {
-            let n = app.camp.as_ref().map(|c| c.visible(&app.filter).len()).unwrap_or(0);
+            let n = app
+                .camp
+                .as_ref()
+                .map(|c| c.visible(&app.filter).len())
+                .unwrap_or(0);
             match code {
-                KeyCode::Down | KeyCode::Char('j') => app.cursor = (app.cursor + 1).min(n.saturating_sub(1)),
+                KeyCode::Down | KeyCode::Char('j') => {
+                    app.cursor = (app.cursor + 1).min(n.saturating_sub(1))
+                }
                 KeyCode::Up | KeyCode::Char('k') => app.cursor = app.cursor.saturating_sub(1),
                 KeyCode::Char(' ') => return mark(app, Mark::Pass),
                 KeyCode::Char('s') => return mark(app, Mark::Skip),
                 KeyCode::Char('f') => {
                     let cmd = mark(app, Mark::Fail);
                     let filter = app.filter.clone();
-                    let item = app.camp.as_ref().and_then(|c| c.visible(&filter).get(app.cursor).map(|i| (*i).clone()));
+                    let item = app
+                        .camp
+                        .as_ref()
+                        .and_then(|c| c.visible(&filter).get(app.cursor).map(|i| (*i).clone()));
                     if let Some(i) = item {
                         app.form = Some(Form::new(&format!("{}: ", i.title), &i.area, Some(i.id)));
                         app.screen = Screen::AnomalyForm;
@@ -232,11 +304,25 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                     let filter = app.filter.clone();
                     let c = app.camp.as_ref()?;
                     let id = c.visible(&filter).get(app.cursor)?.id.clone();
-                    let input = c.states.get(&id).map(|s| s.note.clone()).unwrap_or_default();
-                    app.prompt = Some(Prompt { kind: PromptKind::Note(id), input, expect: None, lines: vec!["Note for this item:".into()] });
+                    let input = c
+                        .states
+                        .get(&id)
+                        .map(|s| s.note.clone())
+                        .unwrap_or_default();
+                    app.prompt = Some(Prompt {
+                        kind: PromptKind::Note(id),
+                        input,
+                        expect: None,
+                        lines: vec!["Note for this item:".into()],
+                    });
                 }
                 KeyCode::Char('/') => {
-                    app.prompt = Some(Prompt { kind: PromptKind::Filter, input: app.filter.clone(), expect: None, lines: vec!["Filter items:".into()] })
+                    app.prompt = Some(Prompt {
+                        kind: PromptKind::Filter,
+                        input: app.filter.clone(),
+                        expect: None,
+                        lines: vec!["Filter items:".into()],
+                    })
                 }
                 KeyCode::Esc => app.screen = Screen::Ready,
                 _ => {}
@@ -246,8 +332,12 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
         (Screen::Anomalies, code) => {
             let n = app.camp.as_ref().map(|c| c.anomalies.len()).unwrap_or(0);
             match code {
-                KeyCode::Down | KeyCode::Char('j') => app.anomaly_cursor = (app.anomaly_cursor + 1).min(n.saturating_sub(1)),
-                KeyCode::Up | KeyCode::Char('k') => app.anomaly_cursor = app.anomaly_cursor.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => {
+                    app.anomaly_cursor = (app.anomaly_cursor + 1).min(n.saturating_sub(1))
+                }
+                KeyCode::Up | KeyCode::Char('k') => {
+                    app.anomaly_cursor = app.anomaly_cursor.saturating_sub(1)
+                }
                 KeyCode::Char('n') => {
                     app.form = Some(Form::new("", "", None));
                     app.screen = Screen::AnomalyForm;
@@ -276,11 +366,21 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             match code {
                 KeyCode::Char('r') => return Some(Cmd::LoadCampaign(db)),
                 KeyCode::Enter if c.frozen_since.is_none() => {
-                    let expect = if untested { format!("untested {db}") } else { db.clone() };
-                    let mut lines = vec![format!("Freeze {db}: Odoo stops, {} session(s) are ended, nobody can log in.", c.sessions.len())];
+                    let expect = if untested {
+                        format!("untested {db}")
+                    } else {
+                        db.clone()
+                    };
+                    let mut lines = vec![format!(
+                        "Freeze {db}: Odoo stops, {} session(s) are ended, nobody can log in.",
+                        c.sessions.len()
+                    )];
                     if untested {
                         lines.push("Testing is NOT complete (checklist or open anomalies).".into());
-                        lines.push("Odoo warns: untested upgrades block workflows and break webshops.".into());
+                        lines.push(
+                            "Odoo warns: untested upgrades block workflows and break webshops."
+                                .into(),
+                        );
                     }
                     lines.push(format!("Type {expect:?} to confirm:"));
                     app.prompt = Some(typed(PromptKind::Freeze, expect, lines));
@@ -292,7 +392,12 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                         app.prompt = Some(typed(
                             PromptKind::Production,
                             expect.clone(),
-                            vec![format!("Upgrade production {db} to {target}: testing is NOT complete."), format!("Type {expect:?} to go on anyway:")],
+                            vec![
+                                format!(
+                                    "Upgrade production {db} to {target}: testing is NOT complete."
+                                ),
+                                format!("Type {expect:?} to go on anyway:"),
+                            ],
                         ));
                         return None;
                     }
@@ -309,14 +414,28 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             match code {
                 KeyCode::Enter => match &c.restore_plan {
                     Ok(what) => {
-                        app.prompt = Some(typed(PromptKind::Restore, db.clone(), vec![format!("Swap into place: {what}."), format!("Type {db:?} to confirm:")]));
+                        app.prompt = Some(typed(
+                            PromptKind::Restore,
+                            db.clone(),
+                            vec![
+                                format!("Swap into place: {what}."),
+                                format!("Type {db:?} to confirm:"),
+                            ],
+                        ));
                     }
                     Err(why) => app.message = Some(why.clone()),
                 },
                 KeyCode::Char('R') => match &c.rollback_plan {
                     Some(what) => {
                         let expect = format!("rollback {db}");
-                        app.prompt = Some(typed(PromptKind::Rollback, expect.clone(), vec![format!("Roll back: {what}."), format!("Type {expect:?} to confirm:")]));
+                        app.prompt = Some(typed(
+                            PromptKind::Rollback,
+                            expect.clone(),
+                            vec![
+                                format!("Roll back: {what}."),
+                                format!("Type {expect:?} to confirm:"),
+                            ],
+                        ));
                     }
                     None => app.message = Some("no restore to roll back".into()),
                 },
@@ -367,9 +486,16 @@ pub fn text_key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             None
         }
         KeyCode::Left | KeyCode::Right | KeyCode::Char(' ') if form.focus == SEVERITY_FIELD => {
-            let i = Severity::ALL.iter().position(|s| *s == form.severity).unwrap_or(0);
+            let i = Severity::ALL
+                .iter()
+                .position(|s| *s == form.severity)
+                .unwrap_or(0);
             let n = Severity::ALL.len();
-            form.severity = Severity::ALL[if k.code == KeyCode::Left { (i + n - 1) % n } else { (i + 1) % n }];
+            form.severity = Severity::ALL[if k.code == KeyCode::Left {
+                (i + n - 1) % n
+            } else {
+                (i + 1) % n
+            }];
             None
         }
         // Title and area are one line: Enter moves on.
@@ -389,7 +515,10 @@ pub fn text_key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
 fn submit_prompt(app: &mut App, p: Prompt) -> Option<Cmd> {
     if let Some(expect) = &p.expect {
         if p.input.trim() != expect {
-            app.message = Some(format!("not confirmed: you typed {:?}, not {expect:?}", p.input.trim()));
+            app.message = Some(format!(
+                "not confirmed: you typed {:?}, not {expect:?}",
+                p.input.trim()
+            ));
             return None;
         }
     }
@@ -398,14 +527,22 @@ fn submit_prompt(app: &mut App, p: Prompt) -> Option<Cmd> {
         PromptKind::Note(id) => {
             let camp = app.camp.as_mut()?;
             let test_db = camp.test_db.clone();
-            let st = camp.states.entry(id).or_insert(ItemState { mark: None, note: String::new(), at: Utc::now(), test_db });
+            let st = camp.states.entry(id).or_insert(ItemState {
+                mark: None,
+                note: String::new(),
+                at: Utc::now(),
+                test_db,
+            });
             st.note = p.input.trim().to_string();
             st.at = Utc::now();
             save(app)
         }
         PromptKind::Filter => None,
         PromptKind::Freeze => Some(Cmd::Freeze(db)),
-        PromptKind::Production => Some(Cmd::StartProduction { db, target: production_target(app)? }),
+        PromptKind::Production => Some(Cmd::StartProduction {
+            db,
+            target: production_target(app)?,
+        }),
         PromptKind::Restore => Some(Cmd::Restore(db)),
         PromptKind::Rollback => Some(Cmd::Rollback(db)),
     }
@@ -418,9 +555,21 @@ fn submit_form(app: &mut App) -> Option<Cmd> {
         app.message = Some("an anomaly needs a title".into());
         return None;
     }
-    let files: Vec<String> = form.fields[6].lines().iter().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
-    let (area, steps, expected, actual, severity, editing, item) =
-        (form.text(1), form.text(3), form.text(4), form.text(5), form.severity, form.editing, form.item.clone());
+    let files: Vec<String> = form.fields[6]
+        .lines()
+        .iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let (area, steps, expected, actual, severity, editing, item) = (
+        form.text(1),
+        form.text(3),
+        form.text(4),
+        form.text(5),
+        form.severity,
+        form.editing,
+        form.item.clone(),
+    );
     let camp = app.camp.as_mut()?;
     match editing.and_then(|id| camp.anomalies.iter_mut().find(|a| a.id == id)) {
         Some(a) => {
@@ -461,7 +610,9 @@ fn submit_form(app: &mut App) -> Option<Cmd> {
 pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
     match msg {
         Msg::Campaign(Ok(c)) => {
-            if app.camp.as_ref().is_none_or(|old| old.db == c.db) || app.selected_db().is_some_and(|d| d.name == c.db) {
+            if app.camp.as_ref().is_none_or(|old| old.db == c.db)
+                || app.selected_db().is_some_and(|d| d.name == c.db)
+            {
                 app.cursor = app.cursor.min(c.items.len().saturating_sub(1));
                 app.camp = Some(c);
             }
@@ -508,5 +659,250 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             None
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::campaign::checklist;
+    use crate::tui::app::{App, update};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn key(c: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    fn typed(app: &mut App, text: &str) {
+        for ch in text.chars() {
+            update(app, key(KeyCode::Char(ch)));
+        }
+    }
+
+    pub fn camp() -> CampView {
+        CampView {
+            db: "prod".into(),
+            items: checklist::load(None).unwrap(),
+            states: Default::default(),
+            anomalies: Vec::new(),
+            frozen_since: None,
+            test_db: Some("prod_test_17.0_2026_11_23_09_30".into()),
+            test_target: Some("17.0".into()),
+            upgraded_ready: None,
+            restore_plan: Err("no upgraded copy of \"prod\" is ready".into()),
+            rollback_plan: None,
+            sessions: Vec::new(),
+            ticket: "Before production: open an Odoo support ticket of type \"An issue related to my upgrade\".".into(),
+        }
+    }
+
+    pub fn app_on(screen: Screen) -> App {
+        let mut app = App::new("db.example:5432".into(), vec!["17.0".into()]);
+        update(&mut app, Msg::Campaign(Ok(camp())));
+        app.screen = screen;
+        app
+    }
+
+    fn saved_anomalies(cmd: Option<Cmd>) -> Vec<Anomaly> {
+        match cmd {
+            Some(Cmd::SaveCampaign { anomalies, .. }) => anomalies,
+            other => panic!("expected a save, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn checklist_pass_fail_files_an_anomaly_and_saves_each_change() {
+        let mut app = app_on(Screen::Checklist);
+        let cmd = update(&mut app, key(KeyCode::Char(' ')));
+        let Some(Cmd::SaveCampaign { checklist, .. }) = cmd else {
+            panic!("{cmd:?}")
+        };
+        assert_eq!(checklist["views"].mark, Some(Mark::Pass));
+        assert_eq!(
+            checklist["views"].test_db.as_deref(),
+            Some("prod_test_17.0_2026_11_23_09_30")
+        );
+        update(&mut app, key(KeyCode::Char('j')));
+        assert!(matches!(
+            update(&mut app, key(KeyCode::Char('f'))),
+            Some(Cmd::SaveCampaign { .. })
+        ));
+        assert_eq!(
+            app.screen,
+            Screen::AnomalyForm,
+            "f opens the form for the failed item"
+        );
+        assert_eq!(app.form.as_ref().unwrap().text(1), "Interface");
+        typed(&mut app, "logo missing");
+        assert_eq!(
+            app.form.as_ref().unwrap().text(0),
+            "Reports print (invoice, sales order, delivery slip): logo missing"
+        );
+        update(&mut app, key(KeyCode::Tab));
+        update(&mut app, key(KeyCode::Tab));
+        update(&mut app, key(KeyCode::Right));
+        update(&mut app, Msg::Paste("ignored on the severity field".into()));
+        update(&mut app, key(KeyCode::Tab));
+        update(
+            &mut app,
+            Msg::Paste("1. print INV/1\n2. look at the header".into()),
+        );
+        let anomalies = saved_anomalies(update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)),
+        ));
+        assert_eq!(anomalies.len(), 1);
+        let a = &anomalies[0];
+        assert_eq!(
+            (a.id, a.severity, a.status),
+            (1, Severity::High, Status::Open)
+        );
+        assert_eq!(a.steps, "1. print INV/1\n2. look at the header");
+        assert_eq!(a.checklist_item.as_deref(), Some("reports"));
+        assert_eq!(app.screen, Screen::Anomalies);
+        // x cycles the status and saves.
+        let anomalies = saved_anomalies(update(&mut app, key(KeyCode::Char('x'))));
+        assert_eq!(anomalies[0].status, Status::Fixed);
+    }
+
+    #[test]
+    fn notes_filter_and_empty_title_refused() {
+        let mut app = app_on(Screen::Checklist);
+        update(&mut app, key(KeyCode::Char('n')));
+        typed(&mut app, "ok in fr_BE too");
+        let Some(Cmd::SaveCampaign { checklist, .. }) = update(&mut app, key(KeyCode::Enter))
+        else {
+            panic!()
+        };
+        assert_eq!(checklist["views"].note, "ok in fr_BE too");
+        assert_eq!(checklist["views"].mark, None, "a note alone is no mark");
+        update(&mut app, key(KeyCode::Char('/')));
+        typed(&mut app, "ecommerce");
+        update(&mut app, key(KeyCode::Enter));
+        let c = app.camp.as_ref().unwrap();
+        assert_eq!(
+            c.visible(&app.filter)
+                .iter()
+                .map(|i| i.id.as_str())
+                .collect::<Vec<_>>(),
+            ["ecommerce"]
+        );
+        app.screen = Screen::Anomalies;
+        update(&mut app, key(KeyCode::Char('n')));
+        assert_eq!(
+            update(
+                &mut app,
+                Msg::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL))
+            ),
+            None
+        );
+        assert_eq!(app.message.as_deref(), Some("an anomaly needs a title"));
+        assert_eq!(app.screen, Screen::AnomalyForm);
+    }
+
+    #[test]
+    fn new_test_offers_to_drop_or_keep_the_previous_copy() {
+        let mut app = app_on(Screen::Checklist);
+        assert_eq!(update(&mut app, key(KeyCode::Char('t'))), None);
+        assert!(matches!(
+            app.confirm,
+            Some(Confirm::NewTest { previous: Some(_) })
+        ));
+        let cmd = update(&mut app, key(KeyCode::Char('d')));
+        assert_eq!(
+            cmd,
+            Some(Cmd::StartTest {
+                db: "prod".into(),
+                target: "17.0".into(),
+                drop_previous: Some("prod_test_17.0_2026_11_23_09_30".into())
+            })
+        );
+        update(&mut app, key(KeyCode::Char('t')));
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('k'))),
+            Some(Cmd::StartTest {
+                db: "prod".into(),
+                target: "17.0".into(),
+                drop_previous: None
+            })
+        );
+    }
+
+    #[test]
+    fn freeze_needs_the_typed_name_and_more_when_untested() {
+        let mut app = app_on(Screen::Freeze);
+        update(&mut app, key(KeyCode::Enter));
+        assert_eq!(
+            app.prompt.as_ref().unwrap().expect.as_deref(),
+            Some("untested prod"),
+            "nothing is tested yet"
+        );
+        typed(&mut app, "prod");
+        assert_eq!(
+            update(&mut app, key(KeyCode::Enter)),
+            None,
+            "a wrong name freezes nothing"
+        );
+        assert!(app.message.as_deref().unwrap().starts_with("not confirmed"));
+        update(&mut app, key(KeyCode::Enter));
+        typed(&mut app, "untested prod");
+        assert_eq!(
+            update(&mut app, key(KeyCode::Enter)),
+            Some(Cmd::Freeze("prod".into()))
+        );
+
+        // Tested: the plain name is enough; once frozen, p starts production.
+        let mut app = app_on(Screen::Freeze);
+        let c = app.camp.as_mut().unwrap();
+        let ids: Vec<String> = c.items.iter().map(|i| i.id.clone()).collect();
+        for id in ids {
+            c.states.insert(
+                id,
+                checklist::ItemState {
+                    mark: Some(Mark::Pass),
+                    note: String::new(),
+                    at: Utc::now(),
+                    test_db: c.test_db.clone(),
+                },
+            );
+        }
+        update(&mut app, key(KeyCode::Enter));
+        assert_eq!(app.prompt.as_ref().unwrap().expect.as_deref(), Some("prod"));
+        update(&mut app, key(KeyCode::Esc));
+        assert!(app.prompt.is_none());
+        app.camp.as_mut().unwrap().frozen_since = Some("now".into());
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('p'))),
+            Some(Cmd::StartProduction {
+                db: "prod".into(),
+                target: "17.0".into()
+            })
+        );
+    }
+
+    #[test]
+    fn restore_and_rollback_are_typed() {
+        let mut app = app_on(Screen::Restore);
+        update(&mut app, key(KeyCode::Enter));
+        assert!(app.prompt.is_none(), "no upgraded copy: nothing to confirm");
+        assert!(app.message.as_deref().unwrap().contains("no upgraded copy"));
+        app.camp.as_mut().unwrap().restore_plan =
+            Ok("prod → prod_before, prod_upgrade → prod".into());
+        update(&mut app, key(KeyCode::Enter));
+        typed(&mut app, "prod");
+        assert_eq!(
+            update(&mut app, key(KeyCode::Enter)),
+            Some(Cmd::Restore("prod".into()))
+        );
+        update(&mut app, key(KeyCode::Char('R')));
+        assert!(app.prompt.is_none(), "no restore to roll back yet");
+        app.camp.as_mut().unwrap().rollback_plan =
+            Some("prod → prod_failed, prod_before → prod".into());
+        update(&mut app, key(KeyCode::Char('R')));
+        typed(&mut app, "rollback prod");
+        assert_eq!(
+            update(&mut app, key(KeyCode::Enter)),
+            Some(Cmd::Rollback("prod".into()))
+        );
     }
 }

@@ -31,12 +31,45 @@ const WAIT: &[Binding] = &[
     b("c", "cancel job"),
     b("Esc", "request"),
 ];
-const READY: &[Binding] = &[b("c", "checklist"), b("a", "anomalies"), b("t", "new test"), b("f", "freeze"), b("n", "request")];
-const CHECKLIST: &[Binding] = &[b("j/k", "move"), b("Space", "pass"), b("f", "fail"), b("s", "skip"), b("n", "note"), b("/", "filter"), b("a", "anomalies"), b("t", "new test")];
-const ANOMALIES: &[Binding] = &[b("j/k", "move"), b("n", "new"), b("Enter", "edit"), b("x", "status"), b("e", "export"), b("t", "new test")];
-const FORM: &[Binding] = &[b("Tab", "next field"), b("Ctrl-S", "save"), b("Esc", "cancel")];
-const FREEZE: &[Binding] = &[b("Enter", "freeze / upgrade"), b("r", "refresh"), b("Esc", "back")];
-const RESTORE: &[Binding] = &[b("Enter", "swap into place"), b("R", "roll back"), b("r", "refresh")];
+const READY: &[Binding] = &[
+    b("c", "checklist"),
+    b("a", "anomalies"),
+    b("t", "new test"),
+    b("f", "freeze"),
+    b("n", "request"),
+];
+const CHECKLIST: &[Binding] = &[
+    b("Spc", "pass"),
+    b("f", "fail"),
+    b("s", "skip"),
+    b("n", "note"),
+    b("/", "find"),
+    b("a", "anomaly"),
+    b("t", "retest"),
+];
+const ANOMALIES: &[Binding] = &[
+    b("n", "new"),
+    b("Enter", "edit"),
+    b("x", "status"),
+    b("e", "export"),
+    b("c", "checklist"),
+    b("t", "retest"),
+];
+const FORM: &[Binding] = &[
+    b("Tab", "next field"),
+    b("Ctrl-S", "save"),
+    b("Esc", "cancel"),
+];
+const FREEZE: &[Binding] = &[
+    b("Enter", "freeze / upgrade"),
+    b("r", "refresh"),
+    b("Esc", "back"),
+];
+const RESTORE: &[Binding] = &[
+    b("Enter", "swap into place"),
+    b("R", "roll back"),
+    b("r", "refresh"),
+];
 
 pub fn screen(s: Screen) -> &'static [Binding] {
     match s {

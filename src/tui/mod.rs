@@ -4,8 +4,8 @@
 
 pub mod app;
 mod flow;
-mod screens;
 pub mod keymap;
+mod screens;
 pub mod theme;
 pub mod view;
 
@@ -19,10 +19,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Engine;
-use crate::engine::clone::CloneChoice;
 use crate::campaign;
+use crate::engine::Engine;
 use crate::engine::JobHandle;
+use crate::engine::clone::CloneChoice;
 use crate::engine::job;
 use crate::engine::production::{self, ProductionRequest};
 use crate::engine::swap::{SwapOutcome, describe};
@@ -83,7 +83,11 @@ impl Effects {
                     let _ = tx.send(Msg::Inspected(db, res));
                 });
             }
-            Cmd::StartTest { db, target, drop_previous } => {
+            Cmd::StartTest {
+                db,
+                target,
+                drop_previous,
+            } => {
                 let slot = self.cancel.clone();
                 tokio::spawn(async move {
                     if let Some(prev) = drop_previous {
@@ -92,8 +96,20 @@ impl Effects {
                             return;
                         }
                     }
-                    let clone = engine.config.clone.method.parse().unwrap_or(CloneChoice::Auto);
-                    let req = TestRequest { db: db.clone(), target: target.clone(), plan: None, test_db: None, clone, discard: false };
+                    let clone = engine
+                        .config
+                        .clone
+                        .method
+                        .parse()
+                        .unwrap_or(CloneChoice::Auto);
+                    let req = TestRequest {
+                        db: db.clone(),
+                        target: target.clone(),
+                        plan: None,
+                        test_db: None,
+                        clone,
+                        discard: false,
+                    };
                     let prepared = match engine.prepare_test(&req).await {
                         Ok(p) => p,
                         Err(e) => {
@@ -104,13 +120,31 @@ impl Effects {
                     let connect = engine.conn.psql_line(&prepared.record.work_db);
                     let handle = engine.start_test(prepared);
                     let steps = STEPS.iter().map(|s| s.to_string()).collect();
-                    follow(handle, tx, slot, Msg::JobStarted { db, target, steps, connect, production: false }).await;
+                    follow(
+                        handle,
+                        tx,
+                        slot,
+                        Msg::JobStarted {
+                            db,
+                            target,
+                            steps,
+                            connect,
+                            production: false,
+                        },
+                    )
+                    .await;
                 });
             }
             Cmd::StartProduction { db, target } => {
                 let slot = self.cancel.clone();
                 tokio::spawn(async move {
-                    let req = ProductionRequest { db: db.clone(), target: target.clone(), plan: None, import: None, discard: false };
+                    let req = ProductionRequest {
+                        db: db.clone(),
+                        target: target.clone(),
+                        plan: None,
+                        import: None,
+                        discard: false,
+                    };
                     let prepared = match engine.prepare_production(&req).await {
                         Ok(p) => p,
                         Err(e) => {
@@ -121,31 +155,59 @@ impl Effects {
                     let connect = engine.conn.psql_line(&prepared.record.work_db);
                     let handle = engine.start_production(prepared);
                     let steps = production::STEPS.iter().map(|s| s.to_string()).collect();
-                    follow(handle, tx, slot, Msg::JobStarted { db, target, steps, connect, production: true }).await;
+                    follow(
+                        handle,
+                        tx,
+                        slot,
+                        Msg::JobStarted {
+                            db,
+                            target,
+                            steps,
+                            connect,
+                            production: true,
+                        },
+                    )
+                    .await;
                 });
             }
             Cmd::LoadCampaign(db) => {
                 tokio::spawn(async move {
-                    let _ = tx.send(Msg::Campaign(load_campaign(&engine, &db).await.map_err(|e| e.to_string())));
+                    let _ = tx.send(Msg::Campaign(
+                        load_campaign(&engine, &db).await.map_err(|e| e.to_string()),
+                    ));
                 });
             }
-            Cmd::SaveCampaign { db, checklist, anomalies } => {
-                let res = campaign::update(&engine.state_dir, &engine.conn.server_key(), &db, |c| {
-                    c.checklist = checklist;
-                    c.anomalies = anomalies;
-                });
+            Cmd::SaveCampaign {
+                db,
+                checklist,
+                anomalies,
+            } => {
+                let res =
+                    campaign::update(&engine.state_dir, &engine.conn.server_key(), &db, |c| {
+                        c.checklist = checklist;
+                        c.anomalies = anomalies;
+                    });
                 let _ = tx.send(Msg::Saved(res.map(|_| ()).map_err(|e| e.to_string())));
             }
             Cmd::ExportReport(db) => {
                 tokio::spawn(async move {
-                    let out = engine.state_dir.join("reports").join(format!("{db}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S")));
-                    let res = engine.report(&db, &out).await.map(|w| format!("report written: {}", w.dir.join("report.md").display()));
+                    let out = engine.state_dir.join("reports").join(format!(
+                        "{db}-{}",
+                        chrono::Utc::now().format("%Y%m%dT%H%M%S")
+                    ));
+                    let res = engine
+                        .report(&db, &out)
+                        .await
+                        .map(|w| format!("report written: {}", w.dir.join("report.md").display()));
                     let _ = tx.send(Msg::Reported(res.map_err(|e| e.to_string())));
                 });
             }
             Cmd::Freeze(db) => {
                 tokio::spawn(async move {
-                    let res = engine.freeze(&db).await.map(|r| format!("{db} is frozen: {} session(s) ended", r.ended));
+                    let res = engine
+                        .freeze(&db)
+                        .await
+                        .map(|r| format!("{db} is frozen: {} session(s) ended", r.ended));
                     let _ = tx.send(Msg::Frozen(res.map_err(|e| e.to_string())));
                 });
             }
@@ -157,7 +219,10 @@ impl Effects {
             }
             Cmd::Rollback(db) => {
                 tokio::spawn(async move {
-                    let res = engine.rollback(&db, false).await.map(|o| swap_view("rolled back", &o));
+                    let res = engine
+                        .rollback(&db, false)
+                        .await
+                        .map(|o| swap_view("rolled back", &o));
                     let _ = tx.send(Msg::Swapped(res.map_err(|e| e.to_string())));
                 });
             }
@@ -171,7 +236,12 @@ impl Effects {
 }
 
 /// Forwards a job's events and progress as messages until it ends.
-async fn follow(mut handle: JobHandle, tx: Tx, slot: Arc<Mutex<Option<CancellationToken>>>, started: Msg) {
+async fn follow(
+    mut handle: JobHandle,
+    tx: Tx,
+    slot: Arc<Mutex<Option<CancellationToken>>>,
+    started: Msg,
+) {
     if let Ok(mut s) = slot.lock() {
         *s = Some(handle.cancel.clone());
     }
@@ -198,7 +268,11 @@ async fn follow(mut handle: JobHandle, tx: Tx, slot: Arc<Mutex<Option<Cancellati
 fn swap_view(what: &str, o: &SwapOutcome) -> SwapView {
     SwapView {
         what: format!("{what}: {}", describe(&o.swap)),
-        checks: o.checks.iter().map(|c| (c.ok, format!("{}: {}", c.name, c.detail))).collect(),
+        checks: o
+            .checks
+            .iter()
+            .map(|c| (c.ok, format!("{}: {}", c.name, c.detail)))
+            .collect(),
     }
 }
 
@@ -211,17 +285,30 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
     let maint = engine.conn.connect_maintenance().await?;
     let sessions = server::sessions(&maint, db).await.unwrap_or_default();
     let upgraded_ready = match c.production_jobs.last() {
-        Some(id) => job::load(&engine.state_dir, id)?.filter(|j| j.status == job::JobStatus::Ready).map(|j| j.work_db),
+        Some(id) => job::load(&engine.state_dir, id)?
+            .filter(|j| j.status == job::JobStatus::Ready)
+            .map(|j| j.work_db),
         None => None,
     };
-    let restore_plan = engine.plan_restore(&maint, db).await.map(|s| describe(&s)).map_err(|e| e.to_string());
-    let rollback_plan = engine.plan_rollback(&maint, db, false).await.ok().map(|s| describe(&s));
+    let restore_plan = engine
+        .plan_restore(&maint, db)
+        .await
+        .map(|s| describe(&s))
+        .map_err(|e| e.to_string());
+    let rollback_plan = engine
+        .plan_rollback(&maint, db, false)
+        .await
+        .ok()
+        .map(|s| describe(&s));
     Ok(CampView {
         db: db.to_string(),
         items,
         states: c.checklist.clone(),
         anomalies: c.anomalies.clone(),
-        frozen_since: c.freeze.as_ref().map(|f| f.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+        frozen_since: c
+            .freeze
+            .as_ref()
+            .map(|f| f.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
         test_db: last.as_ref().map(|j| j.work_db.clone()),
         test_target: last.as_ref().map(|j| j.target.clone()),
         upgraded_ready,

@@ -125,7 +125,11 @@ fn stepper(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
 fn footer(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     let mut spans = Vec::new();
     // While typing, only the form's own keys work.
-    let global = if app.screen == Screen::AnomalyForm { &[][..] } else { keymap::FOOTER_GLOBAL };
+    let global = if app.screen == Screen::AnomalyForm {
+        &[][..]
+    } else {
+        keymap::FOOTER_GLOBAL
+    };
     for b in keymap::screen(app.screen).iter().chain(global) {
         spans.push(Span::styled(b.keys, theme.key()));
         spans.push(Span::raw(format!(" {}  ", b.action)));
@@ -303,7 +307,16 @@ fn wait(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     f.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(
-                format!("{} of {} to {}", if job.production { "Production upgrade" } else { "Test upgrade" }, job.db, job.target),
+                format!(
+                    "{} of {} to {}",
+                    if job.production {
+                        "Production upgrade"
+                    } else {
+                        "Test upgrade"
+                    },
+                    job.db,
+                    job.target
+                ),
                 theme.title(),
             ),
             Span::raw(format!("  {state}  elapsed {}{eta}", fmt_dur(job.elapsed))),
@@ -710,5 +723,82 @@ mod tests {
         let mut app = request_app();
         app.walkthrough = true;
         insta::assert_snapshot!("walkthrough_request_80x24", render(&app, 80, 24));
+    }
+
+    use crate::tui::flow::tests::app_on;
+
+    #[test]
+    fn checklist_anomaly_freeze_restore_screens() {
+        use crate::campaign::checklist::{ItemState, Mark};
+        let mut app = app_on(Screen::Checklist);
+        let c = app.camp.as_mut().unwrap();
+        let at = chrono::DateTime::from_timestamp(0, 0).unwrap();
+        c.states.insert(
+            "views".into(),
+            ItemState {
+                mark: Some(Mark::Pass),
+                note: String::new(),
+                at,
+                test_db: c.test_db.clone(),
+            },
+        );
+        c.states.insert(
+            "reports".into(),
+            ItemState {
+                mark: Some(Mark::Fail),
+                note: "logo".into(),
+                at,
+                test_db: c.test_db.clone(),
+            },
+        );
+        c.states.insert(
+            "website".into(),
+            ItemState {
+                mark: Some(Mark::Pass),
+                note: String::new(),
+                at,
+                test_db: Some("older_copy".into()),
+            },
+        );
+        app.cursor = 1;
+        insta::assert_snapshot!("checklist_80x24", render(&app, 80, 24));
+        insta::assert_snapshot!("checklist_120x40", render(&app, 120, 40));
+
+        let k = |c| {
+            Msg::Key(crossterm::event::KeyEvent::new(
+                c,
+                crossterm::event::KeyModifiers::NONE,
+            ))
+        };
+        update(&mut app, k(crossterm::event::KeyCode::Char('f')));
+        for ch in "logo missing".chars() {
+            update(&mut app, k(crossterm::event::KeyCode::Char(ch)));
+        }
+        insta::assert_snapshot!("anomaly_form_80x24", render(&app, 80, 24));
+        update(
+            &mut app,
+            Msg::Key(crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char('s'),
+                crossterm::event::KeyModifiers::CONTROL,
+            )),
+        );
+        if let Some(a) = app.camp.as_mut().and_then(|c| c.anomalies.first_mut()) {
+            a.created_at = at;
+        }
+        app.message = None;
+        insta::assert_snapshot!("anomalies_80x24", render(&app, 80, 24));
+        insta::assert_snapshot!("anomalies_120x40", render(&app, 120, 40));
+
+        app.screen = Screen::Freeze;
+        insta::assert_snapshot!("freeze_80x24", render(&app, 80, 24));
+        update(&mut app, k(crossterm::event::KeyCode::Enter));
+        insta::assert_snapshot!("freeze_confirm_80x24", render(&app, 80, 24));
+        app.prompt = None;
+
+        app.screen = Screen::Restore;
+        let c = app.camp.as_mut().unwrap();
+        c.restore_plan = Ok("\"prod\" → \"prod_before_17.0_2026_11_23_10_00\", upgraded \"prod_upgrade_17.0_2026_11_23_09_40\" → \"prod\"".into());
+        insta::assert_snapshot!("restore_80x24", render(&app, 80, 24));
+        insta::assert_snapshot!("restore_120x40", render(&app, 120, 40));
     }
 }
