@@ -11,6 +11,69 @@ struct Screen {
     parser: Arc<Mutex<vt100::Parser>>,
 }
 
+/// The real binary in a 30×110 pty, its output fed to a vt100 emulator.
+fn spawn(
+    args: &[&str],
+    env: &[(&str, &str)],
+    cwd: &std::path::Path,
+) -> (
+    Box<dyn portable_pty::Child + Send + Sync>,
+    Box<dyn Write + Send>,
+    Screen,
+) {
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 30,
+            cols: 110,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_upgrade-pilot"));
+    cmd.args(args);
+    cmd.env("TERM", "xterm-256color");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.cwd(cwd);
+    let child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let keys = pair.master.take_writer().unwrap();
+    let parser = Arc::new(Mutex::new(vt100::Parser::new(
+        std::num::NonZero::new(30).unwrap(),
+        std::num::NonZero::new(110).unwrap(),
+        0,
+    )));
+    let feed = parser.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            feed.lock().unwrap().process(&buf[..n]);
+        }
+    });
+    // The master must outlive the child's use of the terminal.
+    std::mem::forget(pair.master);
+    (child, keys, Screen { parser })
+}
+
+fn wait_exit(child: &mut Box<dyn portable_pty::Child + Send + Sync>) -> portable_pty::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the program did not exit after q"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 impl Screen {
     fn text(&self) -> String {
         self.parser.lock().unwrap().screen().contents()
@@ -36,40 +99,11 @@ impl Screen {
 #[test]
 fn demo_runs_a_test_upgrade_from_the_keyboard() {
     let home = tempfile::tempdir().unwrap();
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: 30,
-            cols: 110,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_upgrade-pilot"));
-    cmd.arg("demo");
-    cmd.env("HOME", home.path());
-    cmd.env("TERM", "xterm-256color");
-    cmd.cwd(home.path());
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let mut keys = pair.master.take_writer().unwrap();
-    let parser = Arc::new(Mutex::new(vt100::Parser::new(
-        std::num::NonZero::new(30).unwrap(),
-        std::num::NonZero::new(110).unwrap(),
-        0,
-    )));
-    let feed = parser.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            feed.lock().unwrap().process(&buf[..n]);
-        }
-    });
-    let screen = Screen { parser };
-
+    let (mut child, mut keys, screen) = spawn(
+        &["demo"],
+        &[("HOME", home.path().to_str().unwrap())],
+        home.path(),
+    );
     let first = screen.wait_for("Enter start the test upgrade", 60);
     assert!(first.contains("demo_manufacturing"), "{first}");
     assert!(first.contains("2 custom module(s)"), "{first}");
@@ -90,17 +124,67 @@ fn demo_runs_a_test_upgrade_from_the_keyboard() {
     assert!(ready.contains("no link to production"), "{ready}");
 
     keys.write_all(b"q").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "demo did not exit after q");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(&mut child);
     assert!(status.success(), "{status:?}");
     assert!(
         !std::path::Path::new(&server_dir).exists(),
         "the demo server's directory {server_dir} is removed on exit"
     );
+}
+
+/// Against a server of the harness: test upgrade, fail an item, file an
+/// anomaly, quit; a new process opens on the checklist with all of it kept.
+#[test]
+fn checklist_and_anomaly_survive_a_restart() {
+    use upgrade_pilot::pg::cluster::{Cluster, ClusterOptions};
+    let cluster = Cluster::start(ClusterOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(upgrade_pilot::demo::load_seed(&cluster.conn_info(), "shop"))
+        .unwrap();
+    let plan = upgrade_pilot::demo::write_plan(&dir.path().join("plans"), None).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[plans]\n\"17.0\" = \"{}\"\n", plan.display()),
+    )
+    .unwrap();
+    let dsn = format!(
+        "host={} port={} user=postgres",
+        cluster.socket_dir().display(),
+        cluster.port
+    );
+    let state = dir.path().join("state");
+    let env = [
+        ("HOME", dir.path().to_str().unwrap()),
+        ("UPGRADE_PILOT_STATE_DIR", state.to_str().unwrap()),
+    ];
+    let args = ["--dsn", dsn.as_str(), "--config", config.to_str().unwrap()];
+
+    let (mut child, mut keys, screen) = spawn(&args, &env, dir.path());
+    screen.wait_for("Enter start the test upgrade", 60);
+    keys.write_all(b"\r").unwrap();
+    screen.wait_for("Test database ready", 120);
+    keys.write_all(b"c").unwrap();
+    screen.wait_for("How to test it", 10);
+    keys.write_all(b" j").unwrap(); // pass the first item, move to the second
+    screen.wait_for("✓ 1 passed", 10);
+    keys.write_all(b"f").unwrap();
+    screen.wait_for("New anomaly", 10);
+    keys.write_all(b"logo missing\x13").unwrap(); // Ctrl-S saves
+    screen.wait_for("anomaly saved", 10);
+    keys.write_all(b"q").unwrap();
+    assert!(wait_exit(&mut child).success());
+
+    let (mut child, mut keys, screen) = spawn(&args, &env, dir.path());
+    let text = screen.wait_for("How to test it", 60);
+    assert!(
+        text.contains("✓ 1 passed") && text.contains("✗ 1 failed"),
+        "the checklist opened as it was left:\n{text}"
+    );
+    keys.write_all(b"a").unwrap();
+    let text = screen.wait_for("Anomalies: 1 open of 1", 10);
+    assert!(text.contains("logo missing"), "{text}");
+    keys.write_all(b"q").unwrap();
+    assert!(wait_exit(&mut child).success());
 }

@@ -113,6 +113,8 @@ pub struct App {
     pub form: Option<Form>,
     pub prompt: Option<Prompt>,
     pub swap_result: Option<SwapView>,
+    /// The first campaign read decides the opening screen (where the campaign stands).
+    pub opened: bool,
 }
 
 #[derive(Debug)]
@@ -188,6 +190,7 @@ impl App {
             form: None,
             prompt: None,
             swap_result: None,
+            opened: false,
         }
     }
 
@@ -505,7 +508,7 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 };
                 None
             }
-            _ => None,
+            _ => super::flow::key(app, k),
         },
         Screen::Wait => {
             let job = app.job.as_mut()?;

@@ -254,15 +254,25 @@ fn production_target(app: &App) -> Option<String> {
 pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
     let db = app.campaign_db();
     match (app.screen, k.code) {
-        (_, KeyCode::Char('c')) if matches!(app.screen, Screen::Ready | Screen::Anomalies) => {
+        (_, KeyCode::Char('c'))
+            if matches!(
+                app.screen,
+                Screen::Request | Screen::Ready | Screen::Anomalies
+            ) =>
+        {
             app.screen = Screen::Checklist;
             db.filter(|_| app.camp.is_none()).map(Cmd::LoadCampaign)
         }
-        (_, KeyCode::Char('a')) if matches!(app.screen, Screen::Ready | Screen::Checklist) => {
+        (_, KeyCode::Char('a'))
+            if matches!(
+                app.screen,
+                Screen::Request | Screen::Ready | Screen::Checklist
+            ) =>
+        {
             app.screen = Screen::Anomalies;
             db.filter(|_| app.camp.is_none()).map(Cmd::LoadCampaign)
         }
-        (_, KeyCode::Char('f')) if app.screen == Screen::Ready => {
+        (_, KeyCode::Char('f')) if matches!(app.screen, Screen::Request | Screen::Ready) => {
             app.screen = Screen::Freeze;
             db.map(Cmd::LoadCampaign)
         }
@@ -324,7 +334,13 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                         lines: vec!["Filter items:".into()],
                     })
                 }
-                KeyCode::Esc => app.screen = Screen::Ready,
+                KeyCode::Esc => {
+                    app.screen = if app.job.is_some() {
+                        Screen::Ready
+                    } else {
+                        Screen::Request
+                    }
+                }
                 _ => {}
             }
             None
@@ -610,6 +626,20 @@ fn submit_form(app: &mut App) -> Option<Cmd> {
 pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
     match msg {
         Msg::Campaign(Ok(c)) => {
+            if !app.opened {
+                app.opened = true;
+                if app.screen == Screen::Request && app.job.is_none() {
+                    app.screen = if c.rollback_plan.is_some() || c.upgraded_ready.is_some() {
+                        Screen::Restore
+                    } else if c.frozen_since.is_some() {
+                        Screen::Freeze
+                    } else if c.test_db.is_some() {
+                        Screen::Checklist
+                    } else {
+                        Screen::Request
+                    };
+                }
+            }
             if app.camp.as_ref().is_none_or(|old| old.db == c.db)
                 || app.selected_db().is_some_and(|d| d.name == c.db)
             {

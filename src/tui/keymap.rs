@@ -21,10 +21,11 @@ pub const GLOBAL: &[Binding] = &[
 /// The global keys the footer has room for; `?` lists them all.
 pub const FOOTER_GLOBAL: &[Binding] = &[b("?", "help"), b("q", "quit")];
 const REQUEST: &[Binding] = &[
-    b("j/k", "database"),
+    b("j/k", "db"),
     b("h/l", "target"),
-    b("Enter", "start test"),
+    b("Enter", "test"),
     b("r", "reload"),
+    b("c/a/f", "steps 4/5/7"),
 ];
 const WAIT: &[Binding] = &[
     b("PgUp/PgDn", "scroll log"),
