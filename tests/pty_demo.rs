@@ -188,3 +188,85 @@ fn checklist_and_anomaly_survive_a_restart() {
     keys.write_all(b"q").unwrap();
     assert!(wait_exit(&mut child).success());
 }
+
+mod common;
+
+/// A job started headless (as over SSH) is followed by a TUI opened later, and
+/// an interrupted one is offered for resume.
+#[test]
+fn tui_attaches_to_a_headless_job_and_offers_resume() {
+    let env = common::Env::new();
+    env.demo_db("shop");
+    let (plan, flag) = common::waiting_plan(&env);
+    let config = env.dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[plans]\n\"17.0\" = \"{}\"\n", plan.display()),
+    )
+    .unwrap();
+    let args: Vec<String> = [
+        "test",
+        "--db",
+        "shop",
+        "--target",
+        "17.0",
+        "--json",
+        "--config",
+        config.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let headless = common::spawn_job(&env, &args);
+    common::wait_for_step(&env, 3);
+
+    let dsn = env.dsn();
+    let state = env.state_dir();
+    let home = env.dir.path().to_str().unwrap().to_string();
+    let tui_env = [
+        ("HOME", home.as_str()),
+        ("UPGRADE_PILOT_STATE_DIR", state.to_str().unwrap()),
+    ];
+    let data_dir = env.data_dir();
+    let tui_args = [
+        "--dsn",
+        dsn.as_str(),
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ];
+    let (mut child, mut keys, screen) = spawn(&tui_args, &tui_env, env.dir.path());
+    let text = screen.wait_for("followed from another process", 60);
+    assert!(text.contains("▶ plan"), "{text}");
+    std::fs::write(&flag, "").unwrap();
+    screen.wait_for("Test database ready", 60);
+    assert!(headless.wait_with_output().unwrap().status.success());
+    keys.write_all(b"q").unwrap();
+    assert!(wait_exit(&mut child).success());
+
+    // Interrupted by kill -9: the TUI offers to resume it, and Enter does.
+    let o = env.run_env(
+        &[
+            "test",
+            "--db",
+            "shop",
+            "--target",
+            "17.0",
+            "--config",
+            config.to_str().unwrap(),
+            "--json",
+            "--test-db",
+            "shop_second",
+        ],
+        &[("UPGRADE_PILOT_CRASH_AT", "after:clone")],
+    );
+    assert!(!o.status.success());
+    let (mut child, mut keys, screen) = spawn(&tui_args, &tui_env, env.dir.path());
+    screen.wait_for("an interrupted test job to 17.0 exists (shop_second)", 60);
+    keys.write_all(b"\r").unwrap();
+    let text = screen.wait_for("Test database ready", 60);
+    assert!(text.contains("shop_second"), "{text}");
+    keys.write_all(b"q").unwrap();
+    assert!(wait_exit(&mut child).success());
+}

@@ -28,6 +28,7 @@ pub async fn follow(mut handle: JobHandle, quiet: bool) -> Result<JobRecord, Eng
         None
     };
     let mut hup = signal(SignalKind::hangup()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
     let mut progress = handle.progress.clone();
     let cancel = handle.cancel.clone();
     let say = |line: String| match &bar {
@@ -63,6 +64,11 @@ pub async fn follow(mut handle: JobHandle, quiet: bool) -> Result<JobRecord, Eng
                     say("interrupt: cancelling the job (the half-made copy is dropped)…".into());
                     cancel.cancel();
                 }
+            }
+            Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {
+                // SIGTERM: stop at a safe point; the half-made copy is dropped.
+                say("SIGTERM: cancelling the job…".into());
+                cancel.cancel();
             }
             Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
                 // The terminal is gone; the job goes on and records its outcome.

@@ -4,22 +4,11 @@ use serde_json::json;
 use super::output::{json as print_json, out};
 use crate::campaign;
 use crate::engine::Engine;
-use crate::engine::job::{self, JobRecord, JobStatus};
+use crate::engine::job::{self, JobRecord};
 use crate::engine::swap::describe;
 
-/// A "running" job whose process is gone was interrupted (kill -9, reboot).
 pub fn effective_status(j: &JobRecord) -> &'static str {
-    match j.status {
-        JobStatus::Running => {
-            let alive =
-                nix::sys::signal::kill(nix::unistd::Pid::from_raw(j.pid as i32), None).is_ok();
-            if alive { "running" } else { "interrupted" }
-        }
-        JobStatus::Ready => "ready",
-        JobStatus::Failed => "failed",
-        JobStatus::Cancelled => "cancelled",
-        JobStatus::Discarded => "discarded",
-    }
+    j.effective_status()
 }
 
 fn production_jobs(engine: &Engine, c: &campaign::Campaign) -> Result<Vec<JobRecord>> {

@@ -100,6 +100,23 @@ impl JobRecord {
         self.steps.iter_mut().find(|s| s.name == name)
     }
 
+    /// The status as seen now: a "running" job whose process is gone was
+    /// interrupted (kill -9, reboot).
+    pub fn effective_status(&self) -> &'static str {
+        match self.status {
+            JobStatus::Running if self.process_alive() => "running",
+            JobStatus::Running => "interrupted",
+            JobStatus::Ready => "ready",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+            JobStatus::Discarded => "discarded",
+        }
+    }
+
+    pub fn process_alive(&self) -> bool {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), None).is_ok()
+    }
+
     pub fn is_done(&self, name: &str) -> bool {
         self.step(name)
             .is_some_and(|s| s.status == StepStatus::Done)

@@ -781,6 +781,44 @@ impl Engine {
         Ok(())
     }
 
+    /// The campaign's last job if it did not finish: running (maybe in another
+    /// process), interrupted, or failed.
+    pub fn unfinished_job(&self, c: &campaign::Campaign) -> Result<Option<JobRecord>, EngineError> {
+        let mut last: Option<JobRecord> = None;
+        for id in c.test_jobs.iter().chain(c.production_jobs.iter()) {
+            if let Some(j) = job::load(&self.state_dir, id)? {
+                if last.as_ref().is_none_or(|l| j.created_at > l.created_at) {
+                    last = Some(j);
+                }
+            }
+        }
+        Ok(last.filter(|j| matches!(j.status, JobStatus::Running | JobStatus::Failed)))
+    }
+
+    /// Drops what the campaign's unfinished job made (never production) and
+    /// marks it discarded. Refused while its process still runs.
+    pub async fn discard_unfinished(&self, source: &str) -> Result<Option<String>, EngineError> {
+        let key = self.conn.server_key();
+        let Some(c) = campaign::load(&self.state_dir, &key, source)? else {
+            return Ok(None);
+        };
+        let _lock = lock::acquire(&self.conn, source).await?;
+        let Some(j) = self.unfinished_job(&c)? else {
+            return Ok(None);
+        };
+        if j.status == JobStatus::Running && j.process_alive() && j.pid != std::process::id() {
+            return Err(fail(format!(
+                "job {} is still running (pid {}): cancel it there first",
+                j.id, j.pid
+            )));
+        }
+        let maint = self.conn.connect_maintenance().await?;
+        let major = server::server_major(&maint).await?;
+        let name = j.work_db.clone();
+        self.discard(&maint, major, j, source).await?;
+        Ok(Some(name))
+    }
+
     /// Drops a test copy of `source` made by one of its test jobs (the TUI's
     /// "new test, drop the previous copy"). Never production data.
     pub async fn drop_test_copy(&self, source: &str, test_db: &str) -> Result<(), EngineError> {

@@ -28,6 +28,19 @@ pub enum Screen {
     Restore,
 }
 
+impl Screen {
+    pub const ALL: [Screen; 8] = [
+        Screen::Request,
+        Screen::Wait,
+        Screen::Ready,
+        Screen::Checklist,
+        Screen::Anomalies,
+        Screen::AnomalyForm,
+        Screen::Freeze,
+        Screen::Restore,
+    ];
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DbRow {
     pub name: String,
@@ -68,6 +81,8 @@ pub struct JobView {
     pub elapsed: Duration,
     pub warnings: Vec<String>,
     pub result: Option<Result<JobRecord, String>>,
+    /// Followed from another process's job file (job id, pid), not run here.
+    pub attached: Option<(String, u32)>,
 }
 
 impl JobView {
@@ -135,6 +150,12 @@ pub enum Msg {
     Frozen(Result<String, String>),
     Swapped(Result<SwapView, String>),
     Paste(String),
+    /// A job run by another process, as its job file and log say now.
+    Attached {
+        record: Box<JobRecord>,
+        log: Vec<String>,
+        elapsed: Duration,
+    },
     Job(Event),
     Progress(Progress),
     JobDone(Result<JobRecord, String>),
@@ -165,6 +186,12 @@ pub enum Cmd {
     },
     Restore(String),
     Rollback(String),
+    /// Re-read the job file of an attached job.
+    Poll(String),
+    /// Drop what an interrupted or failed job made.
+    Discard(String),
+    /// SIGTERM to the process running an attached job: it stops cleanly.
+    StopOther(u32),
 }
 
 impl App {
@@ -222,6 +249,14 @@ impl App {
 
     pub fn job_running(&self) -> bool {
         self.job.as_ref().is_some_and(JobView::running)
+    }
+
+    /// A job this process runs (an attached one belongs to another process:
+    /// quitting leaves it running).
+    pub fn owns_running_job(&self) -> bool {
+        self.job
+            .as_ref()
+            .is_some_and(|j| j.running() && j.attached.is_none())
     }
 
     /// Targets offered for the selected database: the next majors up to the last known.
@@ -368,10 +403,63 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
         | Msg::Swapped(_)
         | Msg::Paste(_) => super::flow::update(app, msg),
         Msg::Tick(elapsed) => {
-            if let Some(job) = app.job.as_mut().filter(|j| j.running()) {
-                job.elapsed = elapsed;
+            let job = app.job.as_mut().filter(|j| j.running())?;
+            if let Some((id, _)) = &job.attached {
+                return Some(Cmd::Poll(id.clone()));
             }
+            job.elapsed = elapsed;
             None
+        }
+        Msg::Attached {
+            record,
+            log,
+            elapsed,
+        } => {
+            let job = app.job.as_mut()?;
+            job.steps = record
+                .steps
+                .iter()
+                .map(|s| StepView {
+                    name: s.name.clone(),
+                    state: match s.status {
+                        crate::engine::job::StepStatus::Pending => StepState::Todo,
+                        crate::engine::job::StepStatus::Running => StepState::Running,
+                        crate::engine::job::StepStatus::Done => StepState::Done,
+                        crate::engine::job::StepStatus::Skipped => StepState::Skipped,
+                        crate::engine::job::StepStatus::Failed => StepState::Failed,
+                    },
+                    seconds: s.seconds,
+                })
+                .collect();
+            let done = record
+                .steps
+                .iter()
+                .filter(|s| s.status == crate::engine::job::StepStatus::Done)
+                .count();
+            job.progress = Progress {
+                step: record
+                    .steps
+                    .get(done)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+                index: done,
+                count: record.steps.len(),
+                fraction: None,
+                detail: "followed from another process".into(),
+            };
+            job.log = log.into_iter().collect();
+            job.elapsed = elapsed;
+            match record.effective_status() {
+                "running" => None,
+                "ready" => update(app, Msg::JobDone(Ok(*record))),
+                other => {
+                    let e = record
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| format!("the job is {other}"));
+                    update(app, Msg::JobDone(Err(e)))
+                }
+            }
         }
     }
 }
@@ -416,7 +504,7 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
         return super::flow::text_key(app, k);
     }
     if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
-        return if app.job_running() {
+        return if app.owns_running_job() {
             app.confirm = Some(Confirm::Quit);
             None
         } else {
@@ -434,10 +522,11 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 if c == Confirm::Quit {
                     app.quit = true;
                 }
-                return if app.job_running() {
-                    Some(Cmd::CancelJob)
-                } else {
-                    None
+                let attached = app.job.as_ref().and_then(|j| j.attached.clone());
+                return match attached {
+                    Some((_, pid)) if app.job_running() => Some(Cmd::StopOther(pid)),
+                    _ if app.job_running() => Some(Cmd::CancelJob),
+                    _ => None,
                 };
             }
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => app.confirm = None,
@@ -464,7 +553,7 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             return None;
         }
         KeyCode::Char('q') => {
-            if app.job_running() {
+            if app.owns_running_job() {
                 app.confirm = Some(Confirm::Quit);
             } else {
                 app.quit = true;
@@ -488,6 +577,32 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 None
             }
             KeyCode::Char('r') => Some(Cmd::LoadDbs),
+            KeyCode::Char('D') => app
+                .camp
+                .as_ref()
+                .filter(|c| c.unfinished.is_some())
+                .map(|c| Cmd::Discard(c.db.clone())),
+            KeyCode::Enter
+                if app.camp.as_ref().is_some_and(|c| {
+                    c.unfinished.as_ref().is_some_and(|u| u.state != "running")
+                }) && !app.job_running() =>
+            {
+                let c = app.camp.as_ref()?;
+                let u = c.unfinished.as_ref()?;
+                // Running it again resumes it (journaled steps are skipped).
+                Some(if u.production {
+                    Cmd::StartProduction {
+                        db: c.db.clone(),
+                        target: u.target.clone(),
+                    }
+                } else {
+                    Cmd::StartTest {
+                        db: c.db.clone(),
+                        target: u.target.clone(),
+                        drop_previous: None,
+                    }
+                })
+            }
             KeyCode::Enter => match (&app.inspection, app.target) {
                 (Some(i), Some(t)) if !app.job_running() => Some(Cmd::StartTest {
                     db: i.db.clone(),

@@ -31,6 +31,20 @@ pub struct CampView {
     pub rollback_plan: Option<String>,
     pub sessions: Vec<Session>,
     pub ticket: String,
+    /// The last job, when it did not finish.
+    pub unfinished: Option<Unfinished>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unfinished {
+    pub id: String,
+    pub production: bool,
+    pub target: String,
+    pub work_db: String,
+    /// running (in another process), interrupted or failed
+    pub state: &'static str,
+    pub pid: u32,
+    pub error: Option<String>,
 }
 
 impl CampView {
@@ -628,8 +642,28 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
         Msg::Campaign(Ok(c)) => {
             if !app.opened {
                 app.opened = true;
+                let running_elsewhere = c
+                    .unfinished
+                    .as_ref()
+                    .filter(|u| u.state == "running")
+                    .cloned();
+                if let Some(u) = running_elsewhere.filter(|_| app.job.is_none()) {
+                    // Attach: follow the job another process runs, from its job file and log.
+                    app.job = Some(super::app::JobView {
+                        production: u.production,
+                        db: c.db.clone(),
+                        target: u.target.clone(),
+                        attached: Some((u.id.clone(), u.pid)),
+                        ..Default::default()
+                    });
+                    app.screen = Screen::Wait;
+                    app.camp = Some(c);
+                    return Some(Cmd::Poll(u.id));
+                }
                 if app.screen == Screen::Request && app.job.is_none() {
-                    app.screen = if c.rollback_plan.is_some() || c.upgraded_ready.is_some() {
+                    app.screen = if c.unfinished.is_some() {
+                        Screen::Request
+                    } else if c.rollback_plan.is_some() || c.upgraded_ready.is_some() {
                         Screen::Restore
                     } else if c.frozen_since.is_some() {
                         Screen::Freeze
@@ -720,6 +754,7 @@ pub(crate) mod tests {
             test_target: Some("17.0".into()),
             upgraded_ready: None,
             restore_plan: Err("no upgraded copy of \"prod\" is ready".into()),
+            unfinished: None,
             rollback_plan: None,
             sessions: Vec::new(),
             ticket: "Before production: open an Odoo support ticket of type \"An issue related to my upgrade\".".into(),

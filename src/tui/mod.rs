@@ -30,6 +30,7 @@ use crate::engine::test_job::{STEPS, TestRequest};
 use crate::odoo::inspect;
 use crate::pg::server;
 use app::{App, CampView, Cmd, DbRow, Msg, SwapView, update};
+use flow::Unfinished;
 use theme::Theme;
 
 type Tx = mpsc::UnboundedSender<Msg>;
@@ -226,6 +227,44 @@ impl Effects {
                     let _ = tx.send(Msg::Swapped(res.map_err(|e| e.to_string())));
                 });
             }
+            Cmd::Poll(id) => {
+                tokio::spawn(async move {
+                    let Ok(Some(record)) = job::load(&engine.state_dir, &id) else {
+                        return;
+                    };
+                    let log = std::fs::read_to_string(job::log_path(&engine.state_dir, &id))
+                        .unwrap_or_default();
+                    let lines: Vec<&str> = log.lines().collect();
+                    let log = lines[lines.len().saturating_sub(app::LOG_CAP)..]
+                        .iter()
+                        .map(|l| l.to_string())
+                        .collect();
+                    let elapsed = (chrono::Utc::now() - record.created_at)
+                        .to_std()
+                        .unwrap_or_default();
+                    // Re-read at the tick's pace: the other process writes the file at each step.
+                    let _ = tx.send(Msg::Attached {
+                        record: Box::new(record),
+                        log,
+                        elapsed,
+                    });
+                });
+            }
+            Cmd::Discard(db) => {
+                tokio::spawn(async move {
+                    let res = engine.discard_unfinished(&db).await.map(|d| match d {
+                        Some(name) => format!("discarded the unfinished job and dropped {name:?}"),
+                        None => "nothing to discard".to_string(),
+                    });
+                    let _ = tx.send(Msg::Frozen(res.map_err(|e| e.to_string())));
+                });
+            }
+            Cmd::StopOther(pid) => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
             Cmd::CancelJob => {
                 if let Some(t) = self.cancel.lock().ok().and_then(|s| s.clone()) {
                     t.cancel();
@@ -316,6 +355,19 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
         rollback_plan,
         sessions,
         ticket: campaign::report::ticket_hint(&c),
+        unfinished: engine.unfinished_job(&c)?.map(|j| Unfinished {
+            id: j.id.clone(),
+            production: j.kind == job::JobKind::Production,
+            target: j.target.clone(),
+            work_db: j.work_db.clone(),
+            state: if j.pid == std::process::id() {
+                "interrupted"
+            } else {
+                j.effective_status()
+            },
+            pid: j.pid,
+            error: j.error.clone(),
+        }),
     })
 }
 
@@ -360,7 +412,7 @@ async fn event_loop(
             terminal.draw(|f| view::view(&app, f, &theme))?;
             dirty = false;
         }
-        if app.quit && !app.job_running() {
+        if app.quit && !app.owns_running_job() {
             break;
         }
         let running = app.job_running();

@@ -171,6 +171,31 @@ fn request(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     );
 
     let mut lines: Vec<Line> = Vec::new();
+    if let Some(u) = app
+        .camp
+        .as_ref()
+        .and_then(|c| c.unfinished.as_ref())
+        .filter(|u| u.state != "running")
+    {
+        let kind = if u.production { "production" } else { "test" };
+        lines.push(Line::from(Span::styled(
+            format!(
+                "! an {} {kind} job to {} exists ({})",
+                u.state, u.target, u.work_db
+            ),
+            theme.warn(),
+        )));
+        if let Some(e) = &u.error {
+            lines.push(Line::from(Span::styled(format!("  {e}"), theme.dim())));
+        }
+        lines.push(Line::from(vec![
+            Span::styled("  Enter", theme.key()),
+            Span::raw(" resumes it   "),
+            Span::styled("D", theme.key()),
+            Span::raw(" discards it (drops its copy)"),
+        ]));
+        lines.push(Line::from(""));
+    }
     match &app.inspection {
         None if app.dbs.is_empty() => lines.push(Line::from("No database yet. Press r to reload.")),
         None => lines.push(Line::from(Span::styled(
@@ -800,5 +825,16 @@ mod tests {
         c.restore_plan = Ok("\"prod\" → \"prod_before_17.0_2026_11_23_10_00\", upgraded \"prod_upgrade_17.0_2026_11_23_09_40\" → \"prod\"".into());
         insta::assert_snapshot!("restore_80x24", render(&app, 80, 24));
         insta::assert_snapshot!("restore_120x40", render(&app, 120, 40));
+    }
+
+    #[test]
+    fn every_screen_has_a_walkthrough_and_keys() {
+        for s in Screen::ALL {
+            assert!(
+                walkthrough(s).is_some_and(|w| !w.text.trim().is_empty()),
+                "{s:?}"
+            );
+            assert!(!keymap::screen(s).is_empty(), "{s:?}");
+        }
     }
 }

@@ -60,6 +60,7 @@ impl Env {
             .block_on(demo::load_seed(&self.conn(), db))
             .expect("load demo seed");
         demo::write_filestore(&self.data_dir(), db, 25).unwrap();
+        self.wait_gone(db);
     }
 
     /// The demo plan written under the test dir.
@@ -96,10 +97,12 @@ impl Env {
     }
 
     pub fn sql(&self, db: &str, q: &str) -> Vec<tokio_postgres::Row> {
-        self.rt.block_on(async {
+        let rows = self.rt.block_on(async {
             let c = self.conn().connect(db).await.expect("connect");
             c.query(q, &[]).await.unwrap_or_else(|e| panic!("{q}: {e}"))
-        })
+        });
+        self.wait_gone(db);
+        rows
     }
 
     pub fn exec(&self, db: &str, q: &str) {
@@ -108,7 +111,38 @@ impl Env {
             c.batch_execute(q)
                 .await
                 .unwrap_or_else(|e| panic!("{q}: {e}"))
-        })
+        });
+        self.wait_gone(db);
+    }
+
+    /// Waits (bounded) until the harness's own sessions on `db` have ended: a
+    /// dropped client's backend exits a moment later, and a lingering one would
+    /// count as "someone connected" for the tool.
+    pub fn wait_gone(&self, db: &str) {
+        if db == "postgres" {
+            return;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let n: i64 = self.rt.block_on(async {
+                let c = self.conn().connect("postgres").await.expect("connect");
+                c.query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'upgrade-pilot'",
+                    &[&db],
+                )
+                .await
+                .map(|r| r.get(0))
+                .unwrap_or(0)
+            });
+            if n == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "harness sessions on {db} did not end"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     pub fn one<T: for<'a> tokio_postgres::types::FromSql<'a>>(&self, db: &str, q: &str) -> T {
@@ -132,7 +166,7 @@ impl Env {
     /// One md5 per table over every row, plus the schema list: equal means the
     /// database holds the same data.
     pub fn checksums(&self, db: &str) -> Vec<(String, String)> {
-        self.rt.block_on(async {
+        let sums = self.rt.block_on(async {
             let c = self.conn().connect(db).await.expect("connect");
             let tables = c
                 .query(
@@ -159,7 +193,9 @@ impl Env {
                 .get(0);
             out.push(("(database)".into(), settings));
             out
-        })
+        });
+        self.wait_gone(db);
+        sums
     }
 }
 
