@@ -197,3 +197,51 @@ fn server_restart_mid_job_is_a_clear_error_then_resumes() {
     assert_eq!(v["steps"][1]["status"], "done");
     assert_eq!(job_files(&env).len(), 1, "resumed the same job");
 }
+
+#[test]
+fn detach_returns_once_started_and_the_job_finishes_on_its_own() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let (plan, flag) = waiting_plan(&env);
+    let o = env.run(&[
+        "test",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--detach",
+        "--json",
+    ]);
+    assert_ok(&o);
+    let v = json(&o);
+    assert_eq!(v["detached"], true);
+    // The job is under way without us; it waits for the flag in its plan.
+    wait_for_step(&env, 3);
+    let st = env.run(&["status", "--json"]);
+    assert_eq!(json(&st)["campaigns"][0]["tests"][0]["status"], "running");
+    std::fs::write(&flag, "").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while job_files(&env)[0]["status"] != "ready" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the detached job never finished"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A preflight failure is reported by the detaching command itself.
+    assert_refused(
+        &env.run(&[
+            "test",
+            "--db",
+            "nope",
+            "--target",
+            "17.0",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--detach",
+        ]),
+        "does not exist",
+    );
+}

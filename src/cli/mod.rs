@@ -2,6 +2,7 @@
 
 mod confirm;
 mod demo;
+mod detach;
 mod inspect;
 mod neutralize;
 mod output;
@@ -92,6 +93,9 @@ pub enum Command {
         yes: bool,
         #[arg(long)]
         json: bool,
+        /// Run in the background, safe from a closed terminal; returns once the job has started.
+        #[arg(long)]
+        detach: bool,
     },
     /// Neutralize a database in place (test copies only; refuses production).
     Neutralize {
@@ -130,6 +134,9 @@ pub enum Command {
         yes: bool,
         #[arg(long)]
         json: bool,
+        /// Run in the background, safe from a closed terminal; returns once the job has started.
+        #[arg(long)]
+        detach: bool,
     },
     /// Swap the upgraded copy into the production name; the old one is kept as <db>_before_<target>_<ts>.
     Restore {
@@ -256,7 +263,11 @@ pub fn run() -> Result<i32> {
                 discard,
                 yes,
                 json,
+                detach,
             } => {
+                if detach {
+                    return detach::run(&engine, &db, json);
+                }
                 let clone = match clone {
                     Some(c) => c,
                     None => engine
@@ -320,7 +331,11 @@ pub fn run() -> Result<i32> {
                 discard,
                 yes,
                 json,
+                detach,
             } => {
+                if detach {
+                    return detach::run(&engine, &db, json);
+                }
                 let req = crate::engine::production::ProductionRequest {
                     db,
                     target,

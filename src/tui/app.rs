@@ -130,6 +130,9 @@ pub struct App {
     pub swap_result: Option<SwapView>,
     /// The first campaign read decides the opening screen (where the campaign stands).
     pub opened: bool,
+    /// A freeze scheduled from the Freeze screen, and the clock that counts down to it.
+    pub freeze_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug)]
@@ -150,6 +153,8 @@ pub enum Msg {
     Frozen(Result<String, String>),
     Swapped(Result<SwapView, String>),
     Paste(String),
+    /// Wall clock, sent with the tick while a freeze is scheduled.
+    Clock(chrono::DateTime<chrono::Utc>),
     /// A job run by another process, as its job file and log say now.
     Attached {
         record: Box<JobRecord>,
@@ -218,6 +223,8 @@ impl App {
             prompt: None,
             swap_result: None,
             opened: false,
+            freeze_at: None,
+            now: None,
         }
     }
 
@@ -401,7 +408,8 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
         | Msg::Reported(_)
         | Msg::Frozen(_)
         | Msg::Swapped(_)
-        | Msg::Paste(_) => super::flow::update(app, msg),
+        | Msg::Paste(_)
+        | Msg::Clock(_) => super::flow::update(app, msg),
         Msg::Tick(elapsed) => {
             let job = app.job.as_mut().filter(|j| j.running())?;
             if let Some((id, _)) = &job.attached {

@@ -97,6 +97,9 @@ pub enum PromptKind {
     Filter,
     /// Typed confirmations: the text to type is in `Prompt::expect`.
     Freeze,
+    /// A time (HH:MM) to freeze at; then the typed confirmation.
+    FreezeAt,
+    ScheduleFreeze(chrono::DateTime<Utc>),
     Production,
     Restore,
     Rollback,
@@ -395,6 +398,19 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             let untested = !c.tested();
             match code {
                 KeyCode::Char('r') => return Some(Cmd::LoadCampaign(db)),
+                KeyCode::Char('s') if c.frozen_since.is_none() => {
+                    app.freeze_at = None;
+                    app.prompt = Some(Prompt {
+                        kind: PromptKind::FreezeAt,
+                        input: String::new(),
+                        expect: None,
+                        lines: vec!["Freeze at (HH:MM, 24 h; the next such time):".into()],
+                    });
+                }
+                KeyCode::Char('x') if app.freeze_at.is_some() => {
+                    app.freeze_at = None;
+                    app.message = Some("scheduled freeze cancelled".into());
+                }
                 KeyCode::Enter if c.frozen_since.is_none() => {
                     let expect = if untested {
                         format!("untested {db}")
@@ -569,6 +585,38 @@ fn submit_prompt(app: &mut App, p: Prompt) -> Option<Cmd> {
         }
         PromptKind::Filter => None,
         PromptKind::Freeze => Some(Cmd::Freeze(db)),
+        PromptKind::FreezeAt => {
+            let Some(at) = parse_hhmm(p.input.trim(), chrono::Local::now()) else {
+                app.message = Some(format!(
+                    "{:?} is not a time: write HH:MM (24 h)",
+                    p.input.trim()
+                ));
+                return None;
+            };
+            let c = app.camp.as_ref()?;
+            let expect = if c.tested() {
+                db.clone()
+            } else {
+                format!("untested {db}")
+            };
+            let when = at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M");
+            app.prompt = Some(typed(
+                PromptKind::ScheduleFreeze(at),
+                expect.clone(),
+                vec![
+                    format!("Freeze {db} at {when}: Odoo stops then, nobody can log in."),
+                    format!("Type {expect:?} to confirm:"),
+                ],
+            ));
+            None
+        }
+        PromptKind::ScheduleFreeze(at) => {
+            app.freeze_at = Some(at);
+            app.message = Some(
+                "freeze scheduled: keep this screen open (Esc and s again to change it)".into(),
+            );
+            None
+        }
         PromptKind::Production => Some(Cmd::StartProduction {
             db,
             target: production_target(app)?,
@@ -634,6 +682,21 @@ fn submit_form(app: &mut App) -> Option<Cmd> {
     app.screen = Screen::Anomalies;
     app.message = Some("anomaly saved".into());
     save(app)
+}
+
+/// The next `HH:MM` at or after `now` (today, else tomorrow), as UTC.
+pub fn parse_hhmm(s: &str, now: chrono::DateTime<chrono::Local>) -> Option<chrono::DateTime<Utc>> {
+    use chrono::TimeZone;
+    let (h, m) = s.split_once(':')?;
+    let t = chrono::NaiveTime::from_hms_opt(h.trim().parse().ok()?, m.trim().parse().ok()?, 0)?;
+    let mut day = now.date_naive();
+    if now.time() >= t {
+        day = day.succ_opt()?;
+    }
+    chrono::Local
+        .from_local_datetime(&day.and_time(t))
+        .earliest()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 /// Answers of the effects of this module.
@@ -710,6 +773,16 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
                 Err(e) => app.message = Some(e),
             }
             app.campaign_db().map(Cmd::LoadCampaign)
+        }
+        Msg::Clock(now) => {
+            app.now = Some(now);
+            match app.freeze_at {
+                Some(at) if now >= at => {
+                    app.freeze_at = None;
+                    app.campaign_db().map(Cmd::Freeze)
+                }
+                _ => None,
+            }
         }
         Msg::Paste(text) => {
             if let Some(p) = app.prompt.as_mut() {
@@ -969,5 +1042,53 @@ pub(crate) mod tests {
             update(&mut app, key(KeyCode::Enter)),
             Some(Cmd::Rollback("prod".into()))
         );
+    }
+
+    #[test]
+    fn a_scheduled_freeze_counts_down_then_freezes() {
+        let mut app = app_on(Screen::Freeze);
+        update(&mut app, key(KeyCode::Char('s')));
+        typed(&mut app, "25:99");
+        assert_eq!(update(&mut app, key(KeyCode::Enter)), None);
+        assert!(app.message.as_deref().unwrap().contains("not a time"));
+        update(&mut app, key(KeyCode::Char('s')));
+        typed(&mut app, "23:30");
+        update(&mut app, key(KeyCode::Enter));
+        assert!(
+            app.prompt
+                .as_ref()
+                .is_some_and(|p| p.expect.as_deref() == Some("untested prod")),
+            "scheduling needs the same typed confirmation"
+        );
+        typed(&mut app, "untested prod");
+        assert_eq!(update(&mut app, key(KeyCode::Enter)), None);
+        let at = app.freeze_at.expect("scheduled");
+        assert_eq!(
+            update(&mut app, Msg::Clock(at - chrono::Duration::seconds(90))),
+            None,
+            "not yet"
+        );
+        assert_eq!(
+            update(&mut app, Msg::Clock(at)),
+            Some(Cmd::Freeze("prod".into()))
+        );
+        assert!(app.freeze_at.is_none(), "it fires once");
+    }
+
+    #[test]
+    fn hhmm_is_the_next_such_time() {
+        use chrono::TimeZone;
+        let now = chrono::Local
+            .with_ymd_and_hms(2026, 11, 23, 20, 0, 0)
+            .unwrap();
+        let later = parse_hhmm("21:15", now)
+            .unwrap()
+            .with_timezone(&chrono::Local);
+        assert_eq!(later.format("%d %H:%M").to_string(), "23 21:15");
+        let tomorrow = parse_hhmm("07:00", now)
+            .unwrap()
+            .with_timezone(&chrono::Local);
+        assert_eq!(tomorrow.format("%d %H:%M").to_string(), "24 07:00");
+        assert!(parse_hhmm("7", now).is_none());
     }
 }

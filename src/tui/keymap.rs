@@ -62,9 +62,10 @@ const FORM: &[Binding] = &[
     b("Esc", "cancel"),
 ];
 const FREEZE: &[Binding] = &[
-    b("Enter", "freeze / upgrade"),
+    b("Enter", "freeze now / upgrade"),
+    b("s", "schedule"),
+    b("x", "unschedule"),
     b("r", "refresh"),
-    b("Esc", "back"),
 ];
 const RESTORE: &[Binding] = &[
     b("Enter", "swap into place"),

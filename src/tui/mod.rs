@@ -415,7 +415,7 @@ async fn event_loop(
         if app.quit && !app.owns_running_job() {
             break;
         }
-        let running = app.job_running();
+        let running = app.job_running() || app.freeze_at.is_some();
         let msg = tokio::select! {
             ev = events.next(), if !headless => match ev {
                 Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
@@ -426,7 +426,14 @@ async fn event_loop(
                 Some(Err(_)) | None => { headless = true; continue; }
             },
             Some(m) = rx.recv() => m,
-            _ = tick.tick(), if running => Msg::Tick(job_started.map(|t| t.elapsed()).unwrap_or_default()),
+            _ = tick.tick(), if running => {
+                if app.freeze_at.is_some() {
+                    if let Some(cmd) = update(&mut app, Msg::Clock(chrono::Utc::now())) {
+                        fx.run(cmd);
+                    }
+                }
+                Msg::Tick(job_started.map(|t| t.elapsed()).unwrap_or_default())
+            }
             _ = term.recv() => {
                 fx.run(Cmd::CancelJob);
                 app.quit = true;

@@ -304,11 +304,26 @@ pub fn freeze(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
                 lines.push(Line::from(format!("  {s}")));
             }
             lines.push(Line::from(""));
+            if let (Some(at), Some(now)) = (app.freeze_at, app.now) {
+                let left = (at - now).num_seconds().max(0);
+                let local = at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M");
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "Freeze scheduled at {local}: in {:02}:{:02}:{:02}   (x cancels)",
+                        left / 3600,
+                        left / 60 % 60,
+                        left % 60
+                    ),
+                    theme.warn(),
+                )));
+            }
             lines.push(Line::from(vec![
                 Span::styled("Enter", theme.key()),
-                Span::raw(" freeze now (you type the database name to confirm)   "),
+                Span::raw(" freeze now   "),
+                Span::styled("s", theme.key()),
+                Span::raw(" schedule at a time   "),
                 Span::styled("r", theme.key()),
-                Span::raw(" refresh"),
+                Span::raw(" refresh   (you type the database name to confirm)"),
             ]));
         }
     }
