@@ -3,7 +3,7 @@
 //! from the channel (the log file keeps them all).
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
@@ -16,7 +16,9 @@ use super::events::{Event, Progress};
 pub struct Emitter {
     tx: mpsc::Sender<Event>,
     progress: watch::Sender<Progress>,
-    log: Mutex<Option<File>>,
+    /// Buffered: a command can log thousands of lines a second; flushed at
+    /// every step event and when the job ends.
+    log: Mutex<Option<BufWriter<File>>>,
     dropped: AtomicU64,
 }
 
@@ -34,6 +36,7 @@ impl Emitter {
                 .mode(0o600)
                 .open(p)
                 .ok()
+                .map(|f| BufWriter::with_capacity(1 << 16, f))
         });
         Emitter {
             tx,
@@ -65,7 +68,16 @@ impl Emitter {
             Event::Log(l) => l.clone(),
         };
         self.write_log(&line);
+        self.flush();
         let _ = self.tx.send(e).await;
+    }
+
+    pub fn flush(&self) {
+        if let Ok(mut guard) = self.log.lock() {
+            if let Some(f) = guard.as_mut() {
+                let _ = f.flush();
+            }
+        }
     }
 
     pub fn log(&self, line: impl Into<String>) {
@@ -101,5 +113,11 @@ pub fn crash_point(point: &str) {
     if std::env::var("UPGRADE_PILOT_CRASH_AT").is_ok_and(|p| p == point) {
         tracing::warn!(point, "crash point reached: SIGKILL");
         let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+impl Drop for Emitter {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
