@@ -163,6 +163,14 @@ fn freeze_production_restore_rollback() {
         original,
         "production untouched by the production job"
     );
+    let st = status(&env);
+    assert!(
+        st["restore_would"]
+            .as_str()
+            .is_some_and(|s| s.contains("_before_17.0_") && s.contains(&upgraded)),
+        "{st}"
+    );
+    assert!(st["rollback_would"].is_null());
 
     let o = env.run(&["restore", "--db", DB, "--yes"]);
     assert_ok(&o);
@@ -174,6 +182,11 @@ fn freeze_production_restore_rollback() {
         "{before}"
     );
     assert!(can_login(&env, DB, "odoo"), "production reopened");
+    assert!(
+        status(&env)["rollback_would"]
+            .as_str()
+            .is_some_and(|s| s.contains("_failed_"))
+    );
     assert_eq!(
         env.one::<String>(
             DB,

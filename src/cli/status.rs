@@ -47,6 +47,21 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
         let mut v = Vec::new();
         for (c, jobs) in &report {
             let prods = production_jobs(engine, c)?;
+            let (restore_would, rollback_would) = match engine.conn.connect_maintenance().await {
+                Ok(maint) => (
+                    engine
+                        .plan_restore(&maint, &c.db)
+                        .await
+                        .ok()
+                        .map(|s| describe(&s)),
+                    engine
+                        .plan_rollback(&maint, &c.db, false)
+                        .await
+                        .ok()
+                        .map(|s| describe(&s)),
+                ),
+                Err(_) => (None, None),
+            };
             v.push(json!({
                 "server": c.server, "db": c.db,
                 "frozen_since": c.freeze.as_ref().map(|f| f.at),
@@ -54,6 +69,8 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
                 "tests": jobs.iter().map(job_json).collect::<Vec<_>>(),
                 "production": prods.iter().map(job_json).collect::<Vec<_>>(),
                 "swap_in_progress": c.swap,
+                "restore_would": restore_would,
+                "rollback_would": rollback_would,
                 "swaps": c.history,
             }));
         }
@@ -109,6 +126,15 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
                 "  swap in progress ({:?}, at {:?}): the next restore/rollback completes it",
                 s.kind, s.state
             ));
+        }
+        // What the next step would do, said before anyone runs it.
+        if let Ok(maint) = engine.conn.connect_maintenance().await {
+            if let Ok(s) = engine.plan_restore(&maint, &c.db).await {
+                out(&format!("  restore would swap: {}", describe(&s)));
+            }
+            if let Ok(s) = engine.plan_rollback(&maint, &c.db, false).await {
+                out(&format!("  rollback would swap: {}", describe(&s)));
+            }
         }
         for s in &c.history {
             out(&format!(

@@ -800,6 +800,7 @@ mod tests {
             update(&mut app, k(crossterm::event::KeyCode::Char(ch)));
         }
         insta::assert_snapshot!("anomaly_form_80x24", render(&app, 80, 24));
+        insta::assert_snapshot!("anomaly_form_120x40", render(&app, 120, 40));
         update(
             &mut app,
             Msg::Key(crossterm::event::KeyEvent::new(
@@ -816,6 +817,7 @@ mod tests {
 
         app.screen = Screen::Freeze;
         insta::assert_snapshot!("freeze_80x24", render(&app, 80, 24));
+        insta::assert_snapshot!("freeze_120x40", render(&app, 120, 40));
         update(&mut app, k(crossterm::event::KeyCode::Enter));
         insta::assert_snapshot!("freeze_confirm_80x24", render(&app, 80, 24));
         app.prompt = None;
