@@ -238,6 +238,9 @@ fn init_logging(
 
 /// Parses arguments and runs; returns the exit code.
 pub fn run() -> Result<i32> {
+    // Everything this process and its children write (state, logs, backups,
+    // reports) is for the operator alone.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

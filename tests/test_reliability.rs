@@ -1,0 +1,301 @@
+//! Faults and bad input the way real servers and users produce them: lost
+//! terminals, signals, hanging commands, damaged state, full disks, names
+//! built to break SQL.
+
+mod common;
+use common::*;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const DB: &str = "demo_manufacturing";
+
+fn test_args(plan: &std::path::Path) -> Vec<String> {
+    [
+        "test",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+#[test]
+fn sighup_does_not_stop_a_headless_job() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let (plan, flag) = waiting_plan(&env);
+    let child = spawn_job(&env, &test_args(&plan));
+    wait_for_step(&env, 3);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGHUP).unwrap();
+    std::fs::write(&flag, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_ok(&out);
+    let st = env.run(&["status", "--json"]);
+    assert_eq!(json(&st)["campaigns"][0]["tests"][0]["status"], "ready");
+}
+
+#[test]
+fn sigterm_cancels_a_hanging_command_and_drops_the_copy() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let (plan, _flag) = waiting_plan(&env);
+    let child = spawn_job(&env, &test_args(&plan));
+    wait_for_step(&env, 3);
+    // Meanwhile, freezing the source is refused: the test job holds it.
+    assert_refused(
+        &env.run(&["freeze", "--db", DB, "--yes"]),
+        "another upgrade-pilot is working on",
+    );
+    let test_db = job_files(&env)[0]["work_db"].as_str().unwrap().to_string();
+    assert!(env.db_exists(&test_db));
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("cancelled"), "{}", stderr(&out));
+    assert!(!env.db_exists(&test_db), "the half-made copy was dropped");
+    assert_eq!(job_files(&env)[0]["status"], "cancelled");
+    // The command's whole process group was stopped: no wait.sh is left.
+    let ps = std::process::Command::new("pgrep")
+        .args([
+            "-f",
+            &env.dir
+                .path()
+                .join("waitplan/wait.sh")
+                .display()
+                .to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        ps.stdout.is_empty(),
+        "a plan command outlived the job: {}",
+        String::from_utf8_lossy(&ps.stdout)
+    );
+    // And the source is free again.
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+}
+
+#[test]
+fn a_damaged_campaign_file_is_kept_and_reported_never_reset() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let plan = env.demo_plan();
+    assert_ok(
+        &env.run(
+            &[&test_args(&plan)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()[..]]
+            .concat(),
+        ),
+    );
+    let dir = env.state_dir().join("campaigns");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let good = std::fs::read(&file).unwrap();
+    let bad = &good[..good.len() / 2];
+    std::fs::write(&file, bad).unwrap();
+    let o = env.run(&["status"]);
+    assert_refused(&o, "is damaged");
+    assert!(stderr(&o).contains("a copy is kept at"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        bad,
+        "the damaged file is left for repair"
+    );
+    assert!(
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("corrupt-"))
+    );
+    assert_refused(
+        &env.run(
+            &[&test_args(&plan)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()[..]]
+            .concat(),
+        ),
+        "is damaged",
+    );
+    // A damaged job file too.
+    std::fs::write(&file, &good).unwrap();
+    let job = std::fs::read_dir(env.state_dir().join("jobs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .unwrap();
+    std::fs::write(&job, b"{\"id\": 3").unwrap();
+    assert_refused(&env.run(&["status"]), "is damaged");
+}
+
+#[test]
+fn plan_files_that_are_not_text_or_not_programs() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let dir = env.dir.path().join("p");
+    std::fs::create_dir_all(dir.join("sql")).unwrap();
+    std::fs::write(
+        dir.join("sql/010_latin1.sql"),
+        b"UPDATE res_partner SET name = 'caf\xe9';",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("plan.toml"),
+        "name = \"x\"\n[[hop]]\nto = \"17.0\"\n[[hop.step]]\nname = \"pre\"\nsql = \"sql\"\n",
+    )
+    .unwrap();
+    let o = env.run(&[
+        "test",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        dir.join("plan.toml").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_refused(&o, "010_latin1.sql failed at line 0: not UTF-8 text");
+    std::fs::write(dir.join("notexec.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::write(dir.join("cmd.toml"), "name = \"x\"\n[[hop]]\nto = \"17.0\"\n[[hop.step]]\nname = \"odoo\"\ncommand = [\"./notexec.sh\"]\n").unwrap();
+    assert_refused(
+        &env.run(&[
+            "test",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--plan",
+            dir.join("cmd.toml").to_str().unwrap(),
+            "--discard",
+            "--yes",
+        ]),
+        "is not executable",
+    );
+}
+
+#[test]
+fn a_full_backup_disk_stops_the_job_and_leaves_no_partial_backup() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: mounting a small tmpfs needs root (CI runs as root)");
+        return;
+    }
+    let env = Env::new();
+    env.demo_db(DB);
+    let plan = env.demo_plan();
+    let backups = env.state_dir().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+        .arg(&backups)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let guard = Unmount(backups.clone());
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let o = env.run(&[
+        "production",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("pg_dump failed") && err.contains("No space left"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&backups).unwrap().count(),
+        0,
+        "no partial backup left"
+    );
+    let st = env.run(&["status", "--db", DB, "--json"]);
+    assert_eq!(
+        json(&st)["campaigns"][0]["production"][0]["status"],
+        "failed"
+    );
+    drop(guard);
+    // Room again: the same command resumes and finishes.
+    assert_ok(&env.run(&[
+        "production",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--json",
+    ]));
+}
+
+#[test]
+fn hostile_names_through_the_production_path() {
+    let env = Env::new();
+    let weird = "x\"; DROP DATABASE y; -- 'ñ' $$ %s";
+    env.demo_db(weird);
+    env.exec("postgres", "CREATE DATABASE y");
+    let plan = env.demo_plan();
+    let plan = plan.to_str().unwrap();
+    for args in [
+        vec!["freeze", "--db", weird, "--yes"],
+        vec![
+            "production",
+            "--db",
+            weird,
+            "--target",
+            "17.0",
+            "--plan",
+            plan,
+            "--json",
+        ],
+        vec!["restore", "--db", weird, "--yes"],
+        vec!["rollback", "--db", weird, "--yes"],
+    ] {
+        assert_ok(&env.run(&args));
+    }
+    assert!(
+        env.db_exists("y"),
+        "the database named in the injection attempt is untouched"
+    );
+    assert_eq!(
+        env.one::<String>(
+            weird,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'base'"
+        ),
+        "16.0.1.3"
+    );
+    let names: Vec<String> = env
+        .databases()
+        .into_iter()
+        .filter(|d| d.starts_with("x\"; DROP"))
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "production and its _failed_ copy (the _before_ took the name back): {names:?}"
+    );
+}
