@@ -4,7 +4,7 @@ mod common;
 use common::*;
 
 use std::os::unix::fs::PermissionsExt;
-use upgrade_pilot::pg::cluster::{Cluster, ClusterOptions};
+use upgrade_pilot::pg::cluster::ClusterOptions;
 
 const PASSWORD: &str = "Kn0wn-S3cret-7f3a9c";
 const DB: &str = "demo_manufacturing";
