@@ -149,6 +149,16 @@ fn custom_dump_import_and_bad_archives_are_refused() {
     assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("truncated.dump"), "{}", stderr(&o));
 
+    // A dump written by a newer pg_dump (archive format version from the future).
+    let mut newer = bytes.clone();
+    newer[6] = 99; // PGDMP, then major, minor, revision of the archive format
+    let newer_path = env.dir.path().join("newer.dump");
+    std::fs::write(&newer_path, &newer).unwrap();
+    assert_refused(
+        &env.run(&["production", "--db", DB, "--target", "17.0", "--import", newer_path.to_str().unwrap(), "--discard", "--yes"]),
+        "not a readable pg_dump archive: pg_restore: error: unsupported version",
+    );
+
     // A zip that is not an Odoo backup.
     let nodump = env.dir.path().join("nodump.zip");
     {
