@@ -12,15 +12,15 @@ struct Screen {
 }
 
 /// The real binary in a 30×110 pty, its output fed to a vt100 emulator.
-fn spawn(
-    args: &[&str],
-    env: &[(&str, &str)],
-    cwd: &std::path::Path,
-) -> (
+type Pty = (
     Box<dyn portable_pty::Child + Send + Sync>,
     Box<dyn Write + Send>,
     Screen,
-) {
+    Box<dyn portable_pty::MasterPty + Send>,
+);
+
+/// The real binary in a 30×110 pty, its output fed to a vt100 emulator.
+fn spawn(args: &[&str], env: &[(&str, &str)], cwd: &std::path::Path) -> Pty {
     let pair = native_pty_system()
         .openpty(PtySize {
             rows: 30,
@@ -55,9 +55,8 @@ fn spawn(
             feed.lock().unwrap().process(&buf[..n]);
         }
     });
-    // The master must outlive the child's use of the terminal.
-    std::mem::forget(pair.master);
-    (child, keys, Screen { parser })
+    // The master is handed back: the terminal lives as long as the caller keeps it.
+    (child, keys, Screen { parser }, pair.master)
 }
 
 fn wait_exit(child: &mut Box<dyn portable_pty::Child + Send + Sync>) -> portable_pty::ExitStatus {
@@ -99,7 +98,7 @@ impl Screen {
 #[test]
 fn demo_runs_a_test_upgrade_from_the_keyboard() {
     let home = tempfile::tempdir().unwrap();
-    let (mut child, mut keys, screen) = spawn(
+    let (mut child, mut keys, screen, _pty) = spawn(
         &["demo"],
         &[("HOME", home.path().to_str().unwrap())],
         home.path(),
@@ -161,7 +160,7 @@ fn checklist_and_anomaly_survive_a_restart() {
     ];
     let args = ["--dsn", dsn.as_str(), "--config", config.to_str().unwrap()];
 
-    let (mut child, mut keys, screen) = spawn(&args, &env, dir.path());
+    let (mut child, mut keys, screen, _pty) = spawn(&args, &env, dir.path());
     screen.wait_for("Enter start the test upgrade", 60);
     keys.write_all(b"\r").unwrap();
     screen.wait_for("Test database ready", 120);
@@ -176,7 +175,7 @@ fn checklist_and_anomaly_survive_a_restart() {
     keys.write_all(b"q").unwrap();
     assert!(wait_exit(&mut child).success());
 
-    let (mut child, mut keys, screen) = spawn(&args, &env, dir.path());
+    let (mut child, mut keys, screen, _pty) = spawn(&args, &env, dir.path());
     let text = screen.wait_for("How to test it", 60);
     assert!(
         text.contains("✓ 1 passed") && text.contains("✗ 1 failed"),
@@ -236,7 +235,7 @@ fn tui_attaches_to_a_headless_job_and_offers_resume() {
         "--data-dir",
         data_dir.to_str().unwrap(),
     ];
-    let (mut child, mut keys, screen) = spawn(&tui_args, &tui_env, env.dir.path());
+    let (mut child, mut keys, screen, _pty) = spawn(&tui_args, &tui_env, env.dir.path());
     let text = screen.wait_for("followed from another process", 60);
     assert!(text.contains("▶ plan"), "{text}");
     std::fs::write(&flag, "").unwrap();
@@ -262,11 +261,55 @@ fn tui_attaches_to_a_headless_job_and_offers_resume() {
         &[("UPGRADE_PILOT_CRASH_AT", "after:clone")],
     );
     assert!(!o.status.success());
-    let (mut child, mut keys, screen) = spawn(&tui_args, &tui_env, env.dir.path());
+    let (mut child, mut keys, screen, _pty) = spawn(&tui_args, &tui_env, env.dir.path());
     screen.wait_for("an interrupted test job to 17.0 exists (shop_second)", 60);
     keys.write_all(b"\r").unwrap();
     let text = screen.wait_for("Test database ready", 60);
     assert!(text.contains("shop_second"), "{text}");
     keys.write_all(b"q").unwrap();
     assert!(wait_exit(&mut child).success());
+}
+
+/// An SSH drop under the TUI: the terminal goes away mid-job, the job finishes
+/// and is recorded.
+#[test]
+fn tui_job_survives_a_hangup() {
+    let env = common::Env::new();
+    env.demo_db("shop");
+    let (plan, flag) = common::waiting_plan(&env);
+    let config = env.dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[plans]\n\"17.0\" = \"{}\"\n", plan.display()),
+    )
+    .unwrap();
+    let dsn = env.dsn();
+    let state = env.state_dir();
+    let home = env.dir.path().to_str().unwrap().to_string();
+    let tui_env = [
+        ("HOME", home.as_str()),
+        ("UPGRADE_PILOT_STATE_DIR", state.to_str().unwrap()),
+    ];
+    let tui_args = ["--dsn", dsn.as_str(), "--config", config.to_str().unwrap()];
+    let (mut child, mut keys, screen, pty) = spawn(&tui_args, &tui_env, env.dir.path());
+    screen.wait_for("Enter start the test upgrade", 60);
+    keys.write_all(b"\r").unwrap();
+    common::wait_for_step(&env, 3);
+    // What the kernel sends the session when the SSH link drops.
+    let pid = child.process_id().expect("pid") as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    drop(keys);
+    drop(pty);
+    std::fs::write(&flag, "").unwrap();
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        common::job_files(&env)[0]["status"],
+        "ready",
+        "the job finished without its terminal"
+    );
 }

@@ -56,9 +56,17 @@ fn missing_db_non_odoo_db_and_bad_targets() {
         &test_cmd(DB, "18.0", p),
         "the plan ends at 17.0 but the target is 18.0",
     );
-        refused(&env, &["test", "--db", DB, "--target", "17.0"], "no upgrade plan for 17.0");
+    refused(
+        &env,
+        &["test", "--db", DB, "--target", "17.0"],
+        "no upgrade plan for 17.0",
+    );
     // Nothing listening there.
-    let o = env.run_dsn("host=127.0.0.1 port=1 user=postgres sslmode=disable", &["inspect", "--db", DB], &[]);
+    let o = env.run_dsn(
+        "host=127.0.0.1 port=1 user=postgres sslmode=disable",
+        &["inspect", "--db", DB],
+        &[],
+    );
     assert_refused(&o, "cannot reach PostgreSQL at 127.0.0.1:1");
 }
 

@@ -155,7 +155,17 @@ fn custom_dump_import_and_bad_archives_are_refused() {
     let newer_path = env.dir.path().join("newer.dump");
     std::fs::write(&newer_path, &newer).unwrap();
     assert_refused(
-        &env.run(&["production", "--db", DB, "--target", "17.0", "--import", newer_path.to_str().unwrap(), "--discard", "--yes"]),
+        &env.run(&[
+            "production",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--import",
+            newer_path.to_str().unwrap(),
+            "--discard",
+            "--yes",
+        ]),
         "not a readable pg_dump archive: pg_restore: error: unsupported version",
     );
 

@@ -299,3 +299,66 @@ fn hostile_names_through_the_production_path() {
         "production and its _failed_ copy (the _before_ took the name back): {names:?}"
     );
 }
+
+#[test]
+fn server_stopped_inside_the_clone_and_the_backup_then_resumed() {
+    for (point, step, mode) in [
+        ("during:clone", 1, "fast"),
+        ("during:backup", 2, "immediate"),
+    ] {
+        let mut env = Env::new();
+        env.demo_db(DB);
+        let plan = env.demo_plan();
+        let original = env.checksums(DB);
+        assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+        let flag = env.dir.path().join("go");
+        let args: Vec<String> = [
+            "production",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let child = spawn_job_env(
+            &env,
+            &args,
+            &[
+                ("UPGRADE_PILOT_PAUSE_AT", point),
+                ("UPGRADE_PILOT_PAUSE_FILE", flag.to_str().unwrap()),
+            ],
+        );
+        wait_for_step(&env, step);
+        env.cluster.stop(mode).unwrap();
+        std::fs::write(&flag, "").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success(), "{point}");
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "{point}: {err}");
+        assert!(err.starts_with("upgrade-pilot: "), "{point}: {err}");
+        env.cluster.start_again().unwrap();
+        let o = env.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_ok(&o);
+        assert_eq!(json(&o)["steps"][4]["status"], "done", "{point}");
+        env.exec(
+            "postgres",
+            &format!("ALTER DATABASE {DB} ALLOW_CONNECTIONS true"),
+        );
+        assert_eq!(
+            env.checksums(DB)
+                .into_iter()
+                .filter(|(t, _)| t != "(database)")
+                .collect::<Vec<_>>(),
+            original
+                .into_iter()
+                .filter(|(t, _)| t != "(database)")
+                .collect::<Vec<_>>(),
+            "{point}: production unchanged"
+        );
+    }
+}

@@ -253,7 +253,14 @@ fn kill_9_at_every_step_boundary_of_test_resumes_each_time() {
     let plan = env.demo_plan();
     let plan = plan.to_str().unwrap();
     let before = env.checksums(DB);
-    let steps = ["preflight", "clone", "neutralize", "plan", "neutralize_again", "verify"];
+    let steps = [
+        "preflight",
+        "clone",
+        "neutralize",
+        "plan",
+        "neutralize_again",
+        "verify",
+    ];
     for step in steps {
         for when in ["before", "after"] {
             let point = format!("{when}:{step}");
@@ -262,12 +269,28 @@ fn kill_9_at_every_step_boundary_of_test_resumes_each_time() {
             assert_eq!(job_files(&env).len(), 1, "{point}: always the same job");
             assert_eq!(env.checksums(DB), before, "{point}: source untouched");
             let st = env.run(&["status", "--json"]);
-            assert_eq!(json(&st)["campaigns"][0]["tests"][0]["status"], "interrupted", "{point}");
+            assert_eq!(
+                json(&st)["campaigns"][0]["tests"][0]["status"],
+                "interrupted",
+                "{point}"
+            );
         }
     }
     let o = run_test(&env, plan, None);
     assert_ok(&o);
     let v = json(&o);
-    assert!(v["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true));
-    assert_eq!(env.one::<i64>(v["test_db"].as_str().unwrap(), "SELECT count(*) FROM upgrade_pilot.journal"), 7);
+    assert!(
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true)
+    );
+    assert_eq!(
+        env.one::<i64>(
+            v["test_db"].as_str().unwrap(),
+            "SELECT count(*) FROM upgrade_pilot.journal"
+        ),
+        7
+    );
 }

@@ -65,6 +65,29 @@ fn the_password_appears_nowhere_and_state_is_private() {
         "PGPASSWORD",
     );
 
+    // Watch every process's command line while the jobs run (pg_dump, pg_restore, plan commands…).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = std::collections::BTreeSet::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                    if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
+                        let line = String::from_utf8_lossy(&c).replace('\0', " ");
+                        if line.contains("pg_dump")
+                            || line.contains("pg_restore")
+                            || line.contains("upgrade-pilot")
+                        {
+                            seen.insert(line);
+                        }
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            seen
+        })
+    };
     let mut outputs = Vec::new();
     for args in [
         vec![
@@ -99,6 +122,18 @@ fn the_password_appears_nowhere_and_state_is_private() {
         assert!(
             !stdout(o).contains(PASSWORD) && !stderr(o).contains(PASSWORD),
             "printed the password"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let cmdlines = watcher.join().unwrap();
+    assert!(
+        cmdlines.iter().any(|c| c.contains("pg_dump")),
+        "the watcher saw the children: {cmdlines:?}"
+    );
+    for c in &cmdlines {
+        assert!(
+            !c.contains(PASSWORD),
+            "a command line holds the password: {c}"
         );
     }
     let mut files = Vec::new();

@@ -198,16 +198,108 @@ pub fn is_production(state: &Path, server: &str, db: &str) -> Result<bool, Store
     Ok(false)
 }
 
-/// Load, change, save: the way front ends write checklist and anomalies, so
-/// that what another process wrote meanwhile (jobs, freeze) is kept.
+/// Load, change, save under an exclusive lock on `<file>.lock`: the way every
+/// writer changes a campaign, so that the TUI (checklist, anomalies) and a job
+/// (jobs, freeze, swap) never undo each other's writes.
 pub fn update(
     state: &Path,
     server: &str,
     db: &str,
     f: impl FnOnce(&mut Campaign),
 ) -> Result<Campaign, StoreError> {
+    let file = path(state, server, db);
+    store::ensure_dir(file.parent().unwrap_or(state))?;
+    let lock_path = file.with_extension("lock");
+    let lock_file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|source| StoreError::Io {
+                path: lock_path.clone(),
+                source,
+            })?
+    };
+    let _guard = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive).map_err(
+        |(_, e)| StoreError::Io {
+            path: lock_path.clone(),
+            source: std::io::Error::from(e),
+        },
+    )?;
     let mut c = load_or_new(state, server, db)?;
     f(&mut c);
     save(state, &c)?;
     Ok(c)
+}
+
+/// Writes the fields a job owns (jobs, freeze, swap, history) from `camp`,
+/// keeping what the TUI wrote meanwhile (checklist, anomalies).
+pub fn save_engine(state: &Path, camp: &Campaign) -> Result<(), StoreError> {
+    update(state, &camp.server, &camp.db, |c| {
+        c.test_jobs = camp.test_jobs.clone();
+        c.production_jobs = camp.production_jobs.clone();
+        c.freeze = camp.freeze.clone();
+        c.swap = camp.swap.clone();
+        c.history = camp.history.clone();
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_writers_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().to_path_buf();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let state = state.clone();
+                std::thread::spawn(move || {
+                    for i in 0..20 {
+                        update(&state, "srv:5432", "prod", |c| {
+                            c.test_jobs.push(format!("{t}-{i}"))
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let c = load(&state, "srv:5432", "prod").unwrap().unwrap();
+        assert_eq!(c.test_jobs.len(), 160, "every write kept");
+    }
+
+    #[test]
+    fn an_engine_save_keeps_what_the_tui_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine_view = load_or_new(dir.path(), "srv:5432", "prod").unwrap();
+        update(dir.path(), "srv:5432", "prod", |c| {
+            c.checklist.insert(
+                "views".into(),
+                checklist::ItemState {
+                    mark: Some(checklist::Mark::Pass),
+                    note: String::new(),
+                    at: Utc::now(),
+                    test_db: None,
+                },
+            );
+        })
+        .unwrap();
+        let mut later = engine_view;
+        later.test_jobs.push("job-1".into());
+        save_engine(dir.path(), &later).unwrap();
+        let c = load(dir.path(), "srv:5432", "prod").unwrap().unwrap();
+        assert_eq!(c.test_jobs, ["job-1"]);
+        assert!(
+            c.checklist.contains_key("views"),
+            "the TUI's mark survived the job's save"
+        );
+    }
 }

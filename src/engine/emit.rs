@@ -121,3 +121,19 @@ impl Drop for Emitter {
         self.flush();
     }
 }
+
+/// Test hook: `UPGRADE_PILOT_PAUSE_AT=<point>` holds the job there until the
+/// file named by `UPGRADE_PILOT_PAUSE_FILE` exists (bounded: 10 minutes), so a
+/// test can fault the server in the middle of a step.
+pub async fn pause_point(point: &str) {
+    if !std::env::var("UPGRADE_PILOT_PAUSE_AT").is_ok_and(|p| p == point) {
+        return;
+    }
+    let Some(file) = std::env::var_os("UPGRADE_PILOT_PAUSE_FILE") else {
+        return;
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while !std::path::Path::new(&file).exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

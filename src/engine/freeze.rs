@@ -145,7 +145,7 @@ impl Engine {
             sessions_ended: ended,
             uuid,
         });
-        campaign::save(&self.state_dir, &camp)?;
+        campaign::save_engine(&self.state_dir, &camp)?;
         tracing::info!(db, ended, "frozen");
         Ok(FreezeReport {
             db: db.to_string(),
@@ -171,7 +171,7 @@ impl Engine {
         let hook = hook::run("start", &self.config.freeze.start).await?;
         if let Some(mut camp) = campaign::load(&self.state_dir, &self.conn.server_key(), db)? {
             camp.freeze = None;
-            campaign::save(&self.state_dir, &camp)?;
+            campaign::save_engine(&self.state_dir, &camp)?;
         }
         tracing::info!(db, "unfrozen");
         Ok(hook)

@@ -188,7 +188,7 @@ impl Engine {
         job::save(&self.state_dir, &record)?;
         if !camp.production_jobs.contains(&record.id) {
             camp.production_jobs.push(record.id.clone());
-            campaign::save(&self.state_dir, &camp)?;
+            campaign::save_engine(&self.state_dir, &camp)?;
         }
         Ok(PreparedProduction {
             record,
@@ -314,6 +314,7 @@ impl Engine {
             // Frozen: nobody is connected, so the template copy is safe and fastest.
             clone::template_copy(maint, &src, &work, major, cancel).await?;
             crash_point("during:clone");
+            super::emit::pause_point("during:clone").await;
             if let Some(dd) = &self.data_dir {
                 let from = filestore::path(dd, &src);
                 if from.is_dir() {
@@ -356,6 +357,7 @@ impl Engine {
                 .as_deref()
                 .filter(|r| r.join(&work).is_dir())
                 .map(|r| (r, std::path::Path::new(work.as_str())));
+            super::emit::pause_point("during:backup").await;
             let b = backup::backup(&self.conn, major, &work, &dir, fs, cancel).await?;
             emit.log(format!(
                 "backup {} ({})",

@@ -48,7 +48,7 @@ pub fn describe(s: &Swap) -> String {
 impl Engine {
     fn save_swap(&self, camp: &mut Campaign, swap: &Swap) -> Result<(), EngineError> {
         camp.swap = Some(swap.clone());
-        campaign::save(&self.state_dir, camp)?;
+        campaign::save_engine(&self.state_dir, camp)?;
         Ok(())
     }
 
@@ -85,7 +85,7 @@ impl Engine {
                 {
                     // Nothing was renamed and a side is missing: revert (forget the swap).
                     camp.swap = None;
-                    campaign::save(&self.state_dir, &camp)?;
+                    campaign::save_engine(&self.state_dir, &camp)?;
                     return Err(fail(format!(
                         "cannot swap: {:?} or {:?} is missing; nothing was changed",
                         swap.prod, swap.incoming
@@ -170,7 +170,7 @@ impl Engine {
         swap.finished_at = Some(Utc::now());
         camp.swap = None;
         camp.history.push(swap.clone());
-        campaign::save(&self.state_dir, &camp)?;
+        campaign::save_engine(&self.state_dir, &camp)?;
         Ok(SwapOutcome {
             swap,
             checks,

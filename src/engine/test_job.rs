@@ -309,7 +309,7 @@ impl Engine {
         job::save(&self.state_dir, &record)?;
         if !camp.test_jobs.contains(&record.id) {
             camp.test_jobs.push(record.id.clone());
-            campaign::save(&self.state_dir, &camp)?;
+            campaign::save_engine(&self.state_dir, &camp)?;
         }
         Ok(PreparedTest {
             record,

@@ -293,7 +293,12 @@ pub fn waiting_plan(env: &Env) -> (PathBuf, PathBuf) {
 
 /// Starts the binary in the background against this server.
 pub fn spawn_job(env: &Env, args: &[String]) -> std::process::Child {
+    spawn_job_env(env, args, &[])
+}
+
+pub fn spawn_job_env(env: &Env, args: &[String], vars: &[(&str, &str)]) -> std::process::Child {
     Command::new(BIN)
+        .envs(vars.iter().copied())
         .args(args)
         .args([
             "--dsn",
