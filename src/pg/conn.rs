@@ -288,6 +288,11 @@ impl ConnInfo {
                     db: db.to_string(),
                     server,
                 },
+                // Shutting down, starting up, or our session ended by the server: it went away.
+                c if c.starts_with("57P") || c.starts_with("08") => ConnError::Unreachable {
+                    server,
+                    detail: dbe.message().to_string(),
+                },
                 _ => ConnError::Other {
                     server,
                     detail: dbe.message().to_string(),
