@@ -11,13 +11,14 @@ use tokio::sync::{mpsc, watch};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
-use super::emit::{Emitter, crash_point};
+use super::clone::CloneMethod;
+use super::emit::Emitter;
 use super::events::{Event, Progress};
 use super::job::{self, JobKind, JobRecord, JobStatus};
 use super::lock::{self, JobLock};
 use super::plan::{self, Plan, ReadyPlan};
 use super::test_job::Note;
-use super::{Engine, EngineError, JobHandle, backup, clone};
+use super::{Engine, EngineError, JobHandle, backup};
 use crate::campaign;
 use crate::odoo::inspect::human_size;
 use crate::odoo::version::Series;
@@ -275,65 +276,23 @@ impl Engine {
         current: &mut String,
     ) -> Result<(), EngineError> {
         let work = record.work_db.clone();
-        let src = record.source_db.clone();
 
-        *current = "preflight".into();
-        if !record.is_done("preflight") {
-            let t0 = self.begin(record, "preflight", emit)?;
-            emit.event(Event::StepStarted {
-                step: current.clone(),
-            })
-            .await;
-            let since = t0
-                .checked_sub(std::time::Duration::from_secs_f64(preflight_seconds))
-                .unwrap_or(t0);
-            self.finish(record, "preflight", since, String::new(), emit)
-                .await?;
-        }
-
-        *current = "clone".into();
-        let cloned = record.is_done("clone") && server::db_exists(maint, &work).await?;
-        if cloned {
-            emit.event(Event::StepSkipped {
-                step: current.clone(),
-                why: "copy made before".into(),
-            })
-            .await;
-        } else {
-            let t0 = self.begin(record, "clone", emit)?;
-            emit.event(Event::StepStarted {
-                step: current.clone(),
-            })
-            .await;
-            if server::db_exists(maint, &work).await? {
-                emit.log(format!(
-                    "dropping the half-made copy {work:?} left by an interrupted run"
-                ));
-                server::drop_db(maint, &work, major).await?;
-            }
-            // Frozen: nobody is connected, so the template copy is safe and fastest.
-            clone::template_copy(maint, &src, &work, major, cancel).await?;
-            crash_point("during:clone");
-            super::emit::pause_point("during:clone").await;
-            if let Some(dd) = &self.data_dir {
-                let from = filestore::path(dd, &src);
-                if from.is_dir() {
-                    filestore::remove(dd, &work).map_err(|e| EngineError::Io(e.to_string()))?;
-                    let to = filestore::path(dd, &work);
-                    let stats = filestore::link_tree(&from, &to).map_err(|e| {
-                        EngineError::Io(format!("filestore copy to {}: {e}", to.display()))
-                    })?;
-                    record.filestore = Some(to.display().to_string());
-                    emit.log(format!(
-                        "filestore: {} files, {}",
-                        stats.files,
-                        human_size(stats.bytes as i64)
-                    ));
-                }
-            }
-            self.finish(record, "clone", t0, "template copy".into(), emit)
-                .await?;
-        }
+        self.preflight_step(record, preflight_seconds, emit, current)
+            .await?;
+        // Frozen: nobody is connected, so the template copy is safe and fastest.
+        let why = "production is frozen: template copy";
+        let cloned = self
+            .clone_step(
+                record,
+                CloneMethod::Template,
+                why,
+                maint,
+                major,
+                emit,
+                cancel,
+                current,
+            )
+            .await?;
 
         *current = "backup".into();
         if record.is_done("backup")

@@ -8,11 +8,13 @@ use chrono::Utc;
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
-use super::emit::{Emitter, crash_point};
+use super::clone::CloneMethod;
+use super::emit::{Emitter, crash_point, pause_point};
 use super::events::Event;
 use super::job::{self, JobRecord, JobStatus, StepStatus};
 use super::{Engine, EngineError, clone, plan};
 use crate::odoo::filestore;
+use crate::odoo::inspect::human_size;
 use crate::pg::server;
 
 impl Engine {
@@ -132,5 +134,114 @@ impl Engine {
         .await;
         crash_point(&format!("after:{step}"));
         Ok(())
+    }
+
+    /// The preflight step: already done before the job started; recorded with its time.
+    pub(super) async fn preflight_step(
+        &self,
+        record: &mut JobRecord,
+        preflight_seconds: f64,
+        emit: &Emitter,
+        current: &mut String,
+    ) -> Result<(), EngineError> {
+        *current = "preflight".into();
+        if record.is_done("preflight") {
+            emit.event(Event::StepSkipped {
+                step: current.clone(),
+                why: "done before".into(),
+            })
+            .await;
+            return Ok(());
+        }
+        let t0 = self.begin(record, "preflight", emit)?;
+        emit.event(Event::StepStarted {
+            step: current.clone(),
+        })
+        .await;
+        let since = t0
+            .checked_sub(std::time::Duration::from_secs_f64(preflight_seconds))
+            .unwrap_or(t0);
+        self.finish(record, "preflight", since, String::new(), emit)
+            .await
+    }
+
+    /// The clone step of both jobs: the database copy, then the filestore as
+    /// hard links. A copy left by a killed run is half-made: dropped and redone.
+    /// Returns whether an earlier run had made the copy already.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn clone_step(
+        &self,
+        record: &mut JobRecord,
+        method: CloneMethod,
+        why: &str,
+        maint: &Client,
+        major: u32,
+        emit: &Emitter,
+        cancel: &CancellationToken,
+        current: &mut String,
+    ) -> Result<bool, EngineError> {
+        *current = "clone".into();
+        let (src, work) = (record.source_db.clone(), record.work_db.clone());
+        if record.is_done("clone") && server::db_exists(maint, &work).await? {
+            emit.event(Event::StepSkipped {
+                step: current.clone(),
+                why: "copy made before".into(),
+            })
+            .await;
+            return Ok(true);
+        }
+        let t0 = self.begin(record, "clone", emit)?;
+        emit.event(Event::StepStarted {
+            step: current.clone(),
+        })
+        .await;
+        if server::db_exists(maint, &work).await? {
+            emit.log(format!(
+                "dropping the half-made copy {work:?} left by an interrupted run"
+            ));
+            server::drop_db(maint, &work, major).await?;
+        }
+        emit.log(why.to_string());
+        match method {
+            CloneMethod::Template => {
+                clone::template_copy(maint, &src, &work, major, cancel).await?
+            }
+            CloneMethod::Snapshot => {
+                clone::snapshot_copy(&self.conn, maint, &src, &work, major, emit, cancel).await?
+            }
+        }
+        crash_point("during:clone");
+        pause_point("during:clone").await;
+        record.clone_method = Some(method.as_str().into());
+        if let Some(dd) = &self.data_dir {
+            let from = filestore::path(dd, &src);
+            if from.is_dir() {
+                filestore::remove(dd, &work).map_err(|e| EngineError::Io(e.to_string()))?;
+                let to = filestore::path(dd, &work);
+                let stats = filestore::link_tree(&from, &to).map_err(|e| {
+                    EngineError::Io(format!("filestore copy to {}: {e}", to.display()))
+                })?;
+                let how = if stats.copied == 0 {
+                    "hard links"
+                } else {
+                    "copies"
+                };
+                record.filestore = Some(to.display().to_string());
+                emit.log(format!(
+                    "filestore: {} files, {} ({how})",
+                    stats.files,
+                    human_size(stats.bytes as i64)
+                ));
+            }
+        }
+        self.finish(
+            record,
+            "clone",
+            t0,
+            format!("{} copy", method.as_str()),
+            emit,
+        )
+        .await?;
+        Ok(false)
     }
 }

@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::clone::{self, CloneChoice, CloneMethod};
-use super::emit::{Emitter, crash_point};
+use super::emit::Emitter;
 use super::events::{Event, Progress};
 use super::job::{self, JobKind, JobRecord, JobStatus};
 use super::lock::{self, JobLock};
@@ -608,91 +608,12 @@ impl Engine {
         current: &mut String,
     ) -> Result<(), EngineError> {
         let work = record.work_db.clone();
-        let src = record.source_db.clone();
 
-        *current = "preflight".into();
-        if record.is_done("preflight") {
-            emit.event(Event::StepSkipped {
-                step: current.clone(),
-                why: "done before".into(),
-            })
-            .await;
-        } else {
-            let t0 = self.begin(record, "preflight", emit)?;
-            emit.event(Event::StepStarted {
-                step: current.clone(),
-            })
-            .await;
-            let since = t0
-                .checked_sub(std::time::Duration::from_secs_f64(preflight_seconds))
-                .unwrap_or(t0);
-            self.finish(record, "preflight", since, String::new(), emit)
-                .await?;
-        }
-
-        *current = "clone".into();
-        let cloned_and_present = record.is_done("clone") && server::db_exists(maint, &work).await?;
-        if cloned_and_present {
-            emit.event(Event::StepSkipped {
-                step: current.clone(),
-                why: "copy made before".into(),
-            })
-            .await;
-        } else {
-            let t0 = self.begin(record, "clone", emit)?;
-            emit.event(Event::StepStarted {
-                step: current.clone(),
-            })
-            .await;
-            // A copy left by a killed run is half-made: drop it and start again.
-            if server::db_exists(maint, &work).await? {
-                emit.log(format!(
-                    "dropping the half-made copy {work:?} left by an interrupted run"
-                ));
-                server::drop_db(maint, &work, major).await?;
-            }
-            emit.log(why.to_string());
-            match method {
-                CloneMethod::Template => {
-                    clone::template_copy(maint, &src, &work, major, cancel).await?
-                }
-                CloneMethod::Snapshot => {
-                    clone::snapshot_copy(&self.conn, maint, &src, &work, major, emit, cancel)
-                        .await?
-                }
-            }
-            crash_point("during:clone");
-            record.clone_method = Some(method.as_str().into());
-            if let Some(dd) = &self.data_dir {
-                let from = filestore::path(dd, &src);
-                if from.is_dir() {
-                    filestore::remove(dd, &work).map_err(|e| EngineError::Io(e.to_string()))?;
-                    let to = filestore::path(dd, &work);
-                    let stats = filestore::link_tree(&from, &to).map_err(|e| {
-                        EngineError::Io(format!("filestore copy to {}: {e}", to.display()))
-                    })?;
-                    let how = if stats.copied == 0 {
-                        "hard links"
-                    } else {
-                        "copies"
-                    };
-                    record.filestore = Some(to.display().to_string());
-                    emit.log(format!(
-                        "filestore: {} files, {} ({how})",
-                        stats.files,
-                        human_size(stats.bytes as i64)
-                    ));
-                }
-            }
-            self.finish(
-                record,
-                "clone",
-                t0,
-                format!("{} copy", method.as_str()),
-                emit,
-            )
+        self.preflight_step(record, preflight_seconds, emit, current)
             .await?;
-        }
+        let cloned_and_present = self
+            .clone_step(record, method, why, maint, major, emit, cancel, current)
+            .await?;
 
         let opts = self.neutralize_options();
         *current = "neutralize".into();
