@@ -423,3 +423,34 @@ fn server_restart_mid_production_then_resume() {
     assert_eq!(frozen_checksums(&env, DB), original);
     assert_eq!(status(&env)["production"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_swap_killed_before_the_renames_is_forgotten_not_done_by_another_command() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let plan = env.demo_plan();
+    let original = open_checksums(&env, DB);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    assert_ok(&production(&env, plan.to_str().unwrap(), None));
+    let o = env.run_env(
+        &["restore", "--db", DB, "--yes"],
+        &[("UPGRADE_PILOT_CRASH_AT", "swap:planned")],
+    );
+    assert_eq!(o.status.signal(), Some(9));
+    assert!(status(&env)["swap_in_progress"].is_object());
+    // Another command does not swap on the operator's behalf: it reverts the plan.
+    assert_ok(&env.run(&["unfreeze", "--db", DB]));
+    assert!(status(&env)["swap_in_progress"].is_null());
+    assert_eq!(
+        open_checksums(&env, DB),
+        original,
+        "production is still the original"
+    );
+    assert_eq!(
+        env.one::<String>(
+            DB,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'base'"
+        ),
+        "16.0.1.3"
+    );
+}

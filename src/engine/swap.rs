@@ -61,8 +61,19 @@ impl Engine {
         let Some(swap) = camp.swap.clone() else {
             return Ok(None);
         };
-        tracing::warn!(db, state = ?swap.state, "completing an interrupted swap");
         let maint = self.conn.connect_maintenance().await?;
+        let renamed = server::db_exists(&maint, &swap.aside).await?
+            && !server::db_exists(&maint, &swap.incoming).await?;
+        if swap.state == SwapState::Planned && !renamed {
+            // Killed before the renames: nothing moved. Revert (forget it)
+            // rather than swap on behalf of whatever command runs next.
+            tracing::warn!(db, "forgetting a swap that never started");
+            let mut camp = camp;
+            camp.swap = None;
+            campaign::save_engine(&self.state_dir, &camp)?;
+            return Ok(None);
+        }
+        tracing::warn!(db, state = ?swap.state, "completing an interrupted swap");
         let out = self.advance(&maint, camp, swap).await?;
         Ok(Some(SwapOutcome {
             recovered: true,
@@ -196,6 +207,7 @@ impl Engine {
         let mut camp = campaign::load_or_new(&self.state_dir, &self.conn.server_key(), db)?;
         // Journaled before anything moves, so a crash at any point is completed on the next start.
         self.save_swap(&mut camp, &plan)?;
+        crash_point("swap:planned");
         self.advance(&maint, camp, plan).await
     }
 
