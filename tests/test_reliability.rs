@@ -362,3 +362,81 @@ fn server_stopped_inside_the_clone_and_the_backup_then_resumed() {
         );
     }
 }
+
+/// kill -9 at spread moments (not at step boundaries) of a production job on a
+/// database big enough for the clone, backup and plan to take a while; each
+/// time the next run finishes the job, and production never changes.
+#[test]
+fn kill_9_at_spread_moments_inside_long_steps() {
+    let env = Env::new();
+    env.demo_db(DB);
+    env.exec(DB, "CREATE TABLE mail_message (id serial PRIMARY KEY, body text); INSERT INTO mail_message (body) SELECT repeat(md5(g::text), 32) FROM generate_series(1, 60000) g");
+    let plan = env.demo_plan();
+    let original = env.checksums(DB);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let args: Vec<String> = [
+        "production",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut killed = 0;
+    for delay_ms in [40u64, 120, 250, 400, 700, 1000] {
+        let mut child = spawn_job(&env, &args);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+            killed += 1;
+        }
+        let _ = child.wait();
+        // The campaign and job files stay readable whatever the moment.
+        assert_ok(&env.run(&["status", "--json"]));
+    }
+    assert!(
+        killed >= 3,
+        "the job was killed while running at least 3 times ({killed})"
+    );
+    let o = env.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_ok(&o);
+    // A job that had time to finish is ready; a later run then makes a new
+    // upgrade. Every job is ready now: the killed ones were resumed, not left.
+    let st = json(&env.run(&["status", "--json"]));
+    let prods = st["campaigns"][0]["production"].as_array().unwrap().clone();
+    assert!(prods.iter().all(|j| j["status"] == "ready"), "{prods:?}");
+    let mut copies: Vec<String> = prods
+        .iter()
+        .map(|j| j["db"].as_str().unwrap().to_string())
+        .collect();
+    copies.sort();
+    env.exec(
+        "postgres",
+        &format!("ALTER DATABASE {DB} ALLOW_CONNECTIONS true"),
+    );
+    let strip = |v: Vec<(String, String)>| {
+        v.into_iter()
+            .filter(|(t, _)| t != "(database)")
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        strip(env.checksums(DB)),
+        strip(original),
+        "production unchanged"
+    );
+    let mut on_server: Vec<String> = env
+        .databases()
+        .into_iter()
+        .filter(|d| d.starts_with(DB) && d != DB)
+        .collect();
+    on_server.sort();
+    assert_eq!(
+        on_server, copies,
+        "every copy on the server belongs to a ready job: no half-made one left"
+    );
+}
