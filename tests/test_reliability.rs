@@ -62,22 +62,20 @@ fn sigterm_cancels_a_hanging_command_and_drops_the_copy() {
     assert!(!env.db_exists(&test_db), "the half-made copy was dropped");
     assert_eq!(job_files(&env)[0]["status"], "cancelled");
     // The command's whole process group was stopped: no wait.sh is left.
-    let ps = std::process::Command::new("pgrep")
-        .args([
-            "-f",
-            &env.dir
-                .path()
-                .join("waitplan/wait.sh")
-                .display()
-                .to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        ps.stdout.is_empty(),
-        "a plan command outlived the job: {}",
-        String::from_utf8_lossy(&ps.stdout)
-    );
+    let script = env
+        .dir
+        .path()
+        .join("waitplan/wait.sh")
+        .display()
+        .to_string();
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&script))
+        .collect();
+    assert!(left.is_empty(), "a plan command outlived the job: {left:?}");
     // And the source is free again.
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
 }
