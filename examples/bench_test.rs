@@ -156,8 +156,17 @@ fn main() -> color_eyre::Result<()> {
             let h = engine.start_test(p);
             let upgrade_pilot::engine::JobHandle { join, events, .. } = h;
             drop(events);
-            join.await.unwrap().unwrap();
+            let rec = join.await.unwrap().unwrap();
+            if std::env::var_os("BENCH_STEPS").is_some() {
+                let steps: Vec<String> = rec
+                    .steps
+                    .iter()
+                    .map(|s| format!("{} {:.3}", s.name, s.seconds.unwrap_or(0.0)))
+                    .collect();
+                eprintln!("  tool steps: {}", steps.join(", "));
+            }
         });
+        settle();
         t0.elapsed().as_secs_f64()
     };
     let drop_db = |name: &str| {
@@ -184,6 +193,7 @@ fn main() -> color_eyre::Result<()> {
         psql(&conn, &format!("bare_{i}"), BARE_NEUTRALIZE);
         psql(&conn, &format!("bare_{i}"), BUMP);
         psql(&conn, &format!("bare_{i}"), BARE_NEUTRALIZE);
+        settle(); // the copy on disk, as the tool's fsynced job file forces it to be
         b.push(t0.elapsed().as_secs_f64());
         a.push(run_tool(&format!("tool_{i}"), CloneChoice::Auto));
         drop_db(&format!("bare_{i}"));
@@ -205,6 +215,7 @@ fn main() -> color_eyre::Result<()> {
         psql(&conn, &format!("bare_{i}"), BARE_NEUTRALIZE);
         psql(&conn, &format!("bare_{i}"), BUMP);
         psql(&conn, &format!("bare_{i}"), BARE_NEUTRALIZE);
+        settle(); // the copy on disk, as the tool's fsynced job file forces it to be
         b.push(t0.elapsed().as_secs_f64());
         a.push(run_tool(&format!("tool_{i}"), CloneChoice::Auto));
         drop_db(&format!("bare_{i}"));
