@@ -91,7 +91,67 @@ pub struct Backup {
     pub bytes: u64,
 }
 
+/// What a new job is about; the rest of its record starts empty.
+pub struct NewJob<'a> {
+    pub kind: JobKind,
+    pub server: &'a str,
+    pub source_db: &'a str,
+    pub source_version: &'a str,
+    pub target: &'a str,
+    pub work_db: String,
+    pub plan: &'a Path,
+    pub clone_method: &'a str,
+    pub steps: &'a [&'a str],
+    pub source_uuid: Option<String>,
+}
+
 impl JobRecord {
+    pub fn start(n: NewJob<'_>) -> JobRecord {
+        let now = Utc::now();
+        let kind = match n.kind {
+            JobKind::Test => "test",
+            JobKind::Production => "production",
+        };
+        JobRecord {
+            id: format!(
+                "{}-{kind}-{}",
+                now.format("%Y%m%dT%H%M%S%3f"),
+                std::process::id()
+            ),
+            kind: n.kind,
+            server: n.server.to_string(),
+            source_db: n.source_db.to_string(),
+            source_version: n.source_version.to_string(),
+            target: n.target.to_string(),
+            work_db: n.work_db,
+            plan: Some(n.plan.to_path_buf()),
+            clone_method: Some(n.clone_method.to_string()),
+            status: JobStatus::Running,
+            pid: std::process::id(),
+            os_user: super::freeze::os_user(),
+            created_at: now,
+            finished_at: None,
+            steps: steps(n.steps),
+            neutralized: Default::default(),
+            neutralized_again: Default::default(),
+            checks: Vec::new(),
+            error: None,
+            source_uuid: n.source_uuid,
+            filestore: None,
+            backup: None,
+        }
+    }
+
+    /// An interrupted or failed job taken up again by this process.
+    pub fn restart(mut self, plan: &Path) -> JobRecord {
+        self.status = JobStatus::Running;
+        self.pid = std::process::id();
+        self.error = None;
+        self.finished_at = None;
+        self.plan = Some(plan.to_path_buf());
+        self
+    }
+
     pub fn step(&self, name: &str) -> Option<&StepRecord> {
         self.steps.iter().find(|s| s.name == name)
     }

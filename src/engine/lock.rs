@@ -37,11 +37,7 @@ pub async fn acquire(conn: &ConnInfo, db: &str) -> Result<JobLock, LockError> {
     let who = format!(
         "upgrade-pilot pid {} user {}",
         std::process::id(),
-        nix::unistd::User::from_uid(nix::unistd::getuid())
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_default()
+        super::freeze::os_user()
     );
     // Tell others who we are through application_name (shown in pg_stat_activity).
     client

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
@@ -14,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::clone::CloneMethod;
 use super::emit::Emitter;
 use super::events::{Event, Progress};
-use super::job::{self, JobKind, JobRecord, JobStatus};
+use super::job::{self, JobKind, JobRecord};
 use super::lock::{self, JobLock};
 use super::plan::{self, Plan, ReadyPlan};
 use super::test_job::Note;
@@ -147,50 +146,21 @@ impl Engine {
         }
         let resumed = resume.is_some();
         let record = match resume {
-            Some(mut j) => {
-                j.status = JobStatus::Running;
-                j.pid = std::process::id();
-                j.error = None;
-                j.finished_at = None;
-                j
-            }
-            None => {
-                let now = Utc::now();
-                JobRecord {
-                    id: format!(
-                        "{}-production-{}",
-                        now.format("%Y%m%dT%H%M%S%3f"),
-                        std::process::id()
-                    ),
-                    kind: JobKind::Production,
-                    server: key.clone(),
-                    source_db: req.db.clone(),
-                    source_version: freeze.base_version.clone(),
-                    target: target.to_string(),
-                    work_db,
-                    plan: Some(plan.path.clone()),
-                    clone_method: Some("template".into()),
-                    status: JobStatus::Running,
-                    pid: std::process::id(),
-                    os_user: super::freeze::os_user(),
-                    created_at: now,
-                    finished_at: None,
-                    steps: job::steps(&STEPS),
-                    neutralized: Default::default(),
-                    neutralized_again: Default::default(),
-                    checks: Vec::new(),
-                    error: None,
-                    source_uuid: freeze.uuid.clone(),
-                    filestore: None,
-                    backup: None,
-                }
-            }
+            Some(j) => j.restart(&plan.path),
+            None => JobRecord::start(job::NewJob {
+                kind: JobKind::Production,
+                server: &key,
+                source_db: &req.db,
+                source_version: &freeze.base_version,
+                target: &target.to_string(),
+                work_db,
+                plan: &plan.path,
+                clone_method: "template",
+                steps: &STEPS,
+                source_uuid: freeze.uuid.clone(),
+            }),
         };
-        job::save(&self.state_dir, &record)?;
-        if !camp.production_jobs.contains(&record.id) {
-            camp.production_jobs.push(record.id.clone());
-            campaign::save_engine(&self.state_dir, &camp)?;
-        }
+        self.register(&mut camp, &record)?;
         Ok(PreparedProduction {
             record,
             plan,

@@ -72,14 +72,6 @@ fn fail(msg: impl Into<String>) -> EngineError {
     EngineError::Preflight(msg.into())
 }
 
-fn os_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_default()
-}
-
 impl Engine {
     fn neutralize_options(&self) -> Options {
         Options {
@@ -265,52 +257,21 @@ impl Engine {
 
         let resumed = resume.is_some();
         let record = match resume {
-            Some(mut j) => {
-                j.status = JobStatus::Running;
-                j.pid = std::process::id();
-                j.error = None;
-                j.finished_at = None;
-                j.plan = Some(plan.path.clone());
-                j
-            }
-            None => {
-                let now = Utc::now();
-                let id = format!(
-                    "{}-test-{}",
-                    now.format("%Y%m%dT%H%M%S%3f"),
-                    std::process::id()
-                );
-                JobRecord {
-                    id,
-                    kind: JobKind::Test,
-                    server: server_key.clone(),
-                    source_db: req.db.clone(),
-                    source_version: inspection.base_version.clone(),
-                    target: target.to_string(),
-                    work_db,
-                    plan: Some(plan.path.clone()),
-                    clone_method: Some(method.as_str().into()),
-                    status: JobStatus::Running,
-                    pid: std::process::id(),
-                    os_user: os_user(),
-                    created_at: now,
-                    finished_at: None,
-                    steps: job::steps(&STEPS),
-                    neutralized: Default::default(),
-                    neutralized_again: Default::default(),
-                    checks: Vec::new(),
-                    error: None,
-                    source_uuid: inspection.uuid.clone(),
-                    filestore: None,
-                    backup: None,
-                }
-            }
+            Some(j) => j.restart(&plan.path),
+            None => JobRecord::start(job::NewJob {
+                kind: JobKind::Test,
+                server: &server_key,
+                source_db: &req.db,
+                source_version: &inspection.base_version,
+                target: &target.to_string(),
+                work_db,
+                plan: &plan.path,
+                clone_method: method.as_str(),
+                steps: &STEPS,
+                source_uuid: inspection.uuid.clone(),
+            }),
         };
-        job::save(&self.state_dir, &record)?;
-        if !camp.test_jobs.contains(&record.id) {
-            camp.test_jobs.push(record.id.clone());
-            campaign::save_engine(&self.state_dir, &camp)?;
-        }
+        self.register(&mut camp, &record)?;
         Ok(PreparedTest {
             record,
             plan,
@@ -325,6 +286,24 @@ impl Engine {
             lock,
             preflight_seconds: t0.elapsed().as_secs_f64(),
         })
+    }
+
+    /// Saves a job's first record and lists it in its campaign.
+    pub(super) fn register(
+        &self,
+        camp: &mut campaign::Campaign,
+        record: &JobRecord,
+    ) -> Result<(), EngineError> {
+        job::save(&self.state_dir, record)?;
+        let list = match record.kind {
+            JobKind::Test => &mut camp.test_jobs,
+            JobKind::Production => &mut camp.production_jobs,
+        };
+        if !list.contains(&record.id) {
+            list.push(record.id.clone());
+            campaign::save_engine(&self.state_dir, camp)?;
+        }
+        Ok(())
     }
 
     /// The plan file: given, or from `[plans]` in the config.
