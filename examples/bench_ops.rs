@@ -7,6 +7,9 @@
 //! hard links vs `cp -a`; backup formats; a 200-file plan vs psql; the Wait
 //! screen's frame time at 200×50.
 
+mod common;
+use common::{add_bulk, durable_cluster, median, psql, settle};
+
 use std::process::Command;
 use std::time::Instant;
 
@@ -17,29 +20,7 @@ use upgrade_pilot::engine::emit::Emitter;
 use upgrade_pilot::engine::plan::{self, Plan};
 use upgrade_pilot::odoo::filestore;
 use upgrade_pilot::odoo::version::Series;
-use upgrade_pilot::pg::cluster::{Cluster, ClusterOptions};
 use upgrade_pilot::pg::conn::ConnInfo;
-use upgrade_pilot::pg::tools::client_tool;
-
-/// Writes back the dirty pages of the previous run first: otherwise whichever
-/// side runs second pays for the other's writeback (measured: ±10–25 %).
-fn settle() {
-    let _ = std::process::Command::new("sync").status();
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn psql(conn: &ConnInfo, db: &str, sql: &str) {
-    let o = Command::new(client_tool("psql", 15).unwrap())
-        .envs(conn.child_env())
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
 
 fn sh(cmd: &str, conn: &ConnInfo) -> f64 {
     settle();
@@ -86,28 +67,12 @@ fn main() -> color_eyre::Result<()> {
     let files: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let rounds: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);
     let rt = tokio::runtime::Runtime::new()?;
-    let cluster = Cluster::start(ClusterOptions {
-        // A server as in production: durable writes, so each side pays for its own I/O.
-        settings: vec![
-            "fsync = on".into(),
-            "synchronous_commit = on".into(),
-            "full_page_writes = on".into(),
-        ],
-        ..Default::default()
-    })?;
+    let cluster = durable_cluster()?;
     let conn = cluster.conn_info();
     let work = tempfile::tempdir()?;
     let src = "src";
     rt.block_on(demo::load_seed(&conn, src))?;
-    let rows = size_mb * 1024 * 1024 / 1100;
-    psql(
-        &conn,
-        src,
-        &format!(
-            "CREATE TABLE mail_message (id serial PRIMARY KEY, body text); INSERT INTO mail_message (body) SELECT repeat(md5(g::text), 32) FROM generate_series(1, {rows}) g;"
-        ),
-    );
-    psql(&conn, src, "CHECKPOINT");
+    add_bulk(&conn, src, size_mb);
     println!(
         "{size_mb} MB database, {files}-file filestore, {rounds} rounds, PostgreSQL 15 (fsync on), 2 cores"
     );

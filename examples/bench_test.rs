@@ -10,6 +10,9 @@
 //! Live source (a session connected): test (snapshot copy) vs bare
 //! `pg_dump -Fc -Z0 | pg_restore` + the same SQL through psql.
 
+mod common;
+use common::{add_bulk, durable_cluster, median, psql, settle};
+
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -18,7 +21,6 @@ use upgrade_pilot::demo;
 use upgrade_pilot::engine::Engine;
 use upgrade_pilot::engine::clone::CloneChoice;
 use upgrade_pilot::engine::test_job::TestRequest;
-use upgrade_pilot::pg::cluster::{Cluster, ClusterOptions};
 use upgrade_pilot::pg::conn::ConnInfo;
 use upgrade_pilot::pg::tools::client_tool;
 
@@ -46,26 +48,6 @@ COMMIT;
 ";
 const BUMP: &str = "UPDATE ir_module_module SET latest_version = regexp_replace(latest_version, '^16\\.0\\.', '17.0.') WHERE state = 'installed';";
 
-/// Writes back the dirty pages of the previous run first: otherwise whichever
-/// side runs second pays for the other's writeback (measured: ±10–25 %).
-fn settle() {
-    let _ = std::process::Command::new("sync").status();
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn psql(conn: &ConnInfo, db: &str, sql: &str) {
-    let o = Command::new(client_tool("psql", 15).unwrap())
-        .envs(conn.child_env())
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
 fn bare_dump_restore(conn: &ConnInfo, src: &str, dst: &str) {
     psql(
         conn,
@@ -92,31 +74,13 @@ fn main() -> color_eyre::Result<()> {
     let size_mb: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(200);
     let rounds: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
     let rt = tokio::runtime::Runtime::new()?;
-    let cluster = Cluster::start(ClusterOptions {
-        // A server as in production: durable writes, so each side pays for its own I/O.
-        settings: vec![
-            "fsync = on".into(),
-            "synchronous_commit = on".into(),
-            "full_page_writes = on".into(),
-        ],
-        ..Default::default()
-    })?;
+    let cluster = durable_cluster()?;
     let conn = cluster.conn_info();
     let work = tempfile::tempdir()?;
     let src = "bench_src";
     rt.block_on(demo::load_seed(&conn, src))?;
     // Odoo-shaped bulk: mail messages with bodies, about size_mb.
-    let rows = size_mb * 1024 * 1024 / 1100;
-    psql(
-        &conn,
-        src,
-        &format!(
-            "CREATE TABLE mail_message (id serial PRIMARY KEY, model varchar, res_id int, body text, date timestamp); \
-         INSERT INTO mail_message (model, res_id, body, date) SELECT 'res.partner', g % 1500, repeat(md5(g::text), 32), now() FROM generate_series(1, {rows}) g;"
-        ),
-    );
-    psql(&conn, src, "VACUUM ANALYZE mail_message");
-    psql(&conn, src, "CHECKPOINT");
+    let rows = add_bulk(&conn, src, size_mb);
     let size: i64 = rt
         .block_on(async {
             conn.connect("postgres")

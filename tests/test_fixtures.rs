@@ -410,11 +410,7 @@ fn odoo16_real_production_restore_rollback() {
     let db = "odoo16_real";
     load(&env, &dir.join("odoo16_real.dump"), db);
     untar_filestore(&env, &dir.join("odoo16_real.filestore.tar.gz"), db, db);
-    let original: Vec<_> = env
-        .checksums(db)
-        .into_iter()
-        .filter(|(t, _)| t != "(database)")
-        .collect();
+    let original: Vec<_> = env.data_checksums(db);
     let files = file_list(&env.data_dir().join("filestore").join(db));
     let plan = version_bump_plan(env.dir.path(), "16.0", "17.0");
     assert_ok(&env.run(&["freeze", "--db", db, "--yes"]));
@@ -438,11 +434,7 @@ fn odoo16_real_production_restore_rollback() {
     );
     assert_eq!(file_list(&env.data_dir().join("filestore").join(db)), files);
     assert_ok(&env.run(&["rollback", "--db", db, "--yes"]));
-    let back: Vec<_> = env
-        .checksums(db)
-        .into_iter()
-        .filter(|(t, _)| t != "(database)")
-        .collect();
+    let back: Vec<_> = env.data_checksums(db);
     assert_eq!(back, original, "production is exactly what it was");
     assert_eq!(file_list(&env.data_dir().join("filestore").join(db)), files);
 }

@@ -7,29 +7,6 @@ use std::os::unix::process::ExitStatusExt;
 
 const DB: &str = "demo_manufacturing";
 
-/// Checksums of a database that refuses connections (frozen or set aside).
-fn frozen_checksums(env: &Env, db: &str) -> Vec<(String, String)> {
-    env.exec(
-        "postgres",
-        &format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS true"),
-    );
-    let sums = env.checksums(db);
-    env.exec(
-        "postgres",
-        &format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS false"),
-    );
-    sums.into_iter()
-        .filter(|(t, _)| t != "(database)")
-        .collect()
-}
-
-fn open_checksums(env: &Env, db: &str) -> Vec<(String, String)> {
-    env.checksums(db)
-        .into_iter()
-        .filter(|(t, _)| t != "(database)")
-        .collect()
-}
-
 fn files(env: &Env, db: &str) -> Vec<(String, Vec<u8>)> {
     let root = env.data_dir().join("filestore").join(db);
     let mut out = Vec::new();
@@ -86,7 +63,7 @@ fn freeze_production_restore_rollback() {
     env.exec("postgres", "CREATE ROLE odoo LOGIN");
     let plan = env.demo_plan();
     let plan = plan.to_str().unwrap();
-    let original = open_checksums(&env, DB);
+    let original = env.data_checksums(DB);
     let original_files = files(&env, DB);
 
     assert_refused(
@@ -159,7 +136,7 @@ fn freeze_production_restore_rollback() {
         2
     );
     assert_eq!(
-        frozen_checksums(&env, DB),
+        env.frozen_checksums(DB),
         original,
         "production untouched by the production job"
     );
@@ -199,7 +176,7 @@ fn freeze_production_restore_rollback() {
         "the upgraded copy now carries the production name"
     );
     assert_eq!(
-        frozen_checksums(&env, &before),
+        env.frozen_checksums(&before),
         original,
         "the old production is kept, identical"
     );
@@ -225,7 +202,7 @@ fn freeze_production_restore_rollback() {
     let o = env.run(&["rollback", "--db", DB, "--yes"]);
     assert_ok(&o);
     assert_eq!(
-        open_checksums(&env, DB),
+        env.data_checksums(DB),
         original,
         "production is back as it was"
     );
@@ -280,7 +257,7 @@ fn kill_9_at_each_production_step_then_resume() {
     env.demo_db(DB);
     let plan = env.demo_plan();
     let plan = plan.to_str().unwrap();
-    let original = open_checksums(&env, DB);
+    let original = env.data_checksums(DB);
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
     for point in [
         "after:preflight",
@@ -302,7 +279,7 @@ fn kill_9_at_each_production_step_then_resume() {
     }
     let o = production(&env, plan, None);
     assert_ok(&o);
-    assert_eq!(frozen_checksums(&env, DB), original);
+    assert_eq!(env.frozen_checksums(DB), original);
     assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
     assert_eq!(
         env.one::<String>(
@@ -323,7 +300,7 @@ fn kill_9_inside_the_swap_is_completed_on_the_next_run() {
         let env = Env::new();
         env.demo_db(DB);
         let plan = env.demo_plan();
-        let original = open_checksums(&env, DB);
+        let original = env.data_checksums(DB);
         let original_files = files(&env, DB);
         assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
         assert_ok(&production(&env, plan.to_str().unwrap(), None));
@@ -353,7 +330,7 @@ fn kill_9_inside_the_swap_is_completed_on_the_next_run() {
             "17.0.1.3",
             "{point}"
         );
-        assert_eq!(frozen_checksums(&env, &before), original, "{point}");
+        assert_eq!(env.frozen_checksums(&before), original, "{point}");
         assert_eq!(files(&env, DB), original_files, "{point}");
         assert_eq!(files(&env, &before), original_files, "{point}");
         // Every database is accounted for: production, the old one aside, nothing under a stray name.
@@ -371,7 +348,7 @@ fn kill_9_inside_the_rollback_swap() {
     let env = Env::new();
     env.demo_db(DB);
     let plan = env.demo_plan();
-    let original = open_checksums(&env, DB);
+    let original = env.data_checksums(DB);
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
     assert_ok(&production(&env, plan.to_str().unwrap(), None));
     assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
@@ -382,29 +359,17 @@ fn kill_9_inside_the_rollback_swap() {
     assert_eq!(o.status.signal(), Some(9));
     let o = env.run(&["rollback", "--db", DB, "--yes"]);
     assert_ok(&o);
-    assert_eq!(open_checksums(&env, DB), original);
+    assert_eq!(env.data_checksums(DB), original);
 }
 
 #[test]
 fn server_restart_mid_production_then_resume() {
     let mut env = Env::new();
     env.demo_db(DB);
-    let original = open_checksums(&env, DB);
+    let original = env.data_checksums(DB);
     let (plan, flag) = waiting_plan(&env);
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
-    let args: Vec<String> = [
-        "production",
-        "--db",
-        DB,
-        "--target",
-        "17.0",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--json",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = job_args("production", DB, &plan);
     let first = spawn_job(&env, &args);
     wait_for_step(&env, 3);
     env.cluster.stop("immediate").unwrap();
@@ -420,7 +385,7 @@ fn server_restart_mid_production_then_resume() {
     let o = env.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_ok(&o);
     assert_eq!(json(&o)["steps"][1]["status"], "done", "the clone was kept");
-    assert_eq!(frozen_checksums(&env, DB), original);
+    assert_eq!(env.frozen_checksums(DB), original);
     assert_eq!(status(&env)["production"].as_array().unwrap().len(), 1);
 }
 
@@ -429,7 +394,7 @@ fn a_swap_killed_before_the_renames_is_forgotten_not_done_by_another_command() {
     let env = Env::new();
     env.demo_db(DB);
     let plan = env.demo_plan();
-    let original = open_checksums(&env, DB);
+    let original = env.data_checksums(DB);
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
     assert_ok(&production(&env, plan.to_str().unwrap(), None));
     let o = env.run_env(
@@ -442,7 +407,7 @@ fn a_swap_killed_before_the_renames_is_forgotten_not_done_by_another_command() {
     assert_ok(&env.run(&["unfreeze", "--db", DB]));
     assert!(status(&env)["swap_in_progress"].is_null());
     assert_eq!(
-        open_checksums(&env, DB),
+        env.data_checksums(DB),
         original,
         "production is still the original"
     );

@@ -307,22 +307,10 @@ fn server_stopped_inside_the_clone_and_the_backup_then_resumed() {
         let mut env = Env::new();
         env.demo_db(DB);
         let plan = env.demo_plan();
-        let original = env.checksums(DB);
+        let original = env.data_checksums(DB);
         assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
         let flag = env.dir.path().join("go");
-        let args: Vec<String> = [
-            "production",
-            "--db",
-            DB,
-            "--target",
-            "17.0",
-            "--plan",
-            plan.to_str().unwrap(),
-            "--json",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let args = job_args("production", DB, &plan);
         let child = spawn_job_env(
             &env,
             &args,
@@ -348,14 +336,8 @@ fn server_stopped_inside_the_clone_and_the_backup_then_resumed() {
             &format!("ALTER DATABASE {DB} ALLOW_CONNECTIONS true"),
         );
         assert_eq!(
-            env.checksums(DB)
-                .into_iter()
-                .filter(|(t, _)| t != "(database)")
-                .collect::<Vec<_>>(),
-            original
-                .into_iter()
-                .filter(|(t, _)| t != "(database)")
-                .collect::<Vec<_>>(),
+            env.data_checksums(DB),
+            original,
             "{point}: production unchanged"
         );
     }
@@ -370,21 +352,9 @@ fn kill_9_at_spread_moments_inside_long_steps() {
     env.demo_db(DB);
     env.exec(DB, "CREATE TABLE mail_message (id serial PRIMARY KEY, body text); INSERT INTO mail_message (body) SELECT repeat(md5(g::text), 32) FROM generate_series(1, 60000) g");
     let plan = env.demo_plan();
-    let original = env.checksums(DB);
+    let original = env.data_checksums(DB);
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
-    let args: Vec<String> = [
-        "production",
-        "--db",
-        DB,
-        "--target",
-        "17.0",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--json",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = job_args("production", DB, &plan);
     let mut killed = 0;
     for delay_ms in [40u64, 120, 250, 400, 700, 1000] {
         let mut child = spawn_job(&env, &args);
@@ -417,16 +387,7 @@ fn kill_9_at_spread_moments_inside_long_steps() {
         "postgres",
         &format!("ALTER DATABASE {DB} ALLOW_CONNECTIONS true"),
     );
-    let strip = |v: Vec<(String, String)>| {
-        v.into_iter()
-            .filter(|(t, _)| t != "(database)")
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        strip(env.checksums(DB)),
-        strip(original),
-        "production unchanged"
-    );
+    assert_eq!(env.data_checksums(DB), original, "production unchanged");
     let mut on_server: Vec<String> = env
         .databases()
         .into_iter()

@@ -6,13 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, watch};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::clone::CloneMethod;
 use super::emit::Emitter;
-use super::events::{Event, Progress};
+use super::events::Event;
 use super::job::{self, JobKind, JobRecord};
 use super::lock::{self, JobLock};
 use super::plan::{self, Plan, ReadyPlan};
@@ -175,61 +174,47 @@ impl Engine {
     }
 
     pub fn start_production(&self, prepared: PreparedProduction) -> JobHandle {
-        let (tx, rx) = mpsc::channel(4096);
-        let (ptx, prx) = watch::channel(Progress {
-            count: STEPS.len(),
-            ..Default::default()
-        });
-        let cancel = CancellationToken::new();
         let id = prepared.record.id.clone();
-        let emit = Arc::new(Emitter::new(
-            tx,
-            ptx,
-            Some(&job::log_path(&self.state_dir, &id)),
-        ));
-        let engine = self.clone();
-        let token = cancel.clone();
-        let join = tokio::spawn(async move {
-            let PreparedProduction {
-                mut record,
-                plan,
-                notes,
+        self.spawn_job(id, STEPS.len(), move |engine, emit, token| async move {
+            engine.run_production(prepared, emit, token).await
+        })
+    }
+
+    async fn run_production(
+        &self,
+        p: PreparedProduction,
+        emit: Arc<Emitter>,
+        cancel: CancellationToken,
+    ) -> Result<JobRecord, EngineError> {
+        let PreparedProduction {
+            mut record,
+            plan,
+            notes,
+            major,
+            maint,
+            lock,
+            preflight_seconds,
+            target,
+            ..
+        } = p;
+        let _lock = lock;
+        Self::log_notes(&notes, &emit);
+        let mut current = String::new();
+        let result = self
+            .production_steps(
+                &mut record,
+                &plan,
                 major,
-                maint,
-                lock,
-                preflight_seconds,
+                &maint,
                 target,
-                ..
-            } = prepared;
-            let _lock = lock;
-            for n in &notes {
-                emit.log(format!("preflight [{}] {}", n.level, n.text));
-            }
-            let mut current = String::new();
-            let result = engine
-                .production_steps(
-                    &mut record,
-                    &plan,
-                    major,
-                    &maint,
-                    target,
-                    preflight_seconds,
-                    &emit,
-                    &token,
-                    &mut current,
-                )
-                .await;
-            engine
-                .settle(record, result, &maint, major, &token, current, &emit)
-                .await
-        });
-        JobHandle {
-            id,
-            events: rx,
-            progress: prx,
-            cancel,
-            join,
-        }
+                preflight_seconds,
+                &emit,
+                &cancel,
+                &mut current,
+            )
+            .await;
+        self.settle(record, result, &maint, major, &cancel, current, &emit)
+            .await
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -2,17 +2,20 @@
 //! in the job file (with the crash points tests use), and settling the outcome:
 //! ready, failed (resumable), or cancelled (the half-made copy dropped).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
+use tokio::sync::{mpsc, watch};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::clone::CloneMethod;
 use super::emit::{Emitter, crash_point, pause_point};
-use super::events::Event;
+use super::events::{Event, Progress};
 use super::job::{self, JobRecord, JobStatus, StepStatus};
-use super::{Engine, EngineError, clone, plan};
+use super::test_job::Note;
+use super::{Engine, EngineError, JobHandle, clone, plan};
 use crate::odoo::filestore;
 use crate::odoo::inspect::human_size;
 use crate::pg::server;
@@ -243,5 +246,40 @@ impl Engine {
         )
         .await?;
         Ok(false)
+    }
+
+    /// Starts a job's body in the background with its channels, its log file
+    /// and its cancellation token: the handle both front ends consume.
+    pub(super) fn spawn_job<F, Fut>(&self, id: String, steps: usize, body: F) -> JobHandle
+    where
+        F: FnOnce(Engine, Arc<Emitter>, CancellationToken) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<JobRecord, EngineError>> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(4096);
+        let (ptx, prx) = watch::channel(Progress {
+            count: steps,
+            ..Default::default()
+        });
+        let cancel = CancellationToken::new();
+        let emit = Arc::new(Emitter::new(
+            tx,
+            ptx,
+            Some(&job::log_path(&self.state_dir, &id)),
+        ));
+        let join = tokio::spawn(body(self.clone(), emit, cancel.clone()));
+        JobHandle {
+            id,
+            events: rx,
+            progress: prx,
+            cancel,
+            join,
+        }
+    }
+
+    /// What preflight noted goes to the job's log first.
+    pub(super) fn log_notes(notes: &[Note], emit: &Emitter) {
+        for n in notes {
+            emit.log(format!("preflight [{}] {}", n.level, n.text));
+        }
     }
 }

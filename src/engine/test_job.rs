@@ -7,13 +7,12 @@ use std::time::Instant;
 
 use chrono::Utc;
 use serde::Serialize;
-use tokio::sync::{mpsc, watch};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::clone::{self, CloneChoice, CloneMethod};
 use super::emit::Emitter;
-use super::events::{Event, Progress};
+use super::events::Event;
 use super::job::{self, JobKind, JobRecord, JobStatus};
 use super::lock::{self, JobLock};
 use super::plan::{self, Plan, ReadyPlan};
@@ -504,28 +503,10 @@ impl Engine {
 
     /// Starts the prepared job in the background.
     pub fn start_test(&self, prepared: PreparedTest) -> JobHandle {
-        let (tx, rx) = mpsc::channel(4096);
-        let (ptx, prx) = watch::channel(Progress {
-            count: STEPS.len(),
-            ..Default::default()
-        });
-        let cancel = CancellationToken::new();
         let id = prepared.record.id.clone();
-        let emit = Arc::new(Emitter::new(
-            tx,
-            ptx,
-            Some(&job::log_path(&self.state_dir, &id)),
-        ));
-        let engine = self.clone();
-        let token = cancel.clone();
-        let join = tokio::spawn(async move { engine.run_test(prepared, emit, token).await });
-        JobHandle {
-            id,
-            events: rx,
-            progress: prx,
-            cancel,
-            join,
-        }
+        self.spawn_job(id, STEPS.len(), move |engine, emit, token| async move {
+            engine.run_test(prepared, emit, token).await
+        })
     }
 
     async fn run_test(
@@ -548,9 +529,7 @@ impl Engine {
             ..
         } = p;
         let _lock = lock;
-        for n in &notes {
-            emit.log(format!("preflight [{}] {}", n.level, n.text));
-        }
+        Self::log_notes(&notes, &emit);
         let mut current = String::new();
         let result = self
             .test_steps(

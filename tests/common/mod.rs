@@ -199,6 +199,47 @@ impl Env {
     }
 }
 
+impl Env {
+    /// The per-table checksums alone (no database settings row): the data.
+    pub fn data_checksums(&self, db: &str) -> Vec<(String, String)> {
+        self.checksums(db)
+            .into_iter()
+            .filter(|(t, _)| t != "(database)")
+            .collect()
+    }
+
+    /// The data checksums of a database that refuses connections (frozen or set aside).
+    pub fn frozen_checksums(&self, db: &str) -> Vec<(String, String)> {
+        self.exec(
+            "postgres",
+            &format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS true"),
+        );
+        let sums = self.data_checksums(db);
+        self.exec(
+            "postgres",
+            &format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS false"),
+        );
+        sums
+    }
+}
+
+/// `CMD --db DB --target 17.0 --plan PLAN --json`, as owned strings for spawn_job.
+pub fn job_args(cmd: &str, db: &str, plan: &Path) -> Vec<String> {
+    [
+        cmd,
+        "--db",
+        db,
+        "--target",
+        "17.0",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
