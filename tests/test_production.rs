@@ -114,7 +114,10 @@ fn freeze_production_restore_rollback() {
         "{upgraded}"
     );
     let dump = v["backup"]["dump"].as_str().unwrap();
-    assert!(std::path::Path::new(dump).is_file());
+    assert!(
+        std::path::Path::new(dump).join("toc.dat").is_file(),
+        "{dump}"
+    );
     assert!(
         v["backup"]["filestore_tar"]
             .as_str()

@@ -146,10 +146,11 @@ fn the_password_appears_nowhere_and_state_is_private() {
         "logs were written"
     );
     assert!(
-        files
-            .iter()
-            .any(|f| f.extension().is_some_and(|e| e == "dump")),
-        "the backup was written"
+        files.iter().any(|f| f.ends_with("toc.dat")
+            && f.parent()
+                .and_then(|d| d.extension())
+                .is_some_and(|e| e == "dumpdir")),
+        "the backup was written: {files:?}"
     );
     for f in &files {
         let meta = std::fs::metadata(f).unwrap();

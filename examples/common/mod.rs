@@ -1,12 +1,16 @@
-//! What the benchmarks share: a server run like a production one, the bulk that
-//! makes a database a given size, medians, and `sync` between timed runs.
+//! What the benchmarks share: a server run like a production one, medians,
+//! shell commands with the server's client tools, and `sync` between timed runs.
 #![allow(dead_code)]
 
 use std::process::Command;
+use std::time::Instant;
 
 use upgrade_pilot::pg::cluster::{Cluster, ClusterOptions};
 use upgrade_pilot::pg::conn::ConnInfo;
 use upgrade_pilot::pg::tools::client_tool;
+
+/// The benchmark servers are PostgreSQL 15 (Debian's, as on CI).
+pub const MAJOR: u32 = 15;
 
 /// A server as in production: durable writes, so each side pays for its own I/O.
 pub fn durable_cluster() -> color_eyre::Result<Cluster> {
@@ -28,11 +32,16 @@ pub fn settle() {
 
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    let n = v.len();
+    if n % 2 == 0 {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    } else {
+        v[n / 2]
+    }
 }
 
 pub fn psql(conn: &ConnInfo, db: &str, sql: &str) {
-    let o = Command::new(client_tool("psql", 15).unwrap())
+    let o = Command::new(client_tool("psql", MAJOR).unwrap())
         .envs(conn.child_env())
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql])
         .output()
@@ -40,22 +49,34 @@ pub fn psql(conn: &ConnInfo, db: &str, sql: &str) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-/// Odoo-shaped bulk (chatter messages with bodies) of about `size_mb`; returns the row count.
-pub fn add_bulk(conn: &ConnInfo, db: &str, size_mb: u64) -> u64 {
-    let rows = size_mb * 1024 * 1024 / 1100;
-    psql(
-        conn,
-        db,
-        "CREATE TABLE mail_message (id serial PRIMARY KEY, model varchar, res_id int, body text, date timestamp)",
+/// Runs `cmd` in sh with the server's client tools first on PATH; seconds.
+pub fn sh(conn: &ConnInfo, cmd: &str) -> f64 {
+    let bin = client_tool("pg_dump", MAJOR).unwrap();
+    let dir = bin.parent().unwrap().display().to_string();
+    settle();
+    let t0 = Instant::now();
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .envs(conn.child_env())
+        .env(
+            "PATH",
+            format!("{dir}:{}", std::env::var("PATH").unwrap_or_default()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&o.stderr)
     );
-    psql(
-        conn,
-        db,
-        &format!(
-            "INSERT INTO mail_message (model, res_id, body, date) SELECT 'res.partner', g % 1500, repeat(md5(g::text), 32), now() FROM generate_series(1, {rows}) g"
-        ),
-    );
-    psql(conn, db, "VACUUM ANALYZE mail_message");
-    psql(conn, db, "CHECKPOINT");
-    rows
+    t0.elapsed().as_secs_f64()
+}
+
+/// Seconds of `f`, after a `sync`.
+pub fn timed<T>(f: impl FnOnce() -> T) -> f64 {
+    settle();
+    let t0 = Instant::now();
+    f();
+    t0.elapsed().as_secs_f64()
 }

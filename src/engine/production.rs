@@ -252,7 +252,7 @@ impl Engine {
         *current = "backup".into();
         if record.is_done("backup")
             && cloned
-            && record.backup.as_ref().is_some_and(|b| b.dump.is_file())
+            && record.backup.as_ref().is_some_and(|b| b.dump.is_dir())
         {
             emit.event(Event::StepSkipped {
                 step: current.clone(),
@@ -272,7 +272,8 @@ impl Engine {
                 .filter(|r| r.join(&work).is_dir())
                 .map(|r| (r, std::path::Path::new(work.as_str())));
             super::emit::pause_point("during:backup").await;
-            let b = backup::backup(&self.conn, major, &work, &dir, fs, cancel).await?;
+            let jobs = self.config.clone.jobs;
+            let b = backup::backup(&self.conn, major, &work, &dir, fs, jobs, cancel).await?;
             emit.log(format!(
                 "backup {} ({})",
                 b.dump.display(),
@@ -283,7 +284,7 @@ impl Engine {
                 record,
                 "backup",
                 t0,
-                "pg_dump -Fc, checked with pg_restore --list".into(),
+                format!("pg_dump -Fd -Z1 -j {jobs}, checked with pg_restore --list"),
                 emit,
             )
             .await?;

@@ -210,7 +210,19 @@ impl Engine {
                 clone::template_copy(maint, &src, &work, major, cancel).await?
             }
             CloneMethod::Snapshot => {
-                clone::snapshot_copy(&self.conn, maint, &src, &work, major, emit, cancel).await?
+                clone::snapshot_copy(
+                    &self.conn,
+                    maint,
+                    clone::Snapshot {
+                        src: &src,
+                        dst: &work,
+                        major,
+                        jobs: self.config.clone.jobs,
+                    },
+                    emit,
+                    cancel,
+                )
+                .await?
             }
         }
         crash_point("during:clone");
