@@ -30,7 +30,7 @@ fn size_of(p: &std::path::Path) -> u64 {
 pub fn filestore(ctx: &mut Ctx) -> color_eyre::Result<()> {
     let from = filestore::path(&ctx.data_dir, &ctx.src);
     let files = ctx.files;
-    let (tool, _) = ctx.ab(
+    let (tool, _) = ctx.ab_cheap(
         &format!("filestore of {files} files, hard links"),
         "cp -a",
         Goal::None,
@@ -64,7 +64,7 @@ pub fn filestore(ctx: &mut Ctx) -> color_eyre::Result<()> {
 /// then the formats a backup could use, to show why ours is the default.
 pub fn backup(ctx: &mut Ctx) -> color_eyre::Result<()> {
     let never = CancellationToken::new();
-    ctx.ab(
+    ctx.ab_cheap(
         "backup (pg_dump -Fd -Z1 -j2, then pg_restore --list to check it)",
         "pg_dump -Fd -Z1 -j2",
         Goal::Ratio(1.1),
@@ -158,7 +158,7 @@ pub fn plan(ctx: &mut Ctx) -> color_eyre::Result<()> {
             "CREATE TABLE ir_config_parameter (key varchar, value text)",
         );
     };
-    let (tool, bare) = ctx.ab(
+    let (tool, bare) = ctx.ab_cheap(
         "plan of 200 small SQL files (runner)",
         "one psql -f … running them",
         Goal::None,

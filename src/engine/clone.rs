@@ -2,6 +2,7 @@
 //! copy (pg_dump into pg_restore) when the source is live. A test copy never
 //! kicks a production user out.
 
+use std::path::Path;
 use std::process::Stdio;
 
 use serde::{Deserialize, Serialize};
@@ -135,16 +136,21 @@ pub struct Snapshot<'a> {
     pub dst: &'a str,
     /// The server's major version, to pick the client tools.
     pub major: u32,
-    /// Index builds at a time (`[clone] jobs`); 1 restores everything in one stream.
+    /// Tables dumped and restored at a time (`[clone] jobs`); 1 is one stream.
     pub jobs: u32,
+    /// Where a parallel copy may keep its dump while it runs (the state dir);
+    /// without it, or without room there, the copy streams.
+    pub scratch: Option<&'a Path>,
 }
 
-/// pg_dump of a consistent snapshot piped into pg_restore: no lock that blocks Odoo.
-/// With `jobs` > 1 the schema and data stream through the pipe while a second
-/// pg_dump, on the same exported snapshot, writes the indexes and constraints
-/// (a few kB) to a temp file that `pg_restore -j jobs` then builds in
-/// parallel: on an Odoo database those builds are close to half of the copy
-/// (docs/PERFORMANCE.md).
+/// A copy of one consistent snapshot of a live database: no lock that blocks Odoo.
+/// The fastest way measured on 2 cores (docs/PERFORMANCE.md) is the default
+/// with `jobs` > 1: `pg_dump -Fd -Z0 -j` into the scratch dir, then
+/// `pg_restore -j`, which builds a table's indexes while the next tables
+/// load. Without room for that dump, the schema and rows stream through a
+/// pipe while a second pg_dump on the same exported snapshot saves the
+/// indexes and constraints (a few kB), built `jobs` at a time afterwards.
+/// `jobs` = 1: the single pipe `pg_dump -Fc -Z0 | pg_restore`.
 pub async fn snapshot_copy(
     conn: &ConnInfo,
     maint: &Client,
@@ -157,6 +163,7 @@ pub async fn snapshot_copy(
         dst,
         major,
         jobs,
+        scratch,
     } = copy;
     let row = maint
         .query_one(
@@ -208,24 +215,33 @@ pub async fn snapshot_copy(
     // One exported snapshot for both dumps: they see the same database. A
     // server that cannot export one (a standby before 10) gets the single pipe.
     let snapshot = if jobs > 1 {
-        match source
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .await
-        {
-            Ok(()) => source
-                .query_one("SELECT pg_export_snapshot()", &[])
-                .await
-                .ok()
-                .map(|r| r.get::<_, String>(0)),
-            Err(_) => None,
-        }
+        export_snapshot(&source).await
     } else {
         None
     };
-    let tables: i64 = source
-        .query_one("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')", &[])
-        .await?
-        .get(0);
+    let row = source
+        .query_one("SELECT count(*), coalesce(sum(pg_table_size(c.oid)), 0)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')", &[])
+        .await?;
+    let (tables, rows_bytes): (i64, i64) = (row.get(0), row.get(1));
+    if let (Some(root), true) = (scratch, jobs > 1) {
+        // The dump is about the size of the tables without their indexes.
+        let need = rows_bytes as u64 + rows_bytes as u64 / 5 + (64 << 20);
+        match free_bytes(root) {
+            Some(free) if free >= need => {
+                if tool.through_dir(root, jobs, tables, emit, cancel).await? {
+                    return Ok(());
+                }
+            }
+            free => emit.log(format!(
+                "{} free in {} for a parallel copy, {} needed: streaming instead",
+                free.map_or("unknown".into(), |f| crate::odoo::inspect::human_size(
+                    f as i64
+                )),
+                root.display(),
+                crate::odoo::inspect::human_size(need as i64)
+            )),
+        }
+    }
     let Some(snapshot) = snapshot else {
         return tool.pipe(&[], tables, emit, cancel).await;
     };
@@ -262,7 +278,45 @@ pub async fn snapshot_copy(
             last_line(&out.stderr)
         )));
     }
-    tool.post_data(&post, jobs, emit, cancel).await
+    tool.restore_archive(
+        &post,
+        jobs,
+        tool.data_share,
+        "indexes and constraints",
+        emit,
+        cancel,
+    )
+    .await
+}
+
+/// A scratch directory removed when the copy ends, however it ends.
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_bytes(dir: &Path) -> Option<u64> {
+    std::fs::create_dir_all(dir).ok()?;
+    let st = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some(st.blocks_available() as u64 * st.fragment_size() as u64)
+}
+
+/// Opens a repeatable-read transaction on `c` and exports its snapshot; on
+/// failure `c` is left outside any transaction.
+async fn export_snapshot(c: &Client) -> Option<String> {
+    c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+        .ok()?;
+    match c.query_one("SELECT pg_export_snapshot()", &[]).await {
+        Ok(r) => Some(r.get(0)),
+        Err(_) => {
+            let _ = c.batch_execute("ROLLBACK").await;
+            None
+        }
+    }
 }
 
 fn last_line(bytes: &[u8]) -> String {
@@ -278,8 +332,8 @@ fn last_line(bytes: &[u8]) -> String {
 /// What the snapshot copy's child processes share.
 struct Tools<'a> {
     conn: &'a ConnInfo,
-    dump: &'a std::path::Path,
-    restore: &'a std::path::Path,
+    dump: &'a Path,
+    restore: &'a Path,
     src: &'a str,
     dst: &'a str,
     superuser: bool,
@@ -288,6 +342,81 @@ struct Tools<'a> {
 }
 
 impl Tools<'_> {
+    /// `pg_dump -Fd -Z0 -j` into a scratch dir under `root`, then `pg_restore -j`.
+    /// Ok(false): the dump failed (a lock pg_dump's workers could not get on
+    /// a busy database) and nothing was restored, so the caller may stream.
+    async fn through_dir(
+        &self,
+        root: &Path,
+        jobs: u32,
+        tables: i64,
+        emit: &Emitter,
+        cancel: &CancellationToken,
+    ) -> Result<bool, CloneError> {
+        // Named for the copy: a run killed midway leaves it to the next run
+        // of the same job, which clears it first.
+        let scratch = Scratch(root.join(self.dst));
+        let _ = std::fs::remove_dir_all(&scratch.0);
+        std::fs::create_dir_all(&scratch.0)
+            .map_err(|e| CloneError::Tool(format!("cannot make a scratch dir: {e}")))?;
+        let dir = scratch.0.join("dump");
+        let mut d = tokio::process::Command::new(self.dump);
+        // --no-sync: a scratch file, gone at the end; the copy itself is durable.
+        d.args([
+            "-v",
+            "-Fd",
+            "-Z0",
+            "--no-sync",
+            "-j",
+            &jobs.to_string(),
+            "-f",
+        ])
+        .arg(&dir)
+        .arg("-d")
+        .arg(ConnInfo::conninfo_db(self.src))
+        .envs(self.conn.child_env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+        let mut child = d
+            .spawn()
+            .map_err(|e| CloneError::Tool(format!("cannot start {}: {e}", self.dump.display())))?;
+        let mut dumped = 0i64;
+        let last = follow(&mut child, emit, cancel, |l| {
+            if l.contains("dumping contents of table") {
+                dumped += 1;
+                emit.fraction(
+                    Some(0.5 * (dumped as f64 / tables.max(1) as f64).min(1.0)),
+                    format!("{dumped}/{tables} tables dumped"),
+                );
+            }
+        })
+        .await?;
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| CloneError::Tool(e.to_string()))?;
+        if !status.success() {
+            emit.warn(format!(
+                "the parallel dump of {:?} failed ({last}): copying again in one stream",
+                self.src
+            ))
+            .await;
+            return Ok(false);
+        }
+        self.restore_archive(
+            &dir,
+            jobs,
+            0.5,
+            "tables, indexes and constraints",
+            emit,
+            cancel,
+        )
+        .await?;
+        Ok(true)
+    }
+
     fn restore_cmd(&self) -> tokio::process::Command {
         let mut r = tokio::process::Command::new(self.restore);
         r.args(["-v", "--exit-on-error", "-d"])
@@ -388,11 +517,13 @@ impl Tools<'_> {
         Ok(())
     }
 
-    /// Indexes, constraints and triggers from `archive`, `jobs` at a time.
-    async fn post_data(
+    /// Restores `archive`, `jobs` items at a time; the gauge goes from `from` to full.
+    async fn restore_archive(
         &self,
-        archive: &std::path::Path,
+        archive: &Path,
         jobs: u32,
+        from: f64,
+        what: &str,
         emit: &Emitter,
         cancel: &CancellationToken,
     ) -> Result<(), CloneError> {
@@ -412,23 +543,22 @@ impl Tools<'_> {
             })
             .unwrap_or(0)
             .max(1);
-        emit.fraction(
-            Some(self.data_share),
-            format!("{items} indexes and constraints, {jobs} at a time"),
-        );
+        emit.fraction(Some(from), format!("{items} {what}, {jobs} at a time"));
         let mut r = self.restore_cmd();
         r.arg("-j").arg(jobs.to_string()).arg(archive);
         let mut child = r.spawn().map_err(|e| {
             CloneError::Tool(format!("cannot start {}: {e}", self.restore.display()))
         })?;
-        let mut built = 0u32;
+        // The items pg_restore runs before it forks its workers say nothing
+        // here: the gauge may jump at the end.
+        let mut done = 0u32;
         let last = follow(&mut child, emit, cancel, |l| {
             if l.contains("finished item") {
-                built += 1;
-                let share = (built as f64 / items as f64).min(1.0);
+                done += 1;
+                let share = (done as f64 / items as f64).min(1.0);
                 emit.fraction(
-                    Some(self.data_share + (1.0 - self.data_share) * share),
-                    format!("{built}/{items} indexes and constraints"),
+                    Some(from + (1.0 - from) * share),
+                    format!("{done}/{items} {what}"),
                 );
             }
         })
@@ -439,14 +569,11 @@ impl Tools<'_> {
             .map_err(|e| CloneError::Tool(e.to_string()))?;
         if !status.success() {
             return Err(CloneError::Tool(format!(
-                "pg_restore of the indexes into {:?} failed: {last}",
+                "pg_restore of {what} into {:?} failed: {last}",
                 self.dst
             )));
         }
-        emit.fraction(
-            Some(1.0),
-            format!("{built}/{items} indexes and constraints"),
-        );
+        emit.fraction(Some(1.0), format!("{items} {what}"));
         Ok(())
     }
 }

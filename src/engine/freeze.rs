@@ -44,14 +44,25 @@ pub(crate) async fn block_and_end_sessions(maint: &Client, db: &str) -> Result<u
             quote_ident(db)
         ))
         .await?;
+    // From 14 the server waits for each backend to be gone (up to 5 s), so
+    // the check below finds none left without sleeping; before 14, poll.
+    let wait = if server::server_major(maint).await? >= 14 {
+        "pg_terminate_backend(pid, 5000)"
+    } else {
+        "pg_terminate_backend(pid)"
+    };
     let ended = maint
         .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &format!(
+                "SELECT {wait} FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()"
+            ),
             &[&db],
         )
         .await?
         .len();
     let deadline = Instant::now() + Duration::from_secs(10);
+    // Backends end within milliseconds: poll fast first, then every 100 ms.
+    let mut pause = Duration::from_millis(2);
     loop {
         let left = server::sessions(maint, db).await?;
         if left.is_empty() {
@@ -65,7 +76,8 @@ pub(crate) async fn block_and_end_sessions(maint: &Client, db: &str) -> Result<u
                 list.join("; ")
             )));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
     }
 }
 

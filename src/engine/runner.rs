@@ -218,6 +218,7 @@ impl Engine {
                         dst: &work,
                         major,
                         jobs: self.config.clone.jobs,
+                        scratch: Some(&self.state_dir.join("scratch")),
                     },
                     emit,
                     cancel,
