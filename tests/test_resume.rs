@@ -140,6 +140,50 @@ fn kill_9_inside_clone_and_plan_then_resume() {
 }
 
 #[test]
+fn kill_9_inside_a_parallel_snapshot_copy_leaves_a_scratch_dump_the_rerun_clears() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let plan = env.demo_plan();
+    let plan = plan.to_str().unwrap();
+    // Odoo connected: the copy is a snapshot copy, dumped in parallel to scratch.
+    let _odoo = env.rt.block_on(async {
+        let c = env.conn().connect(DB).await.unwrap();
+        c.batch_execute("SET application_name = 'odoo-worker-1'")
+            .await
+            .unwrap();
+        c
+    });
+    let before = env.data_checksums(DB);
+    assert_eq!(
+        run_test(&env, plan, Some("during:snapshot-restore"))
+            .status
+            .signal(),
+        Some(9)
+    );
+    let scratch = env.state_dir().join("scratch");
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert_eq!(left.len(), 1, "the killed copy's dump: {left:?}");
+    assert!(left[0].join("dump").join("toc.dat").is_file());
+
+    let o = run_test(&env, plan, None);
+    assert_ok(&o);
+    assert_eq!(json(&o)["clone_method"], "snapshot");
+    assert_eq!(
+        std::fs::read_dir(&scratch).unwrap().count(),
+        0,
+        "scratch cleared by the run that finished"
+    );
+    let copy = json(&o)["test_db"].as_str().unwrap().to_string();
+    assert_eq!(
+        env.one::<i64>(&copy, "SELECT count(*) FROM res_partner"),
+        env.one::<i64>(DB, "SELECT count(*) FROM res_partner")
+    );
+    assert_eq!(env.data_checksums(DB), before, "the source is untouched");
+}
+
+#[test]
 fn a_second_run_on_the_same_source_is_refused_while_the_first_runs() {
     let env = Env::new();
     env.demo_db(DB);

@@ -129,7 +129,7 @@ pub fn plan(ctx: &mut Ctx) -> color_eyre::Result<()> {
     for i in 0..200 {
         std::fs::write(
             pdir.join(format!("sql/{i:03}.sql")),
-            format!("UPDATE ir_config_parameter SET value = value WHERE key = 'k{i}';"),
+            format!("UPDATE ir_config_parameter SET value = 'v{i}' WHERE key = 'k{i}';"),
         )?;
     }
     std::fs::write(
@@ -152,10 +152,12 @@ pub fn plan(ctx: &mut Ctx) -> color_eyre::Result<()> {
             "postgres",
             &format!("CREATE DATABASE {db} TEMPLATE template0"),
         );
+        // Each file changes a row, as a migration script does: both sides
+        // then commit durably once per file.
         psql(
             &ctx.conn,
             db,
-            "CREATE TABLE ir_config_parameter (key varchar, value text)",
+            "CREATE TABLE ir_config_parameter (key varchar, value text); INSERT INTO ir_config_parameter SELECT 'k' || g, 'v' FROM generate_series(0, 199) g",
         );
     };
     let (tool, bare) = ctx.ab_cheap(

@@ -289,6 +289,11 @@ pub async fn snapshot_copy(
     .await
 }
 
+/// Where snapshot copies keep their parallel dumps: `<state_dir>/scratch/<copy>`.
+pub fn scratch_root(state_dir: &Path) -> std::path::PathBuf {
+    state_dir.join("scratch")
+}
+
 /// A scratch directory removed when the copy ends, however it ends.
 struct Scratch(std::path::PathBuf);
 
@@ -405,6 +410,7 @@ impl Tools<'_> {
             .await;
             return Ok(false);
         }
+        super::emit::crash_point("during:snapshot-restore");
         self.restore_archive(
             &dir,
             jobs,

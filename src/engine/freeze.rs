@@ -44,18 +44,11 @@ pub(crate) async fn block_and_end_sessions(maint: &Client, db: &str) -> Result<u
             quote_ident(db)
         ))
         .await?;
-    // From 14 the server waits for each backend to be gone (up to 5 s), so
-    // the check below finds none left without sleeping; before 14, poll.
-    let wait = if server::server_major(maint).await? >= 14 {
-        "pg_terminate_backend(pid, 5000)"
-    } else {
-        "pg_terminate_backend(pid)"
-    };
+    // Not pg_terminate_backend(pid, timeout): the server then waits in 100 ms
+    // steps, one backend after the other (measured: 2 s for 20 sessions).
     let ended = maint
         .query(
-            &format!(
-                "SELECT {wait} FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()"
-            ),
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
             &[&db],
         )
         .await?

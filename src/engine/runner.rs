@@ -218,7 +218,7 @@ impl Engine {
                         dst: &work,
                         major,
                         jobs: self.config.clone.jobs,
-                        scratch: Some(&self.state_dir.join("scratch")),
+                        scratch: Some(&clone::scratch_root(&self.state_dir)),
                     },
                     emit,
                     cancel,
