@@ -53,8 +53,8 @@ fn size_of(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
-/// Dumps `db` to the directory `<dir>/<db>.dumpdir` (`jobs` tables at a time)
-/// and its filestore to `<dir>/<db>.filestore.tar`.
+/// Dumps `db` to the directory `<dir>/<db>-<hash>.dumpdir` (`jobs` tables at a
+/// time) and its filestore to `<dir>/<db>-<hash>.filestore.tar`.
 pub async fn backup(
     conn: &ConnInfo,
     major: u32,
@@ -65,7 +65,8 @@ pub async fn backup(
     cancel: &CancellationToken,
 ) -> Result<Backup, EngineError> {
     crate::campaign::store::ensure_dir(dir).map_err(|e| err(e.to_string()))?;
-    let dump = dir.join(format!("{db}.dumpdir"));
+    let file = crate::pg::ident::file_name_for(db);
+    let dump = dir.join(format!("{file}.dumpdir"));
     // pg_dump -Fd refuses a directory that exists: one left by an interrupted run goes.
     if dump.exists() {
         std::fs::remove_dir_all(&dump).map_err(|e| {
@@ -75,7 +76,7 @@ pub async fn backup(
             ))
         })?;
     }
-    let tar = filestore.map(|_| dir.join(format!("{db}.filestore.tar")));
+    let tar = filestore.map(|_| dir.join(format!("{file}.filestore.tar")));
     let result = async {
         let pg_dump = tools::client_tool("pg_dump", major).map_err(err)?;
         let mut cmd = tokio::process::Command::new(&pg_dump);

@@ -289,9 +289,14 @@ pub async fn snapshot_copy(
     .await
 }
 
-/// Where snapshot copies keep their parallel dumps: `<state_dir>/scratch/<copy>`.
+/// Where snapshot copies keep their parallel dumps.
 pub fn scratch_root(state_dir: &Path) -> std::path::PathBuf {
     state_dir.join("scratch")
+}
+
+/// The scratch dir of the copy `db` under `root`.
+pub fn scratch_dir(root: &Path, db: &str) -> std::path::PathBuf {
+    root.join(crate::pg::ident::file_name_for(db))
 }
 
 /// A scratch directory removed when the copy ends, however it ends.
@@ -360,7 +365,7 @@ impl Tools<'_> {
     ) -> Result<bool, CloneError> {
         // Named for the copy: a run killed midway leaves it to the next run
         // of the same job, which clears it first.
-        let scratch = Scratch(root.join(self.dst));
+        let scratch = Scratch(scratch_dir(root, self.dst));
         let _ = std::fs::remove_dir_all(&scratch.0);
         std::fs::create_dir_all(&scratch.0)
             .map_err(|e| CloneError::Tool(format!("cannot make a scratch dir: {e}")))?;
@@ -615,5 +620,24 @@ async fn follow(
                 return Err(CloneError::Cancelled);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_dirs_stay_under_the_root_and_apart() {
+        let root = Path::new("/state/scratch");
+        for name in ["..", "../../etc", "a/b", "a_b", "démo"] {
+            let d = scratch_dir(root, name);
+            assert_eq!(d.parent(), Some(root), "{name}: {}", d.display());
+            assert!(
+                !d.file_name().unwrap().to_string_lossy().contains(".."),
+                "{name}"
+            );
+        }
+        assert_ne!(scratch_dir(root, "a/b"), scratch_dir(root, "a_b"));
     }
 }

@@ -493,8 +493,10 @@ impl Engine {
         }
         server::drop_db(maint, &job.work_db, major).await?;
         // A parallel dump left by a copy killed midway.
-        let _ =
-            std::fs::remove_dir_all(super::clone::scratch_root(&self.state_dir).join(&job.work_db));
+        let _ = std::fs::remove_dir_all(super::clone::scratch_dir(
+            &super::clone::scratch_root(&self.state_dir),
+            &job.work_db,
+        ));
         if let Some(dd) = &self.data_dir {
             filestore::remove(dd, &job.work_db).map_err(|e| EngineError::Io(e.to_string()))?;
         }

@@ -73,7 +73,12 @@ fn copy_dir(src: &Path, dst: &Path, stats: &mut CopyStats, can_link: &mut bool) 
 /// Removes a filestore copy we made; refuses anything outside `<data_dir>/filestore`.
 pub fn remove(data_dir: &Path, db: &str) -> io::Result<()> {
     let p = path(data_dir, db);
-    if p.parent() != Some(&data_dir.join("filestore")) {
+    // A database may be named ".." or "a/b": never a path out of the filestore.
+    if db.contains('/')
+        || db == "."
+        || db == ".."
+        || p.parent() != Some(&data_dir.join("filestore"))
+    {
         return Err(io::Error::other(
             "refusing to remove a path outside the filestore",
         ));
@@ -109,5 +114,16 @@ mod tests {
         );
         remove(d.path(), "test").unwrap();
         assert!(!dst.exists() && src.exists());
+    }
+
+    #[test]
+    fn remove_never_leaves_the_filestore_whatever_the_db_name() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("filestore/prod")).unwrap();
+        fs::write(d.path().join("odoo.conf"), b"x").unwrap();
+        for name in ["..", ".", "../filestore", "prod/..", "a/b"] {
+            assert!(remove(d.path(), name).is_err(), "{name}");
+        }
+        assert!(d.path().join("odoo.conf").exists() && d.path().join("filestore/prod").exists());
     }
 }

@@ -31,6 +31,25 @@ pub fn check_db_name(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// A file name for a database: a database may be called ".." or "a/b", so
+/// anything but ASCII letters, digits, `_` and `-` becomes `_`, and a hash of
+/// the real name keeps two names apart.
+pub fn file_name_for(db: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let safe: String = db
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let hash = hex::encode(Sha256::digest(db.as_bytes()));
+    format!("{safe}-{}", &hash[..12])
+}
+
 /// `"name"` with inner quotes doubled: safe for any identifier.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
