@@ -212,13 +212,6 @@ pub async fn snapshot_copy(
         .connect(src)
         .await
         .map_err(|e| CloneError::Tool(e.to_string()))?;
-    // One exported snapshot for both dumps: they see the same database. A
-    // server that cannot export one (a standby before 10) gets the single pipe.
-    let snapshot = if jobs > 1 {
-        export_snapshot(&source).await
-    } else {
-        None
-    };
     let row = source
         .query_one("SELECT count(*), coalesce(sum(pg_table_size(c.oid)), 0)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')", &[])
         .await?;
@@ -242,6 +235,15 @@ pub async fn snapshot_copy(
             )),
         }
     }
+    // One exported snapshot for both dumps of the stream: they see the same
+    // database. Taken only now: it holds back vacuum on the source while it
+    // lives, and the directory copy above needs none of its own. A server
+    // that cannot export one (a standby before 10) gets the single pipe.
+    let snapshot = if jobs > 1 {
+        export_snapshot(&source).await
+    } else {
+        None
+    };
     let Some(snapshot) = snapshot else {
         return tool.pipe(&[], tables, emit, cancel).await;
     };
