@@ -34,16 +34,7 @@ async fn run(
         _ = cancel.cancelled() => return Err(EngineError::Cancelled),
     };
     if !out.status.success() {
-        let text = String::from_utf8_lossy(&out.stderr);
-        // The first error says why: with -j, a worker's "No space left" is
-        // followed by the leader's "terminated by user".
-        let why = text
-            .lines()
-            .find(|l| l.contains("error:"))
-            .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
-            .unwrap_or("")
-            .trim()
-            .to_string();
+        let why = tools::why_failed(&String::from_utf8_lossy(&out.stderr));
         return Err(err(format!("{what} failed: {why}")));
     }
     Ok(())

@@ -253,17 +253,8 @@ pub async fn snapshot_copy(
         .map_err(|e| CloneError::Tool(format!("cannot make a temp dir: {e}")))?;
     let post = tmp.path().join("post-data.dump");
     let snap_arg = format!("--snapshot={snapshot}");
-    let mut post_dump = tokio::process::Command::new(&dump);
-    post_dump
-        .args(["-Fc", "--section=post-data", &snap_arg, "-f"])
-        .arg(&post)
-        .arg("-d")
-        .arg(ConnInfo::conninfo_db(src))
-        .envs(conn.child_env())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    let post_arg = post.display().to_string();
+    let mut post_dump = tool.dump_cmd(&["-Fc", "--section=post-data", &snap_arg, "-f", &post_arg]);
     let post_dump = post_dump
         .spawn()
         .map_err(|e| CloneError::Tool(format!("cannot start {}: {e}", dump.display())))?
@@ -277,7 +268,7 @@ pub async fn snapshot_copy(
     if !out.status.success() {
         return Err(CloneError::Tool(format!(
             "pg_dump of {src:?} (indexes and constraints) failed: {}",
-            last_line(&out.stderr)
+            tools::why_failed(&String::from_utf8_lossy(&out.stderr))
         )));
     }
     tool.restore_archive(
@@ -331,16 +322,6 @@ async fn export_snapshot(c: &Client) -> Option<String> {
     }
 }
 
-fn last_line(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim()
-        .to_string()
-}
-
 /// What the snapshot copy's child processes share.
 struct Tools<'a> {
     conn: &'a ConnInfo,
@@ -354,6 +335,20 @@ struct Tools<'a> {
 }
 
 impl Tools<'_> {
+    /// `pg_dump <args> -d <src>`, stderr piped, stdout to null unless the caller pipes it.
+    fn dump_cmd(&self, args: &[&str]) -> tokio::process::Command {
+        let mut d = tokio::process::Command::new(self.dump);
+        d.args(args)
+            .arg("-d")
+            .arg(ConnInfo::conninfo_db(self.src))
+            .envs(self.conn.child_env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        d
+    }
+
     /// `pg_dump -Fd -Z0 -j` into a scratch dir under `root`, then `pg_restore -j`.
     /// Ok(false): the dump failed (a lock pg_dump's workers could not get on
     /// a busy database) and nothing was restored, so the caller may stream.
@@ -372,25 +367,18 @@ impl Tools<'_> {
         std::fs::create_dir_all(&scratch.0)
             .map_err(|e| CloneError::Tool(format!("cannot make a scratch dir: {e}")))?;
         let dir = scratch.0.join("dump");
-        let mut d = tokio::process::Command::new(self.dump);
         // --no-sync: a scratch file, gone at the end; the copy itself is durable.
-        d.args([
+        let (jobs_arg, dir_arg) = (jobs.to_string(), dir.display().to_string());
+        let mut d = self.dump_cmd(&[
             "-v",
             "-Fd",
             "-Z0",
             "--no-sync",
             "-j",
-            &jobs.to_string(),
+            &jobs_arg,
             "-f",
-        ])
-        .arg(&dir)
-        .arg("-d")
-        .arg(ConnInfo::conninfo_db(self.src))
-        .envs(self.conn.child_env())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+            &dir_arg,
+        ]);
         let mut child = d
             .spawn()
             .map_err(|e| CloneError::Tool(format!("cannot start {}: {e}", self.dump.display())))?;
@@ -453,16 +441,9 @@ impl Tools<'_> {
         emit: &Emitter,
         cancel: &CancellationToken,
     ) -> Result<(), CloneError> {
-        let mut d = tokio::process::Command::new(self.dump);
-        d.args(["-Fc", "-Z0"])
-            .args(extra)
-            .arg("-d")
-            .arg(ConnInfo::conninfo_db(self.src))
-            .envs(self.conn.child_env())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        let args: Vec<&str> = ["-Fc", "-Z0"].iter().chain(extra).copied().collect();
+        let mut d = self.dump_cmd(&args);
+        d.stdout(Stdio::piped());
         let mut dump_child = d
             .spawn()
             .map_err(|e| CloneError::Tool(format!("cannot start {}: {e}", self.dump.display())))?;

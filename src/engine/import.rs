@@ -254,14 +254,7 @@ pub async fn import(
                 _ = cancel.cancelled() => return Err(ImportError::Cancelled),
             };
             if !out.status.success() {
-                let err = String::from_utf8_lossy(&out.stderr);
-                let last = err
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("")
-                    .trim()
-                    .to_string();
+                let last = tools::why_failed(&String::from_utf8_lossy(&out.stderr));
                 return Err(bad(
                     path,
                     format!("pg_restore failed: {last} (truncated or corrupt dump?)"),

@@ -55,6 +55,19 @@ pub fn major_version(prog: &Path) -> Option<u32> {
 /// A client tool suited to a server of `server_major`: the same major when
 /// installed (Debian keeps several), else the newest one found, which must not be
 /// older than the server (an older pg_dump refuses a newer server).
+/// The line of a client tool's stderr that says why it failed: the first
+/// `error:` (with -j, a worker's "No space left" comes before the leader's
+/// "terminated by user"), else the last line.
+pub fn why_failed(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find(|l| l.contains("error:"))
+        .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
 pub fn client_tool(prog: &str, server_major: u32) -> Result<PathBuf, String> {
     let mut candidates: Vec<(u32, PathBuf)> = debian_bin_dirs()
         .into_iter()
@@ -87,5 +100,21 @@ pub fn client_tool(prog: &str, server_major: u32) -> Result<PathBuf, String> {
         None => Err(format!(
             "{prog} not found: install the PostgreSQL client tools (apt-get install postgresql-client)"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::why_failed;
+
+    #[test]
+    fn the_first_error_says_why_else_the_last_line() {
+        let parallel = "pg_dump: error: could not write to file: No space left on device\npg_dump: terminated by user\n\n";
+        assert_eq!(
+            why_failed(parallel),
+            "pg_dump: error: could not write to file: No space left on device"
+        );
+        assert_eq!(why_failed("a\nlast words  \n\n"), "last words");
+        assert_eq!(why_failed(""), "");
     }
 }
