@@ -1,5 +1,6 @@
 //! Headless subcommands (DESIGN.md §7): thin front ends over the engine.
 
+mod compare;
 mod confirm;
 mod demo;
 mod detach;
@@ -172,6 +173,17 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Compare an upgraded copy with production (reads both only); exit 1 when something differs.
+    Compare {
+        /// Production (or, after a restore, the kept <db>_before_<target>_<ts>).
+        #[arg(long)]
+        db: String,
+        /// The upgraded copy (test copy, production working copy, or the restored production).
+        #[arg(long)]
+        test_db: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Where each campaign stands: test jobs and their steps.
     Status {
         #[arg(long)]
@@ -251,7 +263,15 @@ pub fn run() -> Result<i32> {
         rt.block_on(crate::tui::run(engine))?;
         return Ok(0);
     };
-    let engine = engine_from(&cli.global)?;
+    let engine = match engine_from(&cli.global) {
+        Ok(e) => e,
+        // compare keeps 1 for "something differs": its other failures exit 2.
+        Err(e) if matches!(command, Command::Compare { .. }) => {
+            output::err(&format!("upgrade-pilot: {}", one_line_error(&e)));
+            return Ok(2);
+        }
+        Err(e) => return Err(e),
+    };
     let _guard = init_logging(&engine.state_dir);
     tracing::info!(command = ?std::env::args().nth(1), server = %engine.conn.server(), "start");
     rt.block_on(async move {
@@ -291,6 +311,9 @@ pub fn run() -> Result<i32> {
                 test::run(&engine, req, yes, json).await
             }
             Command::Neutralize { db, yes } => neutralize::run(&engine, &db, yes).await,
+            Command::Compare { db, test_db, json } => {
+                compare::run(&engine, &db, &test_db, json).await
+            }
             Command::Status { db, json } => status::run(&engine, db.as_deref(), json).await,
             Command::Backup { db, format, out } => {
                 crate::pg::ident::check_db_name(&db)?;
@@ -373,7 +396,8 @@ pub fn one_line_error(e: &color_eyre::Report) -> String {
             || c.is::<crate::odoo::inspect::InspectError>()
             || c.is::<crate::pg::ident::NameError>()
             || c.is::<crate::engine::plan::PlanError>()
-            || c.is::<crate::engine::lock::LockError>();
+            || c.is::<crate::engine::lock::LockError>()
+            || c.is::<crate::odoo::compare::CompareError>();
         if ours {
             break;
         }

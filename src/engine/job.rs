@@ -82,6 +82,12 @@ pub struct JobRecord {
     /// Production jobs: the backup of the working copy taken before the plan.
     #[serde(default)]
     pub backup: Option<Backup>,
+    /// The last step's comparison with production (findings, not failures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<crate::odoo::compare::Comparison>,
+    /// Production jobs: the comparison's differences accepted before the restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison_acknowledged: Option<super::compare::Acknowledged>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -139,6 +145,8 @@ impl JobRecord {
             source_uuid: n.source_uuid,
             filestore: None,
             backup: None,
+            comparison: None,
+            comparison_acknowledged: None,
         }
     }
 
