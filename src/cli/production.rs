@@ -91,6 +91,7 @@ pub async fn production(
             "backup": record.backup,
             "checks": record.checks,
             "steps": steps,
+            "comparison": record.comparison,
         }));
     } else {
         out(&format!(
@@ -102,6 +103,9 @@ pub async fn production(
                 "  backup taken before the upgrade: {}",
                 b.dump.display()
             ));
+        }
+        if let Some(c) = &record.comparison {
+            out(&format!("  compared with production: {}", c.summary()));
         }
         out(&format!(
             "  next: upgrade-pilot restore --db {:?}",
@@ -177,13 +181,18 @@ fn acknowledge_differences(engine: &Engine, db: &str, yes: bool) -> Result<()> {
         cmp.summary()
     ));
     for check in cmp.failed() {
-        err(&format!("  ✗ {} · {}: {}", check.area, check.name, check.summary));
+        err(&format!(
+            "  ✗ {} · {}: {}",
+            check.area, check.name, check.summary
+        ));
         for d in check.differences.iter().take(10) {
             err(&format!("      {d}"));
         }
         let hidden = check.differences.len().saturating_sub(10) + check.more;
         if hidden > 0 {
-            err(&format!("      … and {hidden} more (upgrade-pilot status --json)"));
+            err(&format!(
+                "      … and {hidden} more (upgrade-pilot status --json)"
+            ));
         }
     }
     confirm(

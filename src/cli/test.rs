@@ -56,6 +56,7 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
             "checks": record.checks,
             "steps": steps,
             "filestore": record.filestore,
+            "comparison": record.comparison,
         }));
     } else {
         out(&format!(
@@ -67,6 +68,12 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
             engine.conn.psql_line(&record.work_db)
         ));
         out("  nothing done in the test copy reaches production: it has no link to it");
+        if let Some(c) = &record.comparison {
+            out(&format!(
+                "  compared with production: {} (upgrade-pilot status --json lists them)",
+                c.summary()
+            ));
+        }
     }
     Ok(0)
 }

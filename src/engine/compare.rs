@@ -109,7 +109,7 @@ impl Engine {
                         check.name, check.area, check.summary
                     ));
                 }
-                record.comparison = Some(c);
+                record.comparison = Some(Box::new(c));
                 line
             }
             Err(e) => {

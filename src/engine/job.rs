@@ -84,7 +84,7 @@ pub struct JobRecord {
     pub backup: Option<Backup>,
     /// The last step's comparison with production (findings, not failures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comparison: Option<crate::odoo::compare::Comparison>,
+    pub comparison: Option<Box<crate::odoo::compare::Comparison>>,
     /// Production jobs: the comparison's differences accepted before the restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison_acknowledged: Option<super::compare::Acknowledged>,

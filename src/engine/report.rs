@@ -56,10 +56,11 @@ impl Engine {
             .unwrap_or_default();
         // The comparisons the tester must see: last test copy's, and production's.
         let mut comparisons = Vec::new();
-        if let Some(cmp) = last.as_ref().and_then(|j| j.comparison.clone()) {
+        if let Some(cmp) = last.as_ref().and_then(|j| j.comparison.as_deref().cloned()) {
             comparisons.push((format!("test copy {}", cmp.copy), cmp));
         }
         if let Some(cmp) = self.production_comparison(db)?.and_then(|j| j.comparison) {
+            let cmp = *cmp;
             comparisons.push((format!("production copy {}", cmp.copy), cmp));
         }
         report::write(

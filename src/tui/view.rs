@@ -711,6 +711,8 @@ mod tests {
             source_uuid: None,
             filestore: None,
             backup: None,
+            comparison: None,
+            comparison_acknowledged: None,
         };
         update(&mut app, Msg::JobDone(Ok(rec)));
         app

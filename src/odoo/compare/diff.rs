@@ -153,19 +153,19 @@ fn span_len(r: &[(i64, i64)]) -> i64 {
 }
 
 fn ids(r: &[(i64, i64)]) -> String {
-    let mut parts = Vec::new();
-    let mut shown = 0;
-    for (a, b) in r {
-        if shown >= MAX_IDS {
-            parts.push("…".to_string());
-            break;
-        }
-        parts.push(if a == b {
-            a.to_string()
-        } else {
-            format!("{a}-{b}")
-        });
-        shown += 1;
+    let mut parts: Vec<String> = r
+        .iter()
+        .take(MAX_IDS)
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    if r.len() > MAX_IDS {
+        parts.push("…".to_string());
     }
     parts.join(", ")
 }
