@@ -48,6 +48,13 @@ pub fn lines(c: &Comparison) -> Vec<String> {
             v.push(format!("    note: {n}"));
         }
     }
+    if (c.at - c.production_read_at).num_seconds() > 60 {
+        v.push(format!(
+            "{:?} as read at {} (it takes no connection now: read from its copy when the production job began)",
+            c.production,
+            c.production_read_at.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
     v.push(format!(
         "{:?} against {:?}: {} ({:.1}s)",
         c.copy,

@@ -51,12 +51,46 @@ impl Engine {
             ));
         }
         let (a, b) = tokio::join!(self.conn.connect(prod), self.conn.connect(copy));
-        let (a, b) = (a?, b?);
+        let b = b?;
+        let a = match a {
+            Ok(a) => a,
+            // A frozen database (the `_before_` kept by a restore) takes no connection:
+            // its state was read from its copy when the production job began.
+            Err(e @ crate::pg::conn::ConnError::NotAccepting { .. }) => {
+                let Some(mut before) = self.kept_reading(prod)? else {
+                    return Err(e.into());
+                };
+                before.db = prod.to_string();
+                before.filestore = self.filestore_of(prod);
+                let t0 = Instant::now();
+                let after = compare::snapshot(&b, copy, self.filestore_of(copy)).await?;
+                return Ok(compare::compare(&before, &after, t0).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(compare::compare_clients(
             (&a, prod, self.filestore_of(prod)),
             (&b, copy, self.filestore_of(copy)),
         )
         .await?)
+    }
+
+    /// Production's state read by the production job whose restore set `db` aside.
+    fn kept_reading(&self, db: &str) -> Result<Option<Snapshot>, EngineError> {
+        let key = self.conn.server_key();
+        for c in crate::campaign::all(&self.state_dir)? {
+            if c.server != key {
+                continue;
+            }
+            for s in c.history.iter().rev().filter(|s| s.aside == db) {
+                if let Some(id) = &s.production_job {
+                    if let Some(snap) = store::read_json(&baseline_path(&self.state_dir, id))? {
+                        return Ok(Some(snap));
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Production's side, read from the job's copy before anything changed it.
