@@ -9,6 +9,7 @@ mod screens;
 pub mod theme;
 pub mod view;
 
+use crate::engine::openupgrade::EngineChoice;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -110,6 +111,8 @@ impl Effects {
                         test_db: None,
                         clone,
                         discard: false,
+                        engine: EngineChoice::for_target(&engine.config, &target),
+                        dry_run: false,
                     };
                     let prepared = match engine.prepare_test(&req).await {
                         Ok(p) => p,
@@ -145,6 +148,7 @@ impl Effects {
                         plan: None,
                         import: None,
                         discard: false,
+                        engine: EngineChoice::for_target(&engine.config, &target),
                     };
                     let prepared = match engine.prepare_production(&req).await {
                         Ok(p) => p,
