@@ -88,6 +88,18 @@ pub struct JobRecord {
     /// Production jobs: the comparison's differences accepted before the restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison_acknowledged: Option<super::compare::Acknowledged>,
+    /// The derived OpenUpgrade plan (`--engine openupgrade`), hop by hop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openupgrade: Vec<super::openupgrade::HopSpec>,
+    /// How each hop went: duration, counts, log file, verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<super::openupgrade::HopOutcome>,
+    /// Anomaly drafts this job added to the campaign.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anomaly_drafts: Vec<crate::campaign::anomaly::Draft>,
+    /// Odoo's own `neutralize` on the test copy, when that series' Odoo is configured.
+    #[serde(default)]
+    pub odoo_neutralize: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -147,6 +159,10 @@ impl JobRecord {
             backup: None,
             comparison: None,
             comparison_acknowledged: None,
+            openupgrade: Vec::new(),
+            hops: Vec::new(),
+            anomaly_drafts: Vec::new(),
+            odoo_neutralize: None,
         }
     }
 

@@ -255,6 +255,10 @@ pub fn ready_app() -> App {
         backup: None,
         comparison: None,
         comparison_acknowledged: None,
+        openupgrade: Vec::new(),
+        hops: Vec::new(),
+        anomaly_drafts: Vec::new(),
+        odoo_neutralize: None,
     };
     update(&mut app, Msg::JobDone(Ok(rec)));
     app
