@@ -199,11 +199,11 @@ impl Engine {
             .comparison
             .as_ref()
             .map_or(0, |c| c.difference_count());
-        record.comparison_acknowledged = Some(Acknowledged {
+        record.comparison_acknowledged = Some(Box::new(Acknowledged {
             by: super::freeze::os_user(),
             at: Utc::now(),
             differences: n,
-        });
+        }));
         job::save(&self.state_dir, &record)?;
         Ok(record)
     }

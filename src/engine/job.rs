@@ -87,7 +87,7 @@ pub struct JobRecord {
     pub comparison: Option<Box<crate::odoo::compare::Comparison>>,
     /// Production jobs: the comparison's differences accepted before the restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comparison_acknowledged: Option<super::compare::Acknowledged>,
+    pub comparison_acknowledged: Option<Box<super::compare::Acknowledged>>,
     /// The derived OpenUpgrade plan (`--engine openupgrade`), hop by hop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub openupgrade: Vec<super::openupgrade::HopSpec>,
