@@ -142,3 +142,106 @@ fn the_tools_own_connections_are_not_sessions() {
         assert_ok(&env.run(&["unfreeze", "--db", DB]));
     }
 }
+
+fn sql_plan(env: &Env, files: &[(&str, &str)]) -> String {
+    let dir = env.dir.path().join("txplan");
+    let _ = std::fs::remove_dir_all(dir.join("sql"));
+    std::fs::create_dir_all(dir.join("sql")).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join("sql").join(name), text).unwrap();
+    }
+    std::fs::write(
+        dir.join("plan.toml"),
+        "name = \"tx\"\n[[hop]]\nfrom = \"16.0\"\nto = \"17.0\"\n[[hop.step]]\nname = \"pre\"\nsql = \"sql\"\n",
+    )
+    .unwrap();
+    dir.join("plan.toml").display().to_string()
+}
+
+fn has_table(env: &Env, db: &str, table: &str) -> bool {
+    env.one::<bool>(
+        db,
+        &format!("SELECT to_regclass('public.{table}') IS NOT NULL"),
+    )
+}
+
+/// Case 14: a plan SQL file that ends its own transaction is refused before
+/// anything is made, naming the file and line; a failing file names the line
+/// of the failing statement (also for errors without a position), and nothing
+/// of it is applied — also when a DO block inside it tries to COMMIT.
+#[test]
+fn transaction_control_in_a_plan_file_is_refused_and_errors_name_their_line() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let ok = ("010_ok.sql", "CREATE TABLE x_first (id int);\n");
+    let dbs = env.databases();
+    let sums = env.checksums(DB);
+    let plan = sql_plan(
+        &env,
+        &[
+            ok,
+            (
+                "020_commit.sql",
+                "UPDATE res_partner SET name = name || '!'; -- commit; here is a comment\n  commit;\nUPDATE no_such_table SET a = 1;\n",
+            ),
+        ],
+    );
+    let args = [
+        "test",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        &plan,
+        "--test-db",
+        "t14",
+        "--json",
+    ];
+    let o = env.run(&args);
+    assert_refused(
+        &o,
+        "020_commit.sql line 2: COMMIT is not allowed in a plan SQL file",
+    );
+    assert_eq!(env.databases(), dbs, "nothing created");
+    assert_eq!(env.checksums(DB), sums, "source unchanged");
+
+    // A runtime error without a position (division by zero): its line, not 0.
+    sql_plan(
+        &env,
+        &[
+            ok,
+            (
+                "020_div.sql",
+                "CREATE TABLE x_partial (id int);\n\nINSERT INTO x_partial VALUES (1);\nSELECT 1/0;\n",
+            ),
+        ],
+    );
+    let o = env.run(&args);
+    assert_refused(&o, "020_div.sql failed at line 4: division by zero");
+    assert!(has_table(&env, "t14", "x_first"), "the first file applied");
+    assert!(
+        !has_table(&env, "t14", "x_partial"),
+        "nothing of 020 applied"
+    );
+
+    // Dollar-quoted, the COMMIT is the server's to refuse: it does, and the
+    // file's first statement is rolled back with the rest.
+    sql_plan(
+        &env,
+        &[
+            ok,
+            (
+                "020_do.sql",
+                "CREATE TABLE x_do (id int);\nDO $$ BEGIN\n  INSERT INTO x_do VALUES (1);\n  COMMIT;\nEND $$;\n",
+            ),
+        ],
+    );
+    let o = env.run(&args);
+    assert_refused(
+        &o,
+        "020_do.sql failed at line 2: invalid transaction termination",
+    );
+    assert!(!has_table(&env, "t14", "x_do"), "nothing of 020 applied");
+    assert_eq!(env.checksums(DB), sums, "source unchanged");
+}
