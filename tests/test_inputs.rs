@@ -245,3 +245,31 @@ fn transaction_control_in_a_plan_file_is_refused_and_errors_name_their_line() {
     assert!(!has_table(&env, "t14", "x_do"), "nothing of 020 applied");
     assert_eq!(env.checksums(DB), sums, "source unchanged");
 }
+
+/// Case 15: a misspelt or unknown `--dsn` key is refused as libpq refuses it,
+/// in one line naming the key (`sslmod=require` went out unencrypted).
+#[test]
+fn unknown_dsn_keys_are_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |dsn: &str| {
+        std::process::Command::new(BIN)
+            .args(["inspect", "--db", "prod", "--dsn", dsn])
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("UPGRADE_PILOT_STATE_DIR", dir.path().join("state"))
+            .output()
+            .unwrap()
+    };
+    assert_refused(
+        &run("host=127.0.0.1 port=1 sslmod=require"),
+        "invalid connection option \"sslmod\": did you mean sslmode?",
+    );
+    assert_refused(
+        &run("postgresql://127.0.0.1:1/prod?sslmode=require&sslrootcrt=/ca.pem"),
+        "invalid URI query parameter \"sslrootcrt\": did you mean sslrootcert?",
+    );
+    assert_refused(
+        &run("host=127.0.0.1 port=1 hostaddr=10.0.0.9"),
+        "\"hostaddr\" is a libpq setting upgrade-pilot does not use",
+    );
+}
