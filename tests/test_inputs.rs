@@ -273,3 +273,127 @@ fn unknown_dsn_keys_are_refused_naming_the_key() {
         "\"hostaddr\" is a libpq setting upgrade-pilot does not use",
     );
 }
+
+/// Case 13: a job whose statement waits on a lock says who holds it, and
+/// SIGTERM cancels it while it waits (the statement is cancelled on the
+/// server; the half-made copy is dropped).
+#[test]
+fn a_job_waiting_on_a_lock_names_the_holder_and_sigterm_cancels_it() {
+    use std::io::BufRead;
+    let env = Env::new();
+    env.demo_db(DB);
+    // A command step held by a flag file, then a SQL step on res_partner.
+    let dir = env.dir.path().join("lockplan");
+    std::fs::create_dir_all(dir.join("sql")).unwrap();
+    std::fs::write(
+        dir.join("sql/010_touch.sql"),
+        "UPDATE res_partner SET name = name;",
+    )
+    .unwrap();
+    let flag = dir.join("go");
+    std::fs::write(
+        dir.join("wait.sh"),
+        format!(
+            "#!/bin/sh\ni=0\nwhile [ ! -f '{}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\n",
+            flag.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("wait.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        dir.join("plan.toml"),
+        "name = \"lock\"\n[[hop]]\nto = \"17.0\"\n[[hop.step]]\nname = \"wait\"\ncommand = [\"./wait.sh\"]\n[[hop.step]]\nname = \"touch\"\nsql = \"sql\"\n",
+    )
+    .unwrap();
+    let args: Vec<String> = [
+        "test",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        dir.join("plan.toml").to_str().unwrap(),
+        "--test-db",
+        "t13",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut child = spawn_job(&env, &args);
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let lines = lines.clone();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(l);
+            }
+        })
+    };
+    wait_for_step(&env, 3);
+    // Someone holds res_partner on the test copy, in an open transaction.
+    let (holder, holder_pid) = env.rt.block_on(async {
+        let c = env.conn().connect("t13").await.unwrap();
+        let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+        c.batch_execute(
+            "SET application_name = 'holder-13'; BEGIN; LOCK TABLE res_partner IN ACCESS EXCLUSIVE MODE",
+        )
+        .await
+        .unwrap();
+        (c, pid)
+    });
+    std::fs::write(&flag, "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let said = loop {
+        let found = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("waiting on \"t13\" for a lock"))
+            .cloned();
+        if let Some(l) = found {
+            break l;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job never said what it waits for: {:?}",
+            lines.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        said.contains(&format!(
+            "held by pid {holder_pid} (holder-13, role postgres, idle in transaction since "
+        )),
+        "{said}"
+    );
+    assert!(said.contains("LOCK TABLE res_partner"), "{said}");
+    assert!(
+        said.contains("(RowExclusiveLock on table res_partner)"),
+        "{said}"
+    );
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGTERM did not stop the waiting job"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    reader.join().unwrap();
+    assert!(!status.success());
+    let all = lines.lock().unwrap().join("\n");
+    assert!(all.contains("cancelled"), "{all}");
+    assert!(!env.db_exists("t13"), "the half-made copy is dropped");
+    drop(holder);
+}

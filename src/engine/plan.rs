@@ -484,10 +484,20 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                             });
                         }
                         let t0 = Instant::now();
+                        let server_cancel = client.cancel_token();
                         let tx = client.transaction().await?;
                         // One statement at a time: an error then points at its line.
                         for st in &statements {
-                            if let Err(e) = tx.batch_execute(st.text).await {
+                            // A statement waiting on a lock (or just long) is
+                            // cancelled on the server when the job is.
+                            let ran = tokio::select! {
+                                r = tx.batch_execute(st.text) => r,
+                                _ = ctx.cancel.cancelled() => {
+                                    let _ = server_cancel.cancel_query(tokio_postgres::NoTls).await;
+                                    return Err(PlanError::Cancelled);
+                                }
+                            };
+                            if let Err(e) = ran {
                                 let (line, message) = match e.as_db_error() {
                                     Some(db) => {
                                         let pos = match db.position() {

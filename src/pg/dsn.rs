@@ -316,8 +316,14 @@ mod tests {
         let e = parse("host=db frobnicate=1").unwrap_err().to_string();
         assert!(e.contains("\"frobnicate\": use host, port"), "{e}");
         let e = parse("host=db hostaddr=10.0.0.1").unwrap_err().to_string();
-        assert!(e.contains("\"hostaddr\" is a libpq setting upgrade-pilot does not use"), "{e}");
-        assert_eq!(parse("postgresql://db?ssl=true").unwrap()["sslmode"], "require");
+        assert!(
+            e.contains("\"hostaddr\" is a libpq setting upgrade-pilot does not use"),
+            "{e}"
+        );
+        assert_eq!(
+            parse("postgresql://db?ssl=true").unwrap()["sslmode"],
+            "require"
+        );
     }
 
     #[test]

@@ -111,7 +111,8 @@ pub async fn note_own(client: &Client) {
     }
 }
 
-fn own() -> (Vec<i32>, Vec<i64>) {
+/// This process's backends: (pids, starts), see `note_own`.
+pub fn own_backends() -> (Vec<i32>, Vec<i64>) {
     OWN.lock()
         .map(|o| o.iter().copied().unzip())
         .unwrap_or_default()
@@ -134,7 +135,7 @@ fn session_filter() -> String {
 /// Sessions connected to `db`: other clients' backends only (see `session_filter`).
 /// Every place that counts sessions calls this (or `end_sessions`).
 pub async fn sessions(client: &Client, db: &str) -> Result<Vec<Session>, tokio_postgres::Error> {
-    let (pids, starts) = own();
+    let (pids, starts) = own_backends();
     let rows = client
         .query(
             &format!(
@@ -162,7 +163,7 @@ pub async fn sessions(client: &Client, db: &str) -> Result<Vec<Session>, tokio_p
 /// workers: CREATE DATABASE deals with an autovacuum worker on its template
 /// itself); returns how many were signalled.
 pub async fn end_sessions(client: &Client, db: &str) -> Result<usize, tokio_postgres::Error> {
-    let (pids, starts) = own();
+    let (pids, starts) = own_backends();
     let rows = client
         .query(
             &format!(
