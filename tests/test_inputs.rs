@@ -397,3 +397,45 @@ fn a_job_waiting_on_a_lock_names_the_holder_and_sigterm_cancels_it() {
     assert!(!env.db_exists("t13"), "the half-made copy is dropped");
     drop(holder);
 }
+
+/// Case 17: a database name with "/" or ".." is refused by every subcommand
+/// that takes one, before anything is created (files are named after databases).
+#[test]
+fn database_names_with_slash_or_dotdot_are_refused_everywhere() {
+    let env = Env::new();
+    env.demo_db(DB);
+    env.exec("postgres", "CREATE DATABASE \"../evil\"");
+    env.exec("postgres", "CREATE DATABASE \"a/b\"");
+    let plan = env.demo_plan();
+    let p = plan.to_str().unwrap();
+    let out = env.dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let dbs = env.databases();
+    let needle = "contains \"/\" or \"..\"";
+    for bad in ["../evil", "a/b"] {
+        let cases: Vec<Vec<&str>> = vec![
+            vec!["inspect", "--db", bad],
+            vec!["test", "--db", bad, "--target", "17.0", "--plan", p],
+            vec!["neutralize", "--db", bad, "--yes"],
+            vec!["freeze", "--db", bad, "--yes"],
+            vec!["unfreeze", "--db", bad],
+            vec!["production", "--db", bad, "--target", "17.0", "--plan", p, "--yes"],
+            vec!["restore", "--db", bad, "--yes"],
+            vec!["rollback", "--db", bad, "--yes"],
+            vec!["backup", "--db", bad, "--out", o],
+            vec!["report", "--db", bad, "--out", o],
+            vec!["status", "--db", bad],
+        ];
+        for args in cases {
+            let r = env.run(&args);
+            assert_refused(&r, needle);
+        }
+    }
+    assert_refused(
+        &env.run(&["test", "--db", DB, "--target", "17.0", "--plan", p, "--test-db", "x/../y"]),
+        needle,
+    );
+    assert_eq!(env.databases(), dbs, "nothing created or dropped");
+    assert!(!out.exists(), "no backup or report written");
+    assert!(!env.state_dir().join("campaigns").exists() || std::fs::read_dir(env.state_dir().join("campaigns")).unwrap().count() == 0, "no campaign made");
+}

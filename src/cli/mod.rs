@@ -181,6 +181,30 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The database names on the command line, with their flags.
+    fn db_names(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Command::Demo { .. } => vec![],
+            Command::Status { db, .. } => db.iter().map(|d| ("--db", d.as_str())).collect(),
+            Command::Test { db, test_db, .. } => {
+                let mut v = vec![("--db", db.as_str())];
+                v.extend(test_db.iter().map(|t| ("--test-db", t.as_str())));
+                v
+            }
+            Command::Inspect { db, .. }
+            | Command::Neutralize { db, .. }
+            | Command::Freeze { db, .. }
+            | Command::Unfreeze { db }
+            | Command::Production { db, .. }
+            | Command::Restore { db, .. }
+            | Command::Rollback { db, .. }
+            | Command::Backup { db, .. }
+            | Command::Report { db, .. } => vec![("--db", db.as_str())],
+        }
+    }
+}
+
 /// Resolves connection, config, state dir and data dir from the global flags.
 pub fn engine_from(global: &GlobalArgs) -> Result<Engine> {
     let config = Config::load(global.config.as_deref())?;
@@ -251,6 +275,10 @@ pub fn run() -> Result<i32> {
         rt.block_on(crate::tui::run(engine))?;
         return Ok(0);
     };
+    // Every database name given, checked before anything is made.
+    for (flag, name) in command.db_names() {
+        crate::pg::ident::check_db_name(name).map_err(|e| eyre!("{flag}: {e}"))?;
+    }
     let engine = engine_from(&cli.global)?;
     let _guard = init_logging(&engine.state_dir);
     tracing::info!(command = ?std::env::args().nth(1), server = %engine.conn.server(), "start");
