@@ -419,7 +419,16 @@ fn database_names_with_slash_or_dotdot_are_refused_everywhere() {
             vec!["neutralize", "--db", bad, "--yes"],
             vec!["freeze", "--db", bad, "--yes"],
             vec!["unfreeze", "--db", bad],
-            vec!["production", "--db", bad, "--target", "17.0", "--plan", p, "--yes"],
+            vec![
+                "production",
+                "--db",
+                bad,
+                "--target",
+                "17.0",
+                "--plan",
+                p,
+                "--yes",
+            ],
             vec!["restore", "--db", bad, "--yes"],
             vec!["rollback", "--db", bad, "--yes"],
             vec!["backup", "--db", bad, "--out", o],
@@ -432,10 +441,84 @@ fn database_names_with_slash_or_dotdot_are_refused_everywhere() {
         }
     }
     assert_refused(
-        &env.run(&["test", "--db", DB, "--target", "17.0", "--plan", p, "--test-db", "x/../y"]),
+        &env.run(&[
+            "test",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--plan",
+            p,
+            "--test-db",
+            "x/../y",
+        ]),
         needle,
     );
     assert_eq!(env.databases(), dbs, "nothing created or dropped");
     assert!(!out.exists(), "no backup or report written");
-    assert!(!env.state_dir().join("campaigns").exists() || std::fs::read_dir(env.state_dir().join("campaigns")).unwrap().count() == 0, "no campaign made");
+    assert!(
+        !env.state_dir().join("campaigns").exists()
+            || std::fs::read_dir(env.state_dir().join("campaigns"))
+                .unwrap()
+                .count()
+                == 0,
+        "no campaign made"
+    );
+}
+
+fn bare_run(home: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("UPGRADE_PILOT_STATE_DIR", home.join("state"))
+        .output()
+        .unwrap()
+}
+
+/// Case 24: a .pgpass ignored because others may read it says so, in one
+/// warning line as libpq does, instead of a silent authentication failure.
+#[test]
+fn a_pgpass_ignored_for_its_mode_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let pgpass = home.path().join(".pgpass");
+    std::fs::write(&pgpass, "*:*:*:odoo:secret\n").unwrap();
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = bare_run(
+        home.path(),
+        &["--dsn", "host=127.0.0.1 port=1 user=odoo", "status"],
+    );
+    assert_ok(&o);
+    let err = stderr(&o);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains(".pgpass")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0]
+            .contains("has group or world access; permissions should be u=rw (0600) or less"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"));
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = bare_run(
+        home.path(),
+        &["--dsn", "host=127.0.0.1 port=1 user=odoo", "status"],
+    );
+    assert_ok(&o);
+    assert!(!stderr(&o).contains(".pgpass"), "{}", stderr(&o));
+}
+
+/// Case 22: the log's start line names the subcommand, also when global
+/// flags come first.
+#[test]
+fn the_log_start_line_names_the_subcommand() {
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_run(home.path(), &["--dsn", "host=127.0.0.1 port=1", "status"]);
+    assert_ok(&o);
+    let log = std::fs::read_to_string(home.path().join("state/upgrade-pilot.log")).unwrap();
+    let start = log
+        .lines()
+        .find(|l| l.contains(" start"))
+        .unwrap_or_default();
+    assert!(start.contains("command=\"status\""), "{log}");
 }

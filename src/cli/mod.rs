@@ -182,6 +182,24 @@ pub enum Command {
 }
 
 impl Command {
+    /// The subcommand's name, for the log's start line.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Demo { .. } => "demo",
+            Command::Inspect { .. } => "inspect",
+            Command::Test { .. } => "test",
+            Command::Neutralize { .. } => "neutralize",
+            Command::Freeze { .. } => "freeze",
+            Command::Unfreeze { .. } => "unfreeze",
+            Command::Production { .. } => "production",
+            Command::Restore { .. } => "restore",
+            Command::Rollback { .. } => "rollback",
+            Command::Backup { .. } => "backup",
+            Command::Report { .. } => "report",
+            Command::Status { .. } => "status",
+        }
+    }
+
     /// The database names on the command line, with their flags.
     fn db_names(&self) -> Vec<(&'static str, &str)> {
         match self {
@@ -220,6 +238,9 @@ pub fn engine_from(global: &GlobalArgs) -> Result<Engine> {
         odoo: odoo.as_ref(),
         pgpass: pgpass::default_path(),
     })?;
+    for w in pgpass::take_warnings() {
+        output::err(&format!("WARNING: {w}"));
+    }
     let state_dir = config.state_dir()?;
     let data_dir = global
         .data_dir
@@ -272,6 +293,7 @@ pub fn run() -> Result<i32> {
     let Some(command) = cli.command else {
         let engine = engine_from(&cli.global)?;
         let _guard = init_logging(&engine.state_dir);
+        tracing::info!(command = "tui", server = %engine.conn.server(), "start");
         rt.block_on(crate::tui::run(engine))?;
         return Ok(0);
     };
@@ -281,7 +303,7 @@ pub fn run() -> Result<i32> {
     }
     let engine = engine_from(&cli.global)?;
     let _guard = init_logging(&engine.state_dir);
-    tracing::info!(command = ?std::env::args().nth(1), server = %engine.conn.server(), "start");
+    tracing::info!(command = command.name(), server = %engine.conn.server(), "start");
     rt.block_on(async move {
         match command {
             Command::Inspect { db, json } => inspect::run(&engine, &db, json).await,
