@@ -220,13 +220,15 @@ impl Command {
             Command::Backup { .. } => "backup",
             Command::Report { .. } => "report",
             Command::Status { .. } => "status",
+            Command::Doctor => "doctor",
+            Command::Serve { .. } => "serve",
         }
     }
 
     /// The database names on the command line, with their flags.
     fn db_names(&self) -> Vec<(&'static str, &str)> {
         match self {
-            Command::Demo { .. } => vec![],
+            Command::Demo { .. } | Command::Doctor => vec![],
             Command::Status { db, .. } => db.iter().map(|d| ("--db", d.as_str())).collect(),
             Command::Test { db, test_db, .. } => {
                 let mut v = vec![("--db", db.as_str())];
@@ -241,7 +243,8 @@ impl Command {
             | Command::Restore { db, .. }
             | Command::Rollback { db, .. }
             | Command::Backup { db, .. }
-            | Command::Report { db, .. } => vec![("--db", db.as_str())],
+            | Command::Report { db, .. }
+            | Command::Serve { db, .. } => vec![("--db", db.as_str())],
         }
     }
 }
