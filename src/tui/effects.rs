@@ -250,6 +250,12 @@ impl Effects {
                     let _ = tx.send(Msg::Changed(res.map_err(|e| e.to_string())));
                 });
             }
+            Cmd::Compare { db, test_db } => {
+                tokio::spawn(async move {
+                    let res = engine.recompare_test(&db, &test_db).await.map(Box::new);
+                    let _ = tx.send(Msg::Compared(res.map_err(|e| e.to_string())));
+                });
+            }
             Cmd::StopOther(pid) => {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid as i32),
@@ -359,5 +365,6 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             pid: j.pid,
             error: j.error.clone(),
         }),
+        comparison: last.as_ref().and_then(|j| j.comparison.clone()),
     })
 }

@@ -86,7 +86,15 @@ fn footer(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     } else {
         keymap::FOOTER_GLOBAL
     };
-    for b in screens::keys(app.screen).iter().chain(global) {
+    let width = |b: &keymap::Binding| b.keys.chars().count() + b.action.chars().count() + 3;
+    let mut own = screens::keys(app.screen);
+    // On a narrow terminal the screen's last keys give way, never `?` help (which lists them all).
+    // (The last binding's two trailing spaces may fall off the edge.)
+    let room = (area.width as usize + 2).saturating_sub(global.iter().map(width).sum());
+    while own.iter().map(width).sum::<usize>() > room && !own.is_empty() {
+        own = &own[..own.len() - 1];
+    }
+    for b in own.iter().chain(global) {
         spans.push(Span::styled(b.keys, theme.key()));
         spans.push(Span::raw(format!(" {}  ", b.action)));
     }
