@@ -183,9 +183,10 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
         }
         return None;
     }
+    let on_check = selected_check(app).is_some();
     let st = &mut app.checklist;
     match k.code {
-        KeyCode::Enter if selected_check(app).is_some() => {
+        KeyCode::Enter if on_check => {
             app.checklist.rows = true;
             app.checklist.scroll = 0;
         }
