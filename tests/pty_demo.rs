@@ -139,7 +139,7 @@ fn demo_runs_a_test_upgrade_from_the_keyboard() {
     }
     // A digit jumps to a step the campaign allows, and says why not otherwise.
     keys.write_all(b"8").unwrap();
-    screen.wait_for("step 8 (Production): no production job in this session", 10);
+    screen.wait_for("step 8 (Production): no production job yet", 10);
     keys.write_all(b"4").unwrap();
     let text = screen.wait_for("How to test it", 10);
     assert!(text.contains("▶4 Checklist"), "{text}");
@@ -211,6 +211,10 @@ fn checklist_and_anomaly_survive_a_restart() {
         text.contains("✓ 1 passed") && text.contains("✗ 1 failed"),
         "the checklist opened as it was left:\n{text}"
     );
+    // The test database of the earlier session is one digit away.
+    keys.write_all(b"3").unwrap();
+    let text = screen.wait_for("Test database ready", 10);
+    assert!(text.contains("shop_test_17.0_"), "{text}");
     keys.write_all(b"a").unwrap();
     let text = screen.wait_for("Anomalies: 1 open of 1", 10);
     assert!(text.contains("logo missing"), "{text}");

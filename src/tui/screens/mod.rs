@@ -165,14 +165,12 @@ fn showable(app: &App, s: Screen) -> Result<(), String> {
     match s {
         Screen::Request => Ok(()),
         Screen::Wait if app.job.is_some() => Ok(()),
-        Screen::Wait => Err("no job in this session".into()),
+        Screen::Wait => Err("no job yet; Enter on Request (1) starts one".into()),
         Screen::Ready if ready::record(app).is_some() => Ok(()),
         Screen::Ready if test_job && app.job_running() => {
-            Err("the test database is not ready yet: the job is running (2)".into())
+            Err("not ready yet: the test job is running (2)".into())
         }
-        Screen::Ready => {
-            Err("no test database yet: Enter on Request (1) starts the test upgrade".into())
-        }
+        Screen::Ready => Err("no test database yet; Enter on Request (1) starts one".into()),
         Screen::AnomalyForm if app.form.is_none() => Err("no anomaly is being edited".into()),
         Screen::Checklist | Screen::Anomalies | Screen::AnomalyForm | Screen::Freeze => {
             match app.campaign_db() {
@@ -188,10 +186,7 @@ fn showable(app: &App, s: Screen) -> Result<(), String> {
             {
                 Ok(())
             }
-            _ => Err(
-                "nothing to restore yet: the production upgrade (8) makes the copy to swap in"
-                    .into(),
-            ),
+            _ => Err("nothing to restore yet; production (8) makes the copy".into()),
         },
     }
 }
@@ -215,7 +210,7 @@ fn reach(app: &App, n: usize) -> Result<Reach, String> {
     let screen = match n {
         1 => Screen::Request,
         2 if job_is(false) => Screen::Wait,
-        2 => return Err("no test job in this session: Enter on Request (1) starts one".into()),
+        2 => return Err("no test job yet; Enter on Request (1) starts one".into()),
         3 => Screen::Ready,
         4 => Screen::Checklist,
         5 => Screen::Anomalies,
@@ -231,9 +226,7 @@ fn reach(app: &App, n: usize) -> Result<Reach, String> {
         7 => Screen::Freeze,
         8 if job_is(true) => Screen::Wait,
         8 => {
-            return Err(
-                "no production job in this session: it starts from Freeze (7), once frozen".into(),
-            );
+            return Err("no production job yet; it starts on Freeze (7)".into());
         }
         9 => Screen::Restore,
         _ => return Err(format!("there is no step {n}: the steps are 1 to 9")),
