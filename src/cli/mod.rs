@@ -3,11 +3,13 @@
 mod confirm;
 mod demo;
 mod detach;
+mod doctor;
 mod inspect;
 mod neutralize;
 mod output;
 mod production;
 mod progress;
+mod serve;
 mod status;
 mod test;
 
@@ -20,6 +22,7 @@ use color_eyre::eyre::eyre;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::engine::clone::CloneChoice;
+use crate::engine::openupgrade::EngineChoice;
 use crate::odoo::conf::OdooConf;
 use crate::pg::conn::{ConnInfo, Sources};
 use crate::pg::pgpass;
@@ -96,6 +99,13 @@ pub enum Command {
         /// Run in the background, safe from a closed terminal; returns once the job has started.
         #[arg(long)]
         detach: bool,
+        /// What makes the upgrade: plan (a written plan, the default) or openupgrade
+        /// (hops derived from [odoo."<series>"] in the config).
+        #[arg(long, value_name = "ENGINE", conflicts_with = "plan")]
+        engine: Option<EngineChoice>,
+        /// Run the checks and print the plan (with --engine openupgrade: each hop's command); make nothing.
+        #[arg(long, conflicts_with_all = ["discard", "detach"])]
+        dry_run: bool,
     },
     /// Neutralize a database in place (test copies only; refuses production).
     Neutralize {
@@ -137,6 +147,19 @@ pub enum Command {
         /// Run in the background, safe from a closed terminal; returns once the job has started.
         #[arg(long)]
         detach: bool,
+        /// plan (default) or openupgrade, as for test.
+        #[arg(long, value_name = "ENGINE", conflicts_with_all = ["plan", "import"])]
+        engine: Option<EngineChoice>,
+    },
+    /// Check each configured Odoo ([odoo."<series>"]): one line per problem.
+    Doctor,
+    /// Serve a neutralized test copy with the target series' Odoo, on 127.0.0.1 only.
+    Serve {
+        #[arg(long)]
+        db: String,
+        /// HTTP port; default: a free one.
+        #[arg(long)]
+        port: Option<u16>,
     },
     /// Swap the upgraded copy into the production name; the old one is kept as <db>_before_<target>_<ts>.
     Restore {
@@ -181,6 +204,51 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The subcommand's name, for the log's start line.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Demo { .. } => "demo",
+            Command::Inspect { .. } => "inspect",
+            Command::Test { .. } => "test",
+            Command::Neutralize { .. } => "neutralize",
+            Command::Freeze { .. } => "freeze",
+            Command::Unfreeze { .. } => "unfreeze",
+            Command::Production { .. } => "production",
+            Command::Restore { .. } => "restore",
+            Command::Rollback { .. } => "rollback",
+            Command::Backup { .. } => "backup",
+            Command::Report { .. } => "report",
+            Command::Status { .. } => "status",
+            Command::Doctor => "doctor",
+            Command::Serve { .. } => "serve",
+        }
+    }
+
+    /// The database names on the command line, with their flags.
+    fn db_names(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Command::Demo { .. } | Command::Doctor => vec![],
+            Command::Status { db, .. } => db.iter().map(|d| ("--db", d.as_str())).collect(),
+            Command::Test { db, test_db, .. } => {
+                let mut v = vec![("--db", db.as_str())];
+                v.extend(test_db.iter().map(|t| ("--test-db", t.as_str())));
+                v
+            }
+            Command::Inspect { db, .. }
+            | Command::Neutralize { db, .. }
+            | Command::Freeze { db, .. }
+            | Command::Unfreeze { db }
+            | Command::Production { db, .. }
+            | Command::Restore { db, .. }
+            | Command::Rollback { db, .. }
+            | Command::Backup { db, .. }
+            | Command::Report { db, .. }
+            | Command::Serve { db, .. } => vec![("--db", db.as_str())],
+        }
+    }
+}
+
 /// Resolves connection, config, state dir and data dir from the global flags.
 pub fn engine_from(global: &GlobalArgs) -> Result<Engine> {
     let config = Config::load(global.config.as_deref())?;
@@ -196,6 +264,9 @@ pub fn engine_from(global: &GlobalArgs) -> Result<Engine> {
         odoo: odoo.as_ref(),
         pgpass: pgpass::default_path(),
     })?;
+    for w in pgpass::take_warnings() {
+        output::err(&format!("WARNING: {w}"));
+    }
     let state_dir = config.state_dir()?;
     let data_dir = global
         .data_dir
@@ -248,12 +319,17 @@ pub fn run() -> Result<i32> {
     let Some(command) = cli.command else {
         let engine = engine_from(&cli.global)?;
         let _guard = init_logging(&engine.state_dir);
+        tracing::info!(command = "tui", server = %engine.conn.server(), "start");
         rt.block_on(crate::tui::run(engine))?;
         return Ok(0);
     };
+    // Every database name given, checked before anything is made.
+    for (flag, name) in command.db_names() {
+        crate::pg::ident::check_db_name(name).map_err(|e| eyre!("{flag}: {e}"))?;
+    }
     let engine = engine_from(&cli.global)?;
     let _guard = init_logging(&engine.state_dir);
-    tracing::info!(command = ?std::env::args().nth(1), server = %engine.conn.server(), "start");
+    tracing::info!(command = command.name(), server = %engine.conn.server(), "start");
     rt.block_on(async move {
         match command {
             Command::Inspect { db, json } => inspect::run(&engine, &db, json).await,
@@ -267,6 +343,8 @@ pub fn run() -> Result<i32> {
                 yes,
                 json,
                 detach,
+                engine: engine_choice,
+                dry_run,
             } => {
                 if detach {
                     return detach::run(&engine, &db, json);
@@ -287,6 +365,8 @@ pub fn run() -> Result<i32> {
                     test_db,
                     clone,
                     discard,
+                    engine: engine_choice.unwrap_or_default(),
+                    dry_run,
                 };
                 test::run(&engine, req, yes, json).await
             }
@@ -335,6 +415,7 @@ pub fn run() -> Result<i32> {
                 yes,
                 json,
                 detach,
+                engine: engine_choice,
             } => {
                 if detach {
                     return detach::run(&engine, &db, json);
@@ -345,6 +426,7 @@ pub fn run() -> Result<i32> {
                     plan,
                     import,
                     discard,
+                    engine: engine_choice.unwrap_or_default(),
                 };
                 production::production(&engine, req, yes, json).await
             }
@@ -355,6 +437,8 @@ pub fn run() -> Result<i32> {
                 yes,
             } => production::rollback(&engine, &db, stay_frozen, yes).await,
             Command::Demo { keep } => demo::run(&cli.global, keep).await,
+            Command::Doctor => doctor::run(&engine).await,
+            Command::Serve { db, port } => serve::run(&engine, &db, port).await,
         }
     })
 }

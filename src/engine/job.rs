@@ -82,6 +82,18 @@ pub struct JobRecord {
     /// Production jobs: the backup of the working copy taken before the plan.
     #[serde(default)]
     pub backup: Option<Backup>,
+    /// The derived OpenUpgrade plan (`--engine openupgrade`), hop by hop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openupgrade: Vec<super::openupgrade::HopSpec>,
+    /// How each hop went: duration, counts, log file, verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<super::openupgrade::HopOutcome>,
+    /// Anomaly drafts this job added to the campaign.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anomaly_drafts: Vec<crate::campaign::anomaly::Draft>,
+    /// Odoo's own `neutralize` on the test copy, when that series' Odoo is configured.
+    #[serde(default)]
+    pub odoo_neutralize: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -139,6 +151,10 @@ impl JobRecord {
             source_uuid: n.source_uuid,
             filestore: None,
             backup: None,
+            openupgrade: Vec::new(),
+            hops: Vec::new(),
+            anomaly_drafts: Vec::new(),
+            odoo_neutralize: None,
         }
     }
 

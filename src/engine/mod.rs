@@ -10,10 +10,12 @@ mod hook;
 pub mod import;
 pub mod job;
 pub mod lock;
+pub mod openupgrade;
 pub mod plan;
 pub mod production;
 mod report;
 mod runner;
+pub mod sqlfile;
 pub mod swap;
 pub mod test_job;
 

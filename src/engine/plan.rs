@@ -13,6 +13,7 @@ use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::emit::{Emitter, crash_point};
+use super::sqlfile;
 use crate::config::one_line;
 use crate::odoo::inspect;
 use crate::odoo::version::Series;
@@ -32,6 +33,15 @@ pub enum PlanError {
         message: String,
     },
     #[error(
+        "plan step {step:?}: {file} line {line}: {command} is not allowed in a plan SQL file (each file runs as one transaction, applied whole or not at all): remove it"
+    )]
+    TransactionControl {
+        step: String,
+        file: PathBuf,
+        line: usize,
+        command: &'static str,
+    },
+    #[error(
         "plan step {step:?}: {file} changed since it was applied (sha256 {old}…, now {new}…): restore it, or discard the test copy (--discard) to start over"
     )]
     Changed {
@@ -47,6 +57,24 @@ pub enum PlanError {
         from: String,
         to: String,
         actual: String,
+    },
+    #[error(
+        "OpenUpgrade hop {from} → {to} was started on {db:?} by an earlier run and did not finish: OpenUpgrade cannot resume a half-done hop; run the command again with --discard to start from a fresh copy"
+    )]
+    HalfDone {
+        from: String,
+        to: String,
+        db: String,
+    },
+    #[error(
+        "OpenUpgrade hop {from} → {to} failed: {verdict}; the copy {db:?} is left as it is for diagnosis (hop log: {log}); fix the cause, then run the command again with --discard for a fresh copy (a half-done hop cannot be resumed)"
+    )]
+    HopFailed {
+        from: String,
+        to: String,
+        verdict: String,
+        db: String,
+        log: String,
     },
     #[error("cancelled")]
     Cancelled,
@@ -101,6 +129,8 @@ pub enum Action {
     Import {
         path: PathBuf,
     },
+    /// One OpenUpgrade hop (derived, not written).
+    OpenUpgrade(Box<super::openupgrade::HopSpec>),
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +179,55 @@ impl ReadyPlan {
         })
     }
 
+    /// The plan the OpenUpgrade engine derives: one hop per major.
+    pub fn openupgrade(hops: Vec<super::openupgrade::HopSpec>) -> ReadyPlan {
+        let name = match (hops.first(), hops.last()) {
+            (Some(f), Some(l)) => format!("OpenUpgrade {} → {}", f.from, l.to),
+            _ => "OpenUpgrade".into(),
+        };
+        ReadyPlan {
+            name,
+            path: PathBuf::from("openupgrade"),
+            hops: hops
+                .into_iter()
+                .map(|h| ReadyHop {
+                    from: Some(h.from),
+                    to: h.to,
+                    steps: vec![ReadyStep {
+                        name: "openupgrade".into(),
+                        action: Action::OpenUpgrade(Box::new(h)),
+                    }],
+                })
+                .collect(),
+        }
+    }
+
+    /// The derived hops, when this is an OpenUpgrade plan.
+    pub fn openupgrade_hops(&self) -> Vec<super::openupgrade::HopSpec> {
+        self.hops
+            .iter()
+            .flat_map(|h| &h.steps)
+            .filter_map(|s| match &s.action {
+                Action::OpenUpgrade(h) => Some((**h).clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A command step uses `{data_dir}`: without a known data dir it could only
+    /// fail after the copy was made, so preflight asks for it.
+    pub fn needs_data_dir(&self) -> Option<&str> {
+        self.hops
+            .iter()
+            .flat_map(|h| &h.steps)
+            .find(|s| match &s.action {
+                Action::Command { argv } => argv.iter().any(|a| a.contains("{data_dir}")),
+                Action::OpenUpgrade(_) => true,
+                _ => false,
+            })
+            .map(|s| s.name.as_str())
+    }
+
     /// Files to import, to check before anything is touched.
     pub fn imports(&self) -> impl Iterator<Item = &Path> {
         self.hops
@@ -166,7 +245,7 @@ impl ReadyPlan {
             .flat_map(|h| &h.steps)
             .map(|s| match &s.action {
                 Action::Sql { files, .. } => files.len(),
-                Action::Command { .. } | Action::Import { .. } => 1,
+                Action::Command { .. } | Action::Import { .. } | Action::OpenUpgrade(_) => 1,
             })
             .sum::<usize>()
             .max(1)
@@ -248,6 +327,20 @@ impl Plan {
                             dir.display()
                         ))
                     })?;
+                    for file in &files {
+                        // Unreadable or not UTF-8: said when the file is run.
+                        let Ok(text) = std::fs::read_to_string(file) else {
+                            continue;
+                        };
+                        if let Some((line, command)) = sqlfile::find_transaction_control(&text) {
+                            return Err(PlanError::TransactionControl {
+                                step: s.name.clone(),
+                                file: file.clone(),
+                                line,
+                                command,
+                            });
+                        }
+                    }
                     Action::Sql { dir, files }
                 } else if let Some(argv) = &s.command {
                     let prog = argv
@@ -301,7 +394,7 @@ fn sql_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Finds the program a command step runs (relative paths are relative to the plan).
-fn check_program(prog: &str, base: &Path) -> Result<PathBuf, String> {
+pub(crate) fn check_program(prog: &str, base: &Path) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
     let candidate = if prog.contains('/') {
         let p = Path::new(prog);
@@ -338,6 +431,10 @@ pub struct RunCtx<'a> {
     pub data_dir: Option<&'a Path>,
     pub emit: &'a Emitter,
     pub cancel: &'a CancellationToken,
+    /// Where OpenUpgrade hops report how they went (also when they fail).
+    pub outcomes: Option<&'a std::sync::Mutex<Vec<super::openupgrade::HopOutcome>>>,
+    /// Hop logs are written to `<hop_log>-<to>.log`.
+    pub hop_log: Option<&'a Path>,
 }
 
 const JOURNAL_DDL: &str = "CREATE SCHEMA IF NOT EXISTS upgrade_pilot; \
@@ -363,14 +460,6 @@ async fn journaled(
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-fn line_of(text: &str, pos: usize) -> usize {
-    text.chars()
-        .take(pos.saturating_sub(1))
-        .filter(|c| *c == '\n')
-        .count()
-        + 1
 }
 
 /// Runs the plan hop by hop. Applied SQL files and finished commands are in the
@@ -444,39 +533,66 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                             }
                             None => {}
                         }
-                        let text = String::from_utf8(bytes).map_err(|e| PlanError::SqlFailed {
-                            step: step.name.clone(),
-                            file: file.clone(),
-                            line: 0,
-                            message: format!(
-                                "not UTF-8 text (byte {})",
-                                e.utf8_error().valid_up_to()
-                            ),
-                        })?;
-                        let t0 = Instant::now();
-                        let tx = client.transaction().await?;
-                        if let Err(e) = tx.batch_execute(&text).await {
-                            let (line, message) = match e.as_db_error() {
-                                Some(db) => {
-                                    let line = match db.position() {
-                                        Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
-                                            line_of(&text, *p as usize)
-                                        }
-                                        _ => 0,
-                                    };
-                                    (line, db.message().to_string())
-                                }
-                                None => (0, e.to_string()),
-                            };
-                            drop(tx);
-                            ctx.emit
-                                .log(format!("{item}: FAILED at line {line}: {message}"));
-                            return Err(PlanError::SqlFailed {
+                        let text = String::from_utf8(bytes).map_err(|e| {
+                            let bad = e.utf8_error().valid_up_to();
+                            PlanError::SqlFailed {
                                 step: step.name.clone(),
                                 file: file.clone(),
-                                line,
-                                message,
+                                line: e.as_bytes()[..bad].iter().filter(|b| **b == b'\n').count()
+                                    + 1,
+                                message: format!("not UTF-8 text (byte {bad})"),
+                            }
+                        })?;
+                        let statements = sqlfile::split(&text);
+                        // Checked with the plan; checked again: the file may have changed since.
+                        if let Some(st) = statements
+                            .iter()
+                            .find(|s| s.transaction_control().is_some())
+                        {
+                            return Err(PlanError::TransactionControl {
+                                step: step.name.clone(),
+                                file: file.clone(),
+                                line: st.line,
+                                command: st.transaction_control().unwrap_or("COMMIT"),
                             });
+                        }
+                        let t0 = Instant::now();
+                        let server_cancel = client.cancel_token();
+                        let tx = client.transaction().await?;
+                        // One statement at a time: an error then points at its line.
+                        for st in &statements {
+                            // A statement waiting on a lock (or just long) is
+                            // cancelled on the server when the job is.
+                            let ran = tokio::select! {
+                                r = tx.batch_execute(st.text) => r,
+                                _ = ctx.cancel.cancelled() => {
+                                    let _ = server_cancel.cancel_query(tokio_postgres::NoTls).await;
+                                    return Err(PlanError::Cancelled);
+                                }
+                            };
+                            if let Err(e) = ran {
+                                let (line, message) = match e.as_db_error() {
+                                    Some(db) => {
+                                        let pos = match db.position() {
+                                            Some(
+                                                tokio_postgres::error::ErrorPosition::Original(p),
+                                            ) => Some(*p as usize),
+                                            _ => None,
+                                        };
+                                        (st.line_at(pos), db.message().to_string())
+                                    }
+                                    None => (st.line, e.to_string()),
+                                };
+                                drop(tx);
+                                ctx.emit
+                                    .log(format!("{item}: FAILED at line {line}: {message}"));
+                                return Err(PlanError::SqlFailed {
+                                    step: step.name.clone(),
+                                    file: file.clone(),
+                                    line,
+                                    message,
+                                });
+                            }
                         }
                         let ms = t0.elapsed().as_millis() as i64;
                         tx.execute(
@@ -534,6 +650,77 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                     client
                         .execute(
                             "INSERT INTO upgrade_pilot.journal (hop, step, item, sha256, duration_ms) VALUES ($1, $2, 'import', $3, $4)",
+                            &[&hop_key, &step.name, &sha, &ms],
+                        )
+                        .await?;
+                    done_units += 1;
+                }
+                Action::OpenUpgrade(spec) => {
+                    let sha = sha256_hex(spec.argv.join("\0").as_bytes());
+                    if journaled(&client, &hop_key, &step.name, "openupgrade")
+                        .await?
+                        .is_some()
+                    {
+                        ctx.emit.log(format!("hop → {}: done before", hop.to));
+                        done_units += 1;
+                        continue;
+                    }
+                    if journaled(&client, &hop_key, &step.name, "openupgrade-started")
+                        .await?
+                        .is_some()
+                    {
+                        return Err(PlanError::HalfDone {
+                            from: spec.from.to_string(),
+                            to: spec.to.to_string(),
+                            db: ctx.db.to_string(),
+                        });
+                    }
+                    // Marked before Odoo starts: Odoo commits module by module,
+                    // so from here on the copy is half-migrated until it ends well.
+                    client
+                        .execute(
+                            "INSERT INTO upgrade_pilot.journal (hop, step, item, sha256, duration_ms) VALUES ($1, $2, 'openupgrade-started', $3, 0)",
+                            &[&hop_key, &step.name, &sha],
+                        )
+                        .await?;
+                    let log = ctx.hop_log.map(|p| {
+                        let mut s = p.as_os_str().to_owned();
+                        s.push(format!("-{}.log", spec.to));
+                        PathBuf::from(s)
+                    });
+                    let outcome = super::openupgrade::run_hop(
+                        spec,
+                        ctx,
+                        log.as_deref(),
+                        done_units as f64 / total as f64,
+                        1.0 / total as f64,
+                    )
+                    .await?;
+                    let (ok, verdict, secs) =
+                        (outcome.ok, outcome.verdict.clone(), outcome.seconds);
+                    if let Some(sink) = ctx.outcomes {
+                        if let Ok(mut v) = sink.lock() {
+                            v.push(outcome);
+                        }
+                    }
+                    if !ok {
+                        return Err(PlanError::HopFailed {
+                            from: spec.from.to_string(),
+                            to: spec.to.to_string(),
+                            verdict,
+                            db: ctx.db.to_string(),
+                            log: log
+                                .map(|l| l.display().to_string())
+                                .unwrap_or_else(|| "in the job log".into()),
+                        });
+                    }
+                    if client.is_closed() {
+                        client = ctx.conn.connect(ctx.db).await?;
+                    }
+                    let ms = (secs * 1000.0) as i64;
+                    client
+                        .execute(
+                            "INSERT INTO upgrade_pilot.journal (hop, step, item, sha256, duration_ms) VALUES ($1, $2, 'openupgrade', $3, $4)",
                             &[&hop_key, &step.name, &sha, &ms],
                         )
                         .await?;
@@ -700,7 +887,7 @@ async fn run_command(
 }
 
 /// SIGTERM to the command's process group, SIGKILL if it is still there after 10 s.
-async fn stop_group(pid: Option<nix::unistd::Pid>, child: &mut tokio::process::Child) {
+pub(crate) async fn stop_group(pid: Option<nix::unistd::Pid>, child: &mut tokio::process::Child) {
     use nix::sys::signal::{Signal, killpg};
     if let Some(pid) = pid {
         let _ = killpg(pid, Signal::SIGTERM);
@@ -728,6 +915,5 @@ mod tests {
             Some((12, 40))
         );
         assert_eq!(odoo_module_progress("Loading module x"), None);
-        assert_eq!(line_of("a\nb\nc", 3), 2);
     }
 }

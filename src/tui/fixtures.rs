@@ -255,6 +255,10 @@ pub fn ready_app() -> App {
         source_uuid: None,
         filestore: None,
         backup: None,
+        openupgrade: Vec::new(),
+        hops: Vec::new(),
+        anomaly_drafts: Vec::new(),
+        odoo_neutralize: None,
     };
     update(&mut app, Msg::JobDone(Ok(rec)));
     app
