@@ -318,6 +318,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
     let c = campaign::load_or_new(&engine.state_dir, &key, db)?;
     let items = engine.checklist_items()?;
     let last = engine.last_ready_test(&c)?;
+    let comparison = last.as_ref().and_then(|j| j.comparison.clone());
     let maint = engine.conn.connect_maintenance().await?;
     let sessions = server::sessions(&maint, db).await.unwrap_or_default();
     let upgraded_ready = match c.production_jobs.last() {
@@ -347,6 +348,11 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             .map(|f| f.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
         test_db: last.as_ref().map(|j| j.work_db.clone()),
         test_target: last.as_ref().map(|j| j.target.clone()),
+        test_connect: last
+            .as_ref()
+            .map(|j| engine.conn.psql_line(&j.work_db))
+            .unwrap_or_default(),
+        last_test: last.map(Box::new),
         upgraded_ready,
         restore_plan,
         rollback_plan,
@@ -365,6 +371,6 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             pid: j.pid,
             error: j.error.clone(),
         }),
-        comparison: last.as_ref().and_then(|j| j.comparison.clone()),
+        comparison,
     })
 }

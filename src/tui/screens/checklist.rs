@@ -4,35 +4,22 @@
 //! `r` compares again).
 
 use chrono::Utc;
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::Purpose;
-use super::Screen;
 use super::anomaly_form::Form;
+use super::{Room, Screen};
 use crate::campaign::checklist::{Item, ItemState, Mark};
 use crate::odoo::compare::{CheckResult, Comparison};
 use crate::tui::App;
-use crate::tui::keymap::Binding;
+use crate::tui::keymap::{self, Entry, Key};
 use crate::tui::model::{CampView, Cmd};
 use crate::tui::overlays::prompt::Prompt;
 use crate::tui::theme::Theme;
-
-/// The keys of this screen, for the footer and the help.
-pub const KEYS: &[Binding] = &[
-    Binding::new("Spc", "pass"),
-    Binding::new("f", "fail"),
-    Binding::new("s", "skip"),
-    Binding::new("n", "note"),
-    Binding::new("/", "find"),
-    Binding::new("a", "anomaly"),
-    Binding::new("t", "retest"),
-    Binding::new("Enter", "rows"),
-    Binding::new("r", "compare again"),
-];
 
 #[derive(Debug, Default)]
 pub struct State {
@@ -160,7 +147,102 @@ fn mark(app: &mut App, m: Mark) -> Option<Cmd> {
     app.save()
 }
 
-pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
+pub enum Action {
+    Down,
+    Up,
+    Pass,
+    Fail,
+    Skip,
+    Note,
+    Find,
+    Anomalies,
+    Retest,
+    /// The selected automatic check's rows (Enter again closes them).
+    Rows,
+    Compare,
+}
+
+pub const KEYS: &[Entry<Action>] = &[
+    Entry {
+        keys: "j/k ↓/↑",
+        desc: "move",
+        foot: "",
+        bind: &[
+            (Key::ch('j'), Action::Down),
+            (Key::code(KeyCode::Down), Action::Down),
+            (Key::ch('k'), Action::Up),
+            (Key::code(KeyCode::Up), Action::Up),
+        ],
+    },
+    Entry {
+        keys: "Spc",
+        desc: "pass",
+        foot: "Spc pass",
+        bind: &[(Key::ch(' '), Action::Pass)],
+    },
+    Entry {
+        keys: "f",
+        desc: "fail: files an anomaly for the item",
+        foot: "f fail",
+        bind: &[(Key::ch('f'), Action::Fail)],
+    },
+    Entry {
+        keys: "s",
+        desc: "skip (does not apply here)",
+        foot: "s skip",
+        bind: &[(Key::ch('s'), Action::Skip)],
+    },
+    Entry {
+        keys: "n",
+        desc: "note on the item",
+        foot: "n note",
+        bind: &[(Key::ch('n'), Action::Note)],
+    },
+    Entry {
+        keys: "/",
+        desc: "find: filter the items",
+        foot: "/ find",
+        bind: &[(Key::ch('/'), Action::Find)],
+    },
+    Entry {
+        keys: "a",
+        desc: "the anomalies (step 5)",
+        foot: "a anomaly",
+        bind: &[(Key::ch('a'), Action::Anomalies)],
+    },
+    Entry {
+        keys: "t",
+        desc: "a new test database (step 6)",
+        foot: "t retest",
+        bind: &[(Key::ch('t'), Action::Retest)],
+    },
+    Entry {
+        keys: "Enter",
+        desc: "automatic check: its differing rows (Enter or Esc closes them)",
+        foot: "",
+        bind: &[(Key::code(KeyCode::Enter), Action::Rows)],
+    },
+    Entry {
+        keys: "r",
+        desc: "compare the test copy with production again",
+        foot: "",
+        bind: &[(Key::ch('r'), Action::Compare)],
+    },
+];
+
+pub const ROOM: Room = Room {
+    walkthrough: "checklist",
+    step: |_| 4,
+    takes_text: false,
+    key: |app, k| keymap::resolve(KEYS, &k).and_then(|a| act(app, a)),
+    view,
+    hints: || keymap::hints(KEYS),
+    problems: || keymap::problems(KEYS),
+    bound: || keymap::bound(KEYS),
+};
+
+pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
     let n = app
         .camp
         .as_ref()
@@ -169,15 +251,15 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
         })
         .unwrap_or(0);
     if app.checklist.rows {
-        // The rows of one automatic check: scroll, or back to the list.
+        // The rows of one automatic check: scroll, file them, or back to the list.
         let st = &mut app.checklist;
-        match k.code {
-            KeyCode::Down | KeyCode::Char('j') => st.scroll += 1,
-            KeyCode::Up | KeyCode::Char('k') => st.scroll = st.scroll.saturating_sub(1),
-            KeyCode::Enter | KeyCode::Esc => st.rows = false,
-            KeyCode::Char('f') => {
+        match a {
+            Action::Down => st.scroll += 1,
+            Action::Up => st.scroll = st.scroll.saturating_sub(1),
+            Action::Rows => st.rows = false,
+            Action::Fail => {
                 st.rows = false;
-                return key(app, k);
+                return act(app, a);
             }
             _ => {}
         }
@@ -185,12 +267,14 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
     }
     let on_check = selected_check(app).is_some();
     let st = &mut app.checklist;
-    match k.code {
-        KeyCode::Enter if on_check => {
-            app.checklist.rows = true;
-            app.checklist.scroll = 0;
+    match a {
+        Action::Rows => {
+            if on_check {
+                st.rows = true;
+                st.scroll = 0;
+            }
         }
-        KeyCode::Char('r') => {
+        Action::Compare => {
             let c = app.camp.as_ref()?;
             let Some(test_db) = c.test_db.clone() else {
                 app.message = Some("no test copy to compare yet".into());
@@ -202,30 +286,30 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 test_db,
             });
         }
-        KeyCode::Char('a') => return super::open_anomalies(app),
-        KeyCode::Char('t') => return super::new_test(app),
-        KeyCode::Down | KeyCode::Char('j') => st.cursor = (st.cursor + 1).min(n.saturating_sub(1)),
-        KeyCode::Up | KeyCode::Char('k') => st.cursor = st.cursor.saturating_sub(1),
-        KeyCode::Char(' ') => return mark(app, Mark::Pass),
-        KeyCode::Char('s') => return mark(app, Mark::Skip),
-        KeyCode::Char('f') => {
+        Action::Anomalies => return super::open_anomalies(app),
+        Action::Retest => return super::new_test(app),
+        Action::Down => st.cursor = (st.cursor + 1).min(n.saturating_sub(1)),
+        Action::Up => st.cursor = st.cursor.saturating_sub(1),
+        Action::Pass => return mark(app, Mark::Pass),
+        Action::Skip => return mark(app, Mark::Skip),
+        Action::Fail => {
             if let Some(k) = selected_check(app) {
                 if k.ok {
                     app.message = Some("this automatic check holds: nothing to report".into());
                 } else if let Some(c) = app.camp.as_ref() {
                     app.form = Some(anomaly_from(&k, c));
-                    app.screen = Screen::AnomalyForm;
+                    super::go(app, Screen::AnomalyForm);
                 }
                 return None;
             }
             let cmd = mark(app, Mark::Fail);
             if let Some(i) = selected_item(app) {
                 app.form = Some(Form::new(&format!("{}: ", i.title), &i.area, Some(i.id)));
-                app.screen = Screen::AnomalyForm;
+                super::go(app, Screen::AnomalyForm);
             }
             return cmd;
         }
-        KeyCode::Char('n') => {
+        Action::Note => {
             let id = selected_item(app)?.id;
             let c = app.camp.as_ref()?;
             let input = c
@@ -239,21 +323,13 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 vec!["Note for this item:".into()],
             ));
         }
-        KeyCode::Char('/') => {
+        Action::Find => {
             app.prompt = Some(Prompt::free(
                 Purpose::Checklist(Ask::Filter),
                 st.filter.clone(),
                 vec!["Filter items:".into()],
             ))
         }
-        KeyCode::Esc => {
-            app.screen = if app.job.is_some() {
-                Screen::Ready
-            } else {
-                Screen::Request
-            }
-        }
-        _ => {}
     }
     None
 }
@@ -366,6 +442,7 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     }
     for (n, i) in visible.iter().enumerate() {
         let n = n + auto.len();
+
         if i.area != last_area {
             items.push(ListItem::new(Line::from(Span::styled(
                 i.area.clone(),
