@@ -130,6 +130,9 @@ pub enum Command {
         /// Drop an interrupted or failed earlier production job instead of resuming it.
         #[arg(long)]
         discard: bool,
+        /// Accept a result that is another Odoo database (its database.uuid or enterprise code differs from production's).
+        #[arg(long)]
+        allow_other_database: bool,
         #[arg(long)]
         yes: bool,
         #[arg(long)]
@@ -332,6 +335,7 @@ pub fn run() -> Result<i32> {
                 plan,
                 import,
                 discard,
+                allow_other_database,
                 yes,
                 json,
                 detach,
@@ -345,6 +349,7 @@ pub fn run() -> Result<i32> {
                     plan,
                     import,
                     discard,
+                    allow_other_database,
                 };
                 production::production(&engine, req, yes, json).await
             }

@@ -82,6 +82,18 @@ pub struct JobRecord {
     /// Production jobs: the backup of the working copy taken before the plan.
     #[serde(default)]
     pub backup: Option<Backup>,
+    /// Production jobs: who production is, and what the user allowed.
+    #[serde(default)]
+    pub golive: GoLive,
+}
+
+/// What a production result is checked against (before `restore` too).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct GoLive {
+    /// Production's identity, read on the fresh copy before the plan runs.
+    pub production: Option<crate::odoo::golive::Identity>,
+    /// `--allow-other-database`: the result may be another database.
+    pub allow_other_database: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -139,6 +151,7 @@ impl JobRecord {
             source_uuid: n.source_uuid,
             filestore: None,
             backup: None,
+            golive: GoLive::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod conf;
 pub mod filestore;
+pub mod golive;
 pub mod inspect;
 pub mod neutralize;
 pub mod schema;

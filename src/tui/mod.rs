@@ -145,6 +145,7 @@ impl Effects {
                         plan: None,
                         import: None,
                         discard: false,
+                        allow_other_database: false,
                     };
                     let prepared = match engine.prepare_production(&req).await {
                         Ok(p) => p,

@@ -1,0 +1,311 @@
+//! Production safety around copies and imports (issue 10): a neutralized or a
+//! foreign database never becomes production, copies keep production's owner
+//! and rights, symlinks in the filestore are kept, names are unique per job,
+//! a killed clone is cleaned up by the rerun, and archives with links are refused.
+
+mod common;
+use common::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const DB: &str = "demo_manufacturing";
+
+/// `production --db DB --target 17.0 --import PATH --discard --yes [extra]`.
+fn import(env: &Env, path: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "production",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--import",
+        path.to_str().unwrap(),
+        "--discard",
+        "--yes",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    env.run(&args)
+}
+
+/// A copy of production "upgraded elsewhere" (same identity), changed by `sql`,
+/// dumped to `<name>.dump`.
+fn elsewhere(env: &Env, name: &str, sql: &str) -> PathBuf {
+    env.exec("postgres", &format!("CREATE DATABASE {name} TEMPLATE {DB}"));
+    env.exec(
+        name,
+        &format!(
+            "UPDATE ir_module_module SET latest_version = regexp_replace(latest_version, '^16\\.0\\.', '17.0.') WHERE state = 'installed'; {sql}"
+        ),
+    );
+    dump(env, name)
+}
+
+fn dump(env: &Env, db: &str) -> PathBuf {
+    let out = env.dir.path().join(format!("{db}.dump"));
+    assert_ok(&env.run(&[
+        "backup",
+        "--db",
+        db,
+        "--format",
+        "dump",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    out
+}
+
+fn upgrade_copies(env: &Env) -> Vec<String> {
+    env.databases()
+        .into_iter()
+        .filter(|d| d.contains("_upgrade_"))
+        .collect()
+}
+
+#[test]
+fn a_neutralized_database_never_becomes_production() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let plan = env.demo_plan();
+    // A real test copy made by the tool: neutralized and upgraded.
+    let o = env.run(&[
+        "test",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_ok(&o);
+    let test_db = json(&o)["test_db"].as_str().unwrap().to_string();
+    let test_dump = dump(&env, &test_db);
+    // Each trace alone, on a database that is otherwise production's own.
+    let flag_only = elsewhere(
+        &env,
+        "flag_only",
+        "INSERT INTO ir_config_parameter (key, value) VALUES ('database.is_neutralized', 'true')",
+    );
+    let dummy_only = elsewhere(
+        &env,
+        "dummy_only",
+        "INSERT INTO ir_mail_server (name, smtp_host, smtp_port, smtp_encryption, active) VALUES ('neutralization - disable emails', 'invalid', 1025, 'none', true)",
+    );
+    let banner_only = elsewhere(
+        &env,
+        "banner_only",
+        "UPDATE ir_ui_view SET active = true WHERE key = 'website.neutralize_ribbon'",
+    );
+    let clean = elsewhere(&env, "clean", "");
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let prod = env.frozen_checksums(DB);
+
+    // The test copy, even when the user accepts another database.
+    let o = import(&env, &test_dump, &["--allow-other-database"]);
+    assert_refused(&o, "must not become production: it is a neutralized copy");
+    for needle in [
+        "database.is_neutralized = \"true\"",
+        "neutralization - disable emails (host invalid)",
+        "web.neutralize_banner",
+    ] {
+        assert!(stderr(&o).contains(needle), "{needle}: {}", stderr(&o));
+    }
+    for (path, needle) in [
+        (&flag_only, "database.is_neutralized"),
+        (
+            &dummy_only,
+            "active mail server neutralization - disable emails",
+        ),
+        (&banner_only, "active view website.neutralize_ribbon"),
+    ] {
+        let o = import(&env, path, &[]);
+        assert_refused(&o, needle);
+        assert!(stderr(&o).contains("neutralized copy"), "{}", stderr(&o));
+        assert_refused(
+            &env.run(&["restore", "--db", DB, "--yes"]),
+            "no upgraded copy",
+        );
+    }
+
+    // A clean result is ready; neutralized afterwards, restore refuses it.
+    let o = import(&env, &clean, &[]);
+    assert_ok(&o);
+    let upgraded = json(&o)["upgraded_db"].as_str().unwrap().to_string();
+    env.exec(
+        &upgraded,
+        "INSERT INTO ir_config_parameter (key, value) VALUES ('database.is_neutralized', 'true')",
+    );
+    let o = env.run(&["restore", "--db", DB, "--yes"]);
+    assert_refused(&o, "refusing to restore");
+    assert!(
+        stderr(&o).contains("database.is_neutralized"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(env.frozen_checksums(DB), prod, "production untouched");
+    assert!(env.db_exists(&upgraded));
+    env.exec(
+        &upgraded,
+        "DELETE FROM ir_config_parameter WHERE key = 'database.is_neutralized'",
+    );
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert_eq!(
+        env.one::<i64>(
+            DB,
+            "SELECT count(*) FROM ir_config_parameter WHERE key = 'database.is_neutralized'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn another_databases_dump_is_refused_unless_allowed() {
+    let env = Env::new();
+    env.demo_db(DB);
+    env.exec(
+        DB,
+        "INSERT INTO ir_config_parameter (key, value) VALUES ('database.enterprise_code', 'M-PROD-1')",
+    );
+    // Another company's database (the demo seed under another uuid).
+    let other = elsewhere(
+        &env,
+        "other_company",
+        "UPDATE ir_config_parameter SET value = '11111111-2222-3333-4444-555555555555' WHERE key = 'database.uuid'",
+    );
+    // Same uuid, another subscription.
+    let other_code = elsewhere(
+        &env,
+        "other_code",
+        "UPDATE ir_config_parameter SET value = 'M-OTHER-9' WHERE key = 'database.enterprise_code'",
+    );
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let prod = env.frozen_checksums(DB);
+
+    let o = import(&env, &other, &[]);
+    assert_refused(&o, "it is another database");
+    assert!(
+        stderr(&o).contains("11111111-2222-3333-4444-555555555555")
+            && stderr(&o).contains("8a3b1c6e-5f2d-11ee-9c1a-0242ac120002"),
+        "names both uuids: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("--allow-other-database"),
+        "{}",
+        stderr(&o)
+    );
+    assert_refused(
+        &env.run(&["restore", "--db", DB, "--yes"]),
+        "no upgraded copy",
+    );
+    let o = import(&env, &other_code, &[]);
+    assert_refused(&o, "M-OTHER-9");
+    assert!(stderr(&o).contains("M-PROD-1"), "{}", stderr(&o));
+    assert_eq!(env.frozen_checksums(DB), prod, "production untouched");
+
+    // The user says it is meant: accepted, and restore goes through.
+    let o = import(&env, &other, &["--allow-other-database"]);
+    assert_ok(&o);
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert_eq!(
+        env.one::<String>(
+            DB,
+            "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'"
+        ),
+        "11111111-2222-3333-4444-555555555555"
+    );
+}
+
+#[test]
+fn production_refuses_pending_modules_before_the_backup_and_the_plan() {
+    let env = Env::new();
+    env.demo_db(DB);
+    env.exec(
+        DB,
+        "UPDATE ir_module_module SET state = 'to upgrade' WHERE name = 'sale'",
+    );
+    let plan = env.demo_plan();
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let prod = env.frozen_checksums(DB);
+    let args = job_args("production", DB, &plan);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = env.run(&args);
+    assert_refused(&o, "pending state");
+    assert!(stderr(&o).contains("sale (to upgrade)"), "{}", stderr(&o));
+    assert!(upgrade_copies(&env).is_empty(), "{:?}", env.databases());
+    let backups = env.state_dir().join("backups");
+    assert!(
+        std::fs::read_dir(&backups).map_or(true, |mut d| d.next().is_none()),
+        "no backup taken"
+    );
+    assert!(
+        !env.data_dir()
+            .join("filestore")
+            .read_dir()
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("_upgrade_")),
+        "no filestore copy left"
+    );
+    assert_eq!(env.frozen_checksums(DB), prod);
+}
+
+#[test]
+fn a_zip_entry_under_a_symlink_entry_is_refused_naming_it() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let target = env.dir.path().join("outside");
+    std::fs::create_dir_all(&target).unwrap();
+    let sql = {
+        let zip_path = env.dir.path().join("clean.zip");
+        env.exec(
+            "postgres",
+            &format!("CREATE DATABASE elsewhere TEMPLATE {DB}"),
+        );
+        assert_ok(&env.run(&[
+            "backup",
+            "--db",
+            "elsewhere",
+            "--format",
+            "zip",
+            "--out",
+            zip_path.to_str().unwrap(),
+        ]));
+        let mut z = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+        let mut s = Vec::new();
+        std::io::copy(&mut z.by_name("dump.sql").unwrap(), &mut s).unwrap();
+        s
+    };
+    let make = |name: &str, under: bool| {
+        let p = env.dir.path().join(name);
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        z.start_file("dump.sql", opts).unwrap();
+        z.write_all(&sql).unwrap();
+        z.add_symlink("filestore/ab", target.to_str().unwrap(), opts)
+            .unwrap();
+        if under {
+            z.start_file("filestore/ab/planted", opts).unwrap();
+            z.write_all(b"written through the link").unwrap();
+        }
+        z.finish().unwrap();
+        p
+    };
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let under = make("under.zip", true);
+    let o = import(&env, &under, &[]);
+    assert_refused(&o, "refusing entry \"filestore/ab/planted\"");
+    assert!(stderr(&o).contains("\"filestore/ab\""), "{}", stderr(&o));
+    assert!(
+        !target.join("planted").exists(),
+        "nothing written through the link"
+    );
+    assert!(upgrade_copies(&env).is_empty(), "{:?}", env.databases());
+    let link_only = make("link.zip", false);
+    assert_refused(
+        &import(&env, &link_only, &[]),
+        "refusing entry \"filestore/ab\": a symbolic link",
+    );
+    assert!(upgrade_copies(&env).is_empty(), "{:?}", env.databases());
+}
