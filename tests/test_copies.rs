@@ -309,3 +309,130 @@ fn a_zip_entry_under_a_symlink_entry_is_refused_naming_it() {
     );
     assert!(upgrade_copies(&env).is_empty(), "{:?}", env.databases());
 }
+
+/// Owner and database privileges, as `\l` shows them.
+fn rights(env: &Env, db: &str) -> (String, String) {
+    let r = env.sql(
+        "postgres",
+        &format!("SELECT pg_get_userbyid(datdba)::text, coalesce(datacl::text, '(default)') FROM pg_database WHERE datname = '{db}'"),
+    );
+    (r[0].get(0), r[0].get(1))
+}
+
+/// What Odoo does when it installs or updates a module: new tables, writes.
+fn odoo_can_work_in(env: &Env, db: &str) -> Result<(), String> {
+    env.rt.block_on(async {
+        let c = env
+            .conn()
+            .with_user("odoo")
+            .connect(db)
+            .await
+            .map_err(|e| e.to_string())?;
+        c.batch_execute(
+            "CREATE TABLE x_new_module_table (id serial PRIMARY KEY, name varchar); \
+             INSERT INTO x_new_module_table (name) VALUES ('a'); \
+             UPDATE res_partner SET write_date = now(); \
+             DROP TABLE x_new_module_table",
+        )
+        .await
+        .map_err(|e| upgrade_pilot::pg::db_message(&e))
+    })
+}
+
+#[test]
+fn copies_keep_the_owner_and_rights_of_production() {
+    let env = Env::new();
+    // Production as Odoo makes it: a plain role owns the database and every table.
+    env.exec(
+        "postgres",
+        "CREATE ROLE odoo LOGIN CREATEDB; CREATE ROLE reporting LOGIN",
+    );
+    env.rt
+        .block_on(upgrade_pilot::demo::load_seed(
+            &env.conn().with_user("odoo"),
+            DB,
+        ))
+        .unwrap();
+    upgrade_pilot::demo::write_filestore(&env.data_dir(), DB, 5).unwrap();
+    env.wait_gone(DB);
+    env.exec(
+        "postgres",
+        &format!(
+            "ALTER ROLE odoo NOCREATEDB; REVOKE ALL ON DATABASE {DB} FROM PUBLIC; \
+             GRANT CONNECT, TEMPORARY ON DATABASE {DB} TO odoo; GRANT CONNECT ON DATABASE {DB} TO reporting"
+        ),
+    );
+    let prod_rights = rights(&env, DB);
+    assert_eq!(prod_rights.0, "odoo");
+    odoo_can_work_in(&env, DB).unwrap();
+    let plan = env.demo_plan();
+    let plan = plan.to_str().unwrap();
+
+    // Test copies (the tool runs as the superuser postgres), template and snapshot.
+    let o = env.run(&[
+        "test", "--db", DB, "--target", "17.0", "--plan", plan, "--clone", "template", "--json",
+    ]);
+    assert_ok(&o);
+    let template = json(&o)["test_db"].as_str().unwrap().to_string();
+    assert_eq!(rights(&env, &template), prod_rights, "template test copy");
+    odoo_can_work_in(&env, &template).unwrap();
+    let o = env.run(&[
+        "test", "--db", DB, "--target", "17.0", "--plan", plan, "--clone", "snapshot", "--json",
+    ]);
+    assert_ok(&o);
+    let snapshot = json(&o)["test_db"].as_str().unwrap().to_string();
+    assert_eq!(rights(&env, &snapshot), prod_rights, "snapshot test copy");
+    odoo_can_work_in(&env, &snapshot).unwrap();
+
+    // Production: upgraded copy, restore, and Odoo's role still installs modules.
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let o = env.run(&[
+        "production",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        plan,
+        "--json",
+    ]);
+    assert_ok(&o);
+    let upgraded = json(&o)["upgraded_db"].as_str().unwrap().to_string();
+    assert_eq!(rights(&env, &upgraded), prod_rights, "production copy");
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert_eq!(rights(&env, DB), prod_rights, "restored production");
+    odoo_can_work_in(&env, DB).unwrap_or_else(|e| panic!("Odoo's role in production: {e}"));
+    assert!(
+        env.rt
+            .block_on(env.conn().with_user("reporting").connect(DB))
+            .is_ok(),
+        "the reporting role still connects"
+    );
+}
+
+#[test]
+fn an_import_keeps_the_owner_and_rights_of_production() {
+    let env = Env::new();
+    env.exec("postgres", "CREATE ROLE odoo LOGIN CREATEDB");
+    env.rt
+        .block_on(upgrade_pilot::demo::load_seed(
+            &env.conn().with_user("odoo"),
+            DB,
+        ))
+        .unwrap();
+    env.wait_gone(DB);
+    env.exec(
+        "postgres",
+        &format!("ALTER ROLE odoo NOCREATEDB; REVOKE TEMPORARY ON DATABASE {DB} FROM PUBLIC"),
+    );
+    let prod_rights = rights(&env, DB);
+    let upgraded_dump = elsewhere(&env, "elsewhere", "");
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let o = import(&env, &upgraded_dump, &[]);
+    assert_ok(&o);
+    let upgraded = json(&o)["upgraded_db"].as_str().unwrap().to_string();
+    assert_eq!(rights(&env, &upgraded), prod_rights);
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert_eq!(rights(&env, DB), prod_rights);
+    odoo_can_work_in(&env, DB).unwrap_or_else(|e| panic!("Odoo's role in production: {e}"));
+}

@@ -276,9 +276,9 @@ pub async fn import(
     let pg_restore = tools::client_tool("pg_restore", major).map_err(|e| bad(path, e))?;
     let format = check(path, &pg_restore)?;
     emit.log(format!("import {} ({format:?})", path.display()));
-    let owner = server::db_owner(maint, work)
-        .await?
-        .unwrap_or_else(|| conn.user.clone());
+    // The working copy has production's owner and rights: the import keeps them.
+    let rights = super::clone::Rights::of(maint, work).await?;
+    let owner = rights.owner.clone();
     server::drop_db(maint, work, major).await?;
     maint
         .batch_execute(&format!(
@@ -287,6 +287,10 @@ pub async fn import(
             quote_ident(&owner)
         ))
         .await?;
+    rights
+        .apply(maint, work)
+        .await
+        .map_err(|e| bad(path, e.to_string()))?;
     match format {
         Format::Custom | Format::Directory => {
             let out = tokio::process::Command::new(&pg_restore)

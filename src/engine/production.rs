@@ -102,6 +102,12 @@ impl Engine {
                 rights.name, rights.name
             )));
         }
+        if !rights.superuser && !server::can_own(&maint, &req.db).await? {
+            return Err(fail(format!(
+                "role {:?} does not own {:?}: connect as its owner (db_user in odoo.conf) or a superuser, so the upgraded copy keeps production's owner",
+                rights.name, req.db
+            )));
+        }
         let mut notes = Vec::new();
         let resume = self
             .resume_or_discard(
