@@ -436,3 +436,71 @@ fn an_import_keeps_the_owner_and_rights_of_production() {
     assert_eq!(rights(&env, DB), prod_rights);
     odoo_can_work_in(&env, DB).unwrap_or_else(|e| panic!("Odoo's role in production: {e}"));
 }
+
+/// Waits, when needed, for a clock minute with at least `secs` seconds left:
+/// copies are named by the minute, and the case is two jobs in one minute.
+fn within_one_minute(secs: u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if 60 - now % 60 < secs {
+        std::thread::sleep(std::time::Duration::from_secs(60 - now % 60));
+    }
+}
+
+fn tree_bytes(p: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(p).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(tree_bytes(&e.path()));
+        } else {
+            out.push((
+                e.path().display().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_second_production_in_the_same_minute_gets_its_own_names_and_backup() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let plan = env.demo_plan();
+    let args = job_args("production", DB, &plan);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    within_one_minute(45);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let first = json(&env.run(&args));
+    let first_db = first["upgraded_db"].as_str().unwrap().to_string();
+    let first_backup = PathBuf::from(first["backup"]["dump"].as_str().unwrap());
+    let first_bytes = tree_bytes(&first_backup);
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert_ok(&env.run(&["rollback", "--db", DB, "--yes"]));
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    // The upgraded db was renamed to _failed_: its name is free on the server.
+    assert!(!env.db_exists(&first_db));
+
+    let o = env.run(&args);
+    assert_ok(&o);
+    let second = json(&o);
+    let second_db = second["upgraded_db"].as_str().unwrap().to_string();
+    let second_backup = PathBuf::from(second["backup"]["dump"].as_str().unwrap());
+    // Job ids start with their time: YYYYMMDDTHHMM.
+    assert_eq!(
+        first["job"].as_str().unwrap()[..13],
+        second["job"].as_str().unwrap()[..13],
+        "both jobs ran in the same minute"
+    );
+    assert_ne!(first_db, second_db, "a name per job");
+    assert_ne!(first_backup, second_backup, "a backup per job");
+    assert_eq!(
+        tree_bytes(&first_backup),
+        first_bytes,
+        "the first job's backup is left as it was"
+    );
+    assert!(second_backup.join("toc.dat").is_file());
+}

@@ -97,6 +97,8 @@ pub async fn backup(
         if let Some(t) = &tar {
             let _ = std::fs::remove_file(t);
         }
+        // The job's own folder, when nothing else is in it.
+        let _ = std::fs::remove_dir(dir);
         return Err(e);
     }
     let bytes = dir_size(&dump) + tar.as_deref().map(size_of).unwrap_or(0);

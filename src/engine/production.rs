@@ -276,7 +276,8 @@ impl Engine {
                 step: current.clone(),
             })
             .await;
-            let dir = backup::default_dir(&self.state_dir);
+            // One folder per job: a later job never overwrites this one's backup.
+            let dir = backup::default_dir(&self.state_dir).join(&record.id);
             let fs_root = self.data_dir.as_ref().map(|d| d.join("filestore"));
             let fs = fs_root
                 .as_deref()
