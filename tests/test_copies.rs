@@ -504,3 +504,189 @@ fn a_second_production_in_the_same_minute_gets_its_own_names_and_backup() {
     );
     assert!(second_backup.join("toc.dat").is_file());
 }
+
+/// Every file under `root` as a user of Odoo sees it (through links), and
+/// the links that point nowhere.
+fn visible_files(root: &Path) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
+    fn walk(base: &Path, p: &Path, files: &mut Vec<(String, Vec<u8>)>, dead: &mut Vec<String>) {
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            let rel = e.path().strip_prefix(base).unwrap().display().to_string();
+            match std::fs::metadata(e.path()) {
+                Ok(m) if m.is_dir() => walk(base, &e.path(), files, dead),
+                Ok(_) => files.push((rel, std::fs::read(e.path()).unwrap())),
+                Err(_) => dead.push(rel),
+            }
+        }
+    }
+    let (mut files, mut dead) = (Vec::new(), Vec::new());
+    walk(root, root, &mut files, &mut dead);
+    files.sort();
+    dead.sort();
+    (files, dead)
+}
+
+fn is_link(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// The names and contents of the files in a tar.
+fn tar_files(tar: &Path, dir: &Path) -> Vec<(String, Vec<u8>)> {
+    std::fs::create_dir_all(dir).unwrap();
+    let o = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(tar)
+        .arg("-C")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let top = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    visible_files(&top).0
+}
+
+fn job_log(env: &Env, job: &str) -> String {
+    std::fs::read_to_string(env.state_dir().join("logs").join(format!("{job}.log"))).unwrap()
+}
+
+#[test]
+fn symlinks_in_the_filestore_are_kept_in_copies_and_backups() {
+    let env = Env::new();
+    env.demo_db(DB);
+    // Part of the filestore moved to another disk, a file linked, a link to nothing.
+    let disk2 = env.dir.path().join("disk2");
+    std::fs::create_dir_all(disk2.join("7a")).unwrap();
+    for i in 0..3 {
+        std::fs::write(
+            disk2.join("7a").join(format!("7a{i:038}")),
+            format!("moved {i}"),
+        )
+        .unwrap();
+    }
+    std::fs::write(disk2.join("single"), b"one linked file").unwrap();
+    let fs = env.data_dir().join("filestore").join(DB);
+    std::os::unix::fs::symlink(disk2.join("7a"), fs.join("7a")).unwrap();
+    std::fs::create_dir_all(fs.join("8b")).unwrap();
+    std::os::unix::fs::symlink(disk2.join("single"), fs.join("8b/8b00linked")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/9c00gone", fs.join("8b/8b01dead")).unwrap();
+    let (prod_files, prod_dead) = visible_files(&fs);
+    assert_eq!(prod_files.len(), 25 + 4);
+    assert_eq!(prod_dead, vec!["8b/8b01dead"]);
+    let plan = env.demo_plan();
+
+    let o = env.run(&[
+        "test",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        plan.to_str().unwrap(),
+    ]);
+    assert_ok(&o);
+    let copy = env
+        .databases()
+        .into_iter()
+        .find(|d| d.contains("_test_"))
+        .unwrap();
+    let copy_fs = env.data_dir().join("filestore").join(&copy);
+    assert_eq!(
+        visible_files(&copy_fs),
+        (prod_files.clone(), prod_dead.clone())
+    );
+    // What a link points to is copied: the copy's Odoo can never delete
+    // production's files through a shared folder.
+    assert!(!is_link(&copy_fs.join("7a")) && !is_link(&copy_fs.join("8b/8b00linked")));
+    assert!(
+        is_link(&copy_fs.join("8b/8b01dead")),
+        "the dead link is kept as a link"
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("2 symbolic link(s) copied as what they point to"),
+        "{err}"
+    );
+    assert!(err.contains("kept as links: 8b/8b01dead"), "{err}");
+
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let args = job_args("production", DB, &plan);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = env.run(&args);
+    assert_ok(&o);
+    let v = json(&o);
+    let upgraded = v["upgraded_db"].as_str().unwrap().to_string();
+    let tar = PathBuf::from(v["backup"]["filestore_tar"].as_str().unwrap());
+    assert_eq!(
+        tar_files(&tar, &env.dir.path().join("untar")),
+        prod_files,
+        "the backup holds every file, those behind links too"
+    );
+    assert!(
+        job_log(&env, v["job"].as_str().unwrap()).contains(
+            "point nowhere (or to a folder above them) and are not in the backup: 8b/8b01dead"
+        ),
+        "the left-out link is said"
+    );
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert!(!env.db_exists(&upgraded));
+    assert_eq!(
+        visible_files(&fs),
+        (prod_files.clone(), prod_dead),
+        "production after the swap"
+    );
+    // The original, kept aside, still sees its files on the other disk.
+    assert_eq!(std::fs::read_dir(disk2.join("7a")).unwrap().count(), 3);
+}
+
+#[test]
+fn a_filestore_whose_folder_is_a_link_stays_where_it_lives() {
+    let env = Env::new();
+    env.demo_db(DB);
+    // The whole filestore on another disk, linked from Odoo's data dir.
+    let disk2 = env.dir.path().join("disk2");
+    std::fs::create_dir_all(&disk2).unwrap();
+    let fs = env.data_dir().join("filestore").join(DB);
+    std::fs::rename(&fs, disk2.join(DB)).unwrap();
+    std::os::unix::fs::symlink(disk2.join(DB), &fs).unwrap();
+    let (prod_files, _) = visible_files(&fs);
+    assert_eq!(prod_files.len(), 25);
+    let plan = env.demo_plan();
+
+    let o = env.run(&[
+        "test",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_ok(&o);
+    let copy = json(&o)["test_db"].as_str().unwrap().to_string();
+    let copy_fs = env.data_dir().join("filestore").join(&copy);
+    assert_eq!(visible_files(&copy_fs).0, prod_files);
+    assert_eq!(
+        std::fs::canonicalize(&copy_fs).unwrap(),
+        disk2.join(&copy),
+        "the test copy is made on the filestore's disk"
+    );
+
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let args = job_args("production", DB, &plan);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = env.run(&args);
+    assert_ok(&o);
+    let v = json(&o);
+    let upgraded = v["upgraded_db"].as_str().unwrap().to_string();
+    let tar = PathBuf::from(v["backup"]["filestore_tar"].as_str().unwrap());
+    assert_eq!(tar_files(&tar, &env.dir.path().join("untar")), prod_files);
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert!(is_link(&fs), "production's filestore is still a link");
+    assert_eq!(std::fs::canonicalize(&fs).unwrap(), disk2.join(&upgraded));
+    assert_eq!(visible_files(&fs).0, prod_files);
+}

@@ -297,7 +297,7 @@ pub fn run() -> Result<i32> {
             Command::Status { db, json } => status::run(&engine, db.as_deref(), json).await,
             Command::Backup { db, format, out } => {
                 crate::pg::ident::check_db_name(&db)?;
-                let bytes = crate::engine::backup::backup_db(
+                let (bytes, notes) = crate::engine::backup::backup_db(
                     &engine.conn,
                     &db,
                     format,
@@ -306,6 +306,9 @@ pub fn run() -> Result<i32> {
                     engine.config.clone.jobs,
                 )
                 .await?;
+                for n in notes {
+                    output::err(&format!("  [warn] {n}"));
+                }
                 output::out(&format!(
                     "{} written ({})",
                     out.display(),

@@ -285,7 +285,11 @@ impl Engine {
                 .map(|r| (r, std::path::Path::new(work.as_str())));
             super::emit::pause_point("during:backup").await;
             let jobs = self.config.clone.jobs;
-            let b = backup::backup(&self.conn, major, &work, &dir, fs, jobs, cancel).await?;
+            let (b, notes) =
+                backup::backup(&self.conn, major, &work, &dir, fs, jobs, cancel).await?;
+            for n in notes {
+                emit.warn(format!("backup: {n}")).await;
+            }
             emit.log(format!(
                 "backup {} ({})",
                 b.dump.display(),
