@@ -79,6 +79,7 @@ pub fn production(ctx: &mut Ctx) -> color_eyre::Result<()> {
         import: None,
         discard: false,
         allow_other_database: false,
+        engine: Default::default(),
     };
     settle();
     let t0 = Instant::now();

@@ -84,7 +84,19 @@ pub struct JobRecord {
     pub backup: Option<Backup>,
     /// Production jobs: who production is, and what the user allowed.
     #[serde(default)]
-    pub golive: GoLive,
+    pub golive: Box<GoLive>,
+    /// The derived OpenUpgrade plan (`--engine openupgrade`), hop by hop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openupgrade: Vec<super::openupgrade::HopSpec>,
+    /// How each hop went: duration, counts, log file, verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<super::openupgrade::HopOutcome>,
+    /// Anomaly drafts this job added to the campaign.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anomaly_drafts: Vec<crate::campaign::anomaly::Draft>,
+    /// Odoo's own `neutralize` on the test copy, when that series' Odoo is configured.
+    #[serde(default)]
+    pub odoo_neutralize: Option<String>,
 }
 
 /// What a production result is checked against (before `restore` too).
@@ -151,7 +163,11 @@ impl JobRecord {
             source_uuid: n.source_uuid,
             filestore: None,
             backup: None,
-            golive: GoLive::default(),
+            golive: Box::default(),
+            openupgrade: Vec::new(),
+            hops: Vec::new(),
+            anomaly_drafts: Vec::new(),
+            odoo_neutralize: None,
         }
     }
 

@@ -5,6 +5,7 @@ pub mod filestore;
 pub mod golive;
 pub mod inspect;
 pub mod neutralize;
+pub mod oulog;
 pub mod schema;
 pub mod verify;
 pub mod version;
