@@ -85,6 +85,12 @@ pub struct JobRecord {
     /// Production jobs: who production is, and what the user allowed.
     #[serde(default)]
     pub golive: Box<GoLive>,
+    /// The last step's comparison with production (findings, not failures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Box<crate::odoo::compare::Comparison>>,
+    /// Production jobs: the comparison's differences accepted before the restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison_acknowledged: Option<Box<super::compare::Acknowledged>>,
     /// The derived OpenUpgrade plan (`--engine openupgrade`), hop by hop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub openupgrade: Vec<super::openupgrade::HopSpec>,
@@ -164,6 +170,8 @@ impl JobRecord {
             filestore: None,
             backup: None,
             golive: Box::default(),
+            comparison: None,
+            comparison_acknowledged: None,
             openupgrade: Vec::new(),
             hops: Vec::new(),
             anomaly_drafts: Vec::new(),
