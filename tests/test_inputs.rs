@@ -610,3 +610,31 @@ fn a_frozen_source_is_tested_through_a_template_copy() {
         "modules left in a pending state by an unfinished operation: sale (to upgrade)",
     );
 }
+
+/// The job lock holds whatever maintenance database each run uses (advisory
+/// locks belong to one database): a second run with `dbname=template1` in its
+/// DSN is refused while the first runs, naming the holder.
+#[test]
+fn the_job_lock_holds_across_maintenance_databases() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let (plan, flag) = waiting_plan(&env);
+    let mut first = spawn_job(&env, &job_args("test", DB, &plan));
+    wait_for_step(&env, 3);
+    let o = env.run_dsn(
+        &format!("{} dbname=template1", env.dsn()),
+        &[
+            "test",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--plan",
+            plan.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_refused(&o, "another upgrade-pilot is working on \"prod\"");
+    std::fs::write(&flag, "").unwrap();
+    assert!(first.wait().unwrap().success());
+}
