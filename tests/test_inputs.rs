@@ -64,6 +64,19 @@ fn an_autovacuum_worker_is_not_a_session() {
     let o = env.run(&["inspect", "--db", DB, "--json"]);
     assert_ok(&o);
     assert_eq!(json(&o)["sessions"], serde_json::json!([]), "inspect");
+    // A role that may not see other backends' backend_type (Odoo's own).
+    env.exec(
+        "postgres",
+        "CREATE ROLE odoo LOGIN; GRANT pg_read_all_data TO odoo",
+    );
+    let odoo = format!("{} user=odoo", env.dsn().replace(" user=postgres", ""));
+    let o = env.run_dsn(&odoo, &["inspect", "--db", DB, "--json"], &[]);
+    assert_ok(&o);
+    assert_eq!(
+        json(&o)["sessions"],
+        serde_json::json!([]),
+        "inspect as odoo"
+    );
 
     wait_for_autovacuum(&env, DB);
     let o = env.run(&[
