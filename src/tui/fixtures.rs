@@ -255,6 +255,7 @@ pub fn ready_app() -> App {
         source_uuid: None,
         filestore: None,
         backup: None,
+        golive: Default::default(),
         comparison: None,
         comparison_acknowledged: None,
         openupgrade: Vec::new(),
