@@ -82,6 +82,10 @@ pub struct JobRecord {
     /// Production jobs: the backup of the working copy taken before the plan.
     #[serde(default)]
     pub backup: Option<Backup>,
+    /// Production jobs: the server's statistics of the source when the copy
+    /// was taken; `restore` refuses the copy if sessions were opened since.
+    #[serde(default)]
+    pub source_activity: Option<crate::pg::activity::DbActivity>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -139,6 +143,7 @@ impl JobRecord {
             source_uuid: n.source_uuid,
             filestore: None,
             backup: None,
+            source_activity: None,
         }
     }
 

@@ -29,7 +29,7 @@ impl Engine {
     }
 
     pub async fn report(&self, db: &str, out: &Path) -> Result<report::Written, EngineError> {
-        let c = campaign::load(&self.state_dir, &self.conn.server_key(), db)?.ok_or_else(|| {
+        let c = campaign::load(&self.state_dir, &self.server_key().await?, db)?.ok_or_else(|| {
             EngineError::Preflight(format!(
                 "no campaign for {db:?}: run a test upgrade first (upgrade-pilot test --db {db:?})"
             ))

@@ -711,6 +711,7 @@ mod tests {
             source_uuid: None,
             filestore: None,
             backup: None,
+            source_activity: None,
         };
         update(&mut app, Msg::JobDone(Ok(rec)));
         app
