@@ -402,7 +402,7 @@ impl Engine {
         let Some(freeze) = &camp.freeze else {
             return Ok(None);
         };
-        Ok(stale_reason(maint, db, freeze, &job).await?)
+        stale_reason(maint, db, freeze, &job).await
     }
 
     /// The swap `restore` would do, or why it cannot.
