@@ -177,6 +177,8 @@ pub fn plan(ctx: &mut Ctx) -> color_eyre::Result<()> {
                             data_dir: None,
                             emit: &emit,
                             cancel: &never,
+                            outcomes: None,
+                            hop_log: None,
                         },
                     ))
                     .expect("plan run")

@@ -85,7 +85,19 @@ pub struct JobRecord {
     /// Production jobs: the server's statistics of the source when the copy
     /// was taken; `restore` refuses the copy if sessions were opened since.
     #[serde(default)]
-    pub source_activity: Option<crate::pg::activity::DbActivity>,
+    pub source_activity: Option<Box<crate::pg::activity::DbActivity>>,
+    /// The derived OpenUpgrade plan (`--engine openupgrade`), hop by hop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openupgrade: Vec<super::openupgrade::HopSpec>,
+    /// How each hop went: duration, counts, log file, verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<super::openupgrade::HopOutcome>,
+    /// Anomaly drafts this job added to the campaign.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anomaly_drafts: Vec<crate::campaign::anomaly::Draft>,
+    /// Odoo's own `neutralize` on the test copy, when that series' Odoo is configured.
+    #[serde(default)]
+    pub odoo_neutralize: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -144,6 +156,10 @@ impl JobRecord {
             filestore: None,
             backup: None,
             source_activity: None,
+            openupgrade: Vec::new(),
+            hops: Vec::new(),
+            anomaly_drafts: Vec::new(),
+            odoo_neutralize: None,
         }
     }
 

@@ -713,7 +713,7 @@ async fn stale_reason(
     }
     // The copy's own reading when it has one (a copy made again under the same
     // freeze is compared from its own moment), else the freeze's.
-    let Some(base) = job.source_activity.as_ref().or(freeze.activity.as_ref()) else {
+    let Some(base) = job.source_activity.as_deref().or(freeze.activity.as_ref()) else {
         return Ok(Some(format!(
             "the freeze of {db:?} at {} kept no record of the server's statistics (an older upgrade-pilot made it), so whether writes made after the copy {copy:?} would be lost cannot be told: unfreeze and freeze it again, then {again}",
             at(freeze.at)

@@ -14,6 +14,7 @@ use crate::engine::Engine;
 use crate::engine::JobHandle;
 use crate::engine::clone::CloneChoice;
 use crate::engine::job;
+use crate::engine::openupgrade::EngineChoice;
 use crate::engine::production::{self, ProductionRequest};
 use crate::engine::swap::{SwapOutcome, describe, rollback_warning};
 use crate::engine::test_job::{STEPS, TestRequest};
@@ -97,6 +98,8 @@ impl Effects {
                         test_db: None,
                         clone,
                         discard: false,
+                        engine: EngineChoice::for_target(&engine.config, &target),
+                        dry_run: false,
                     };
                     let prepared = match engine.prepare_test(&req).await {
                         Ok(p) => p,
@@ -132,6 +135,7 @@ impl Effects {
                         plan: None,
                         import: None,
                         discard: false,
+                        engine: EngineChoice::for_target(&engine.config, &target),
                     };
                     let prepared = match engine.prepare_production(&req).await {
                         Ok(p) => p,

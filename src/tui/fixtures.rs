@@ -254,6 +254,10 @@ pub fn ready_app() -> App {
         filestore: None,
         backup: None,
         source_activity: None,
+        openupgrade: Vec::new(),
+        hops: Vec::new(),
+        anomaly_drafts: Vec::new(),
+        odoo_neutralize: None,
     };
     update(&mut app, Msg::JobDone(Ok(rec)));
     app
