@@ -294,6 +294,8 @@ impl ConnInfo {
             tokio::spawn(async move {
                 let _ = conn.await;
             });
+            // Session counts leave our own connections out.
+            super::server::note_own(&client).await;
             return Ok(client);
         }
         cfg.ssl_mode(match self.sslmode {
@@ -306,6 +308,8 @@ impl ConnInfo {
         tokio::spawn(async move {
             let _ = conn.await;
         });
+        // Session counts leave our own connections out.
+        super::server::note_own(&client).await;
         Ok(client)
     }
 
