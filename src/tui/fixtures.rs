@@ -254,6 +254,8 @@ pub fn ready_app() -> App {
         filestore: None,
         backup: None,
         source_activity: None,
+        comparison: None,
+        comparison_acknowledged: None,
         openupgrade: Vec::new(),
         hops: Vec::new(),
         anomaly_drafts: Vec::new(),
