@@ -362,7 +362,7 @@ impl Engine {
                 "{db:?} is frozen (it refuses connections) and the OpenUpgrade engine needs its module list: give a --plan, or unfreeze it first"
             )));
         }
-        let freeze = campaign::load(&self.state_dir, &self.conn.server_key(), db)?
+        let freeze = campaign::load(&self.state_dir, &self.server_key().await?, db)?
             .and_then(|c| c.freeze)
             .ok_or_else(|| {
                 fail(format!(
