@@ -435,6 +435,8 @@ impl Engine {
                 job.work_db
             )));
         }
+        // Never a neutralized or foreign database into production (issue 10, case 2).
+        self.golive_before_restore(&job).await?;
         let Some(freeze) = camp.freeze.as_ref() else {
             return Err(fail(format!(
                 "production {db:?} is not frozen: freeze it before the swap (upgrade-pilot freeze --db {db:?})"

@@ -135,6 +135,7 @@ impl Effects {
                         plan: None,
                         import: None,
                         discard: false,
+                        allow_other_database: false,
                         engine: EngineChoice::for_target(&engine.config, &target),
                     };
                     let prepared = match engine.prepare_production(&req).await {

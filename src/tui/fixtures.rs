@@ -256,6 +256,7 @@ pub fn ready_app() -> App {
         filestore: None,
         backup: None,
         source_activity: None,
+        golive: Default::default(),
         comparison: None,
         comparison_acknowledged: None,
         openupgrade: Vec::new(),
