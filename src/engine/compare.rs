@@ -182,7 +182,7 @@ impl Engine {
     /// in the copy's job (its report and checklist show this one from then on).
     pub async fn recompare_test(&self, db: &str, test_db: &str) -> Result<Comparison, EngineError> {
         let cmp = self.compare_dbs(db, test_db).await?;
-        if let Some(c) = crate::campaign::load(&self.state_dir, &self.conn.server_key(), db)? {
+        if let Some(c) = crate::campaign::load(&self.state_dir, &self.server_key().await?, db)? {
             for id in c.test_jobs.iter().rev() {
                 if let Some(mut j) = job::load(&self.state_dir, id)? {
                     if j.work_db == test_db {
