@@ -357,6 +357,22 @@ fn a_failed_hop_leaves_the_copy_drafts_anomalies_and_is_never_resumed() {
     );
     assert!(ex.contains("Failed to load registry"), "{ex}");
 
+    // `report` lists the draft.
+    let out = env.dir.path().join("report");
+    let r = run_ou(
+        &env,
+        &odoo,
+        &["report", "--db", DB, "--out", out.to_str().unwrap()],
+        &[],
+    );
+    assert_ok(&r);
+    assert!(stdout(&r).contains("1 anomaly draft(s)"), "{}", stdout(&r));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("OpenUpgrade 16.0 → 17.0: sale: error in migration script"),
+        "{md}"
+    );
+
     // Running again does not pretend to resume the half-done hop.
     let o = run_ou(&env, &odoo, &test_copy_args(), &[]);
     assert!(!o.status.success());
@@ -576,4 +592,112 @@ fn serve_opens_only_a_neutralized_copy_on_localhost_and_stops_on_ctrl_c() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "Odoo stopped with us"
     );
+}
+
+#[test]
+fn production_runs_the_same_hops_without_neutralizing() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    assert_ok(&run_ou(&env, &odoo, &["freeze", "--db", DB, "--yes"], &[]));
+    let o = run_ou(
+        &env,
+        &odoo,
+        &[
+            "production",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--engine",
+            "openupgrade",
+            "--yes",
+            "--json",
+        ],
+        &[],
+    );
+    assert_ok(&o);
+    let v = json(&o);
+    let up = v["upgraded_db"].as_str().unwrap();
+    let h = &v["hops"][0];
+    assert_eq!(h["ok"], true, "{h}");
+    assert!(h["seconds"].as_f64().unwrap() > 0.0);
+    assert!(
+        PathBuf::from(h["log"].as_str().unwrap()).is_file(),
+        "the hop's log is kept"
+    );
+    assert_eq!(
+        env.one::<String>(
+            up,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'base'"
+        ),
+        "17.0.1.3"
+    );
+    // The future production: the hop's new cron stays on, nothing neutralized.
+    let active: i64 = env.one(up, "SELECT count(*) FROM ir_cron WHERE active");
+    assert!(active > 1, "{active}");
+    assert_eq!(
+        env.one::<i64>(up, "SELECT count(*) FROM ir_config_parameter WHERE key = 'database.is_neutralized' AND value = 'true'"),
+        0
+    );
+}
+
+/// A plan command that needs `{data_dir}` used to fail only after the clone,
+/// leaving a failed copy: it is refused at preflight now.
+#[test]
+fn a_plan_needing_the_data_dir_is_refused_before_copying() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let dir = env.dir.path().join("plan");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("plan.toml"),
+        "name = \"needs data dir\"\n[[hop]]\nfrom = \"16.0\"\nto = \"17.0\"\n[[hop.step]]\nname = \"odoo\"\ncommand = [\"/bin/true\", \"--data-dir={data_dir}\"]\n",
+    )
+    .unwrap();
+    let dbs = env.databases();
+    let o = std::process::Command::new(BIN)
+        .args(["test", "--db", DB, "--target", "17.0", "--plan"])
+        .arg(dir.join("plan.toml"))
+        .args(["--dsn", &env.dsn()])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.dir.path())
+        .env("UPGRADE_PILOT_STATE_DIR", env.state_dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("plan step \"odoo\" needs Odoo's data dir"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(env.databases(), dbs, "nothing copied");
+}
+
+#[test]
+fn preflight_lists_modules_the_target_cannot_migrate() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    std::fs::remove_dir_all(odoo.root.join("addons/crm")).unwrap();
+    manifest(&odoo.root.join("addons"), "acme_invoice_layout", "16.0.1.0");
+    let o = run_ou(
+        &env,
+        &odoo,
+        &[
+            "test",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--engine",
+            "openupgrade",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_ok(&o);
+    let s = stdout(&o);
+    assert!(s.contains("[warn] 1 installed module(s) not on Odoo 17.0's addons path, which cannot migrate them: crm"), "{s}");
+    assert!(s.contains("[warn] 1 custom module(s) without a 17.0 version in their manifest (not ported yet?): acme_invoice_layout"), "{s}");
 }
