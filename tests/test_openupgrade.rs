@@ -701,3 +701,64 @@ fn preflight_lists_modules_the_target_cannot_migrate() {
     assert!(s.contains("[warn] 1 installed module(s) not on Odoo 17.0's addons path, which cannot migrate them: crm"), "{s}");
     assert!(s.contains("[warn] 1 custom module(s) without a 17.0 version in their manifest (not ported yet?): acme_invoice_layout"), "{s}");
 }
+
+/// The real 16.0 fixture (100 modules, made by Odoo) through a 17.0 hop of the
+/// stand-in: the figures of the note (`--nocapture` prints them).
+#[test]
+fn the_real_16_fixture_through_a_17_hop() {
+    let Some(dir) = std::env::var_os("UPGRADE_PILOT_FIXTURES").map(PathBuf::from) else {
+        eprintln!("skipped: UPGRADE_PILOT_FIXTURES does not name the fixtures folder");
+        return;
+    };
+    let env = Env::new();
+    let db = "odoo16_real";
+    env.exec("postgres", &format!("CREATE DATABASE {db}"));
+    let restore = std::process::Command::new(upgrade_pilot::pg::tools::client_tool("pg_restore", 15).unwrap())
+        .envs(env.conn().child_env())
+        .args(["--no-owner", "--no-privileges", "-d", db])
+        .arg(dir.join("odoo16_real.dump"))
+        .output()
+        .unwrap();
+    assert!(restore.status.success() || String::from_utf8_lossy(&restore.stderr).contains("errors ignored"));
+    let fs = env.data_dir().join("filestore");
+    std::fs::create_dir_all(&fs).unwrap();
+    let tar = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(dir.join("odoo16_real.filestore.tar.gz"))
+        .arg("-C")
+        .arg(&fs)
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    env.exec("postgres", "CREATE ROLE odoo LOGIN SUPERUSER");
+    let modules: Vec<String> = env
+        .sql(db, "SELECT name::text FROM ir_module_module WHERE state = 'installed'")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let odoo = odoo_tree(&env, "17.0", "17.0", &modules, "");
+    let o = run_ou(
+        &env,
+        &odoo,
+        &["test", "--db", db, "--target", "17.0", "--engine", "openupgrade", "--yes", "--json"],
+        &[],
+    );
+    assert_ok(&o);
+    let v = json(&o);
+    let h = &v["hops"][0];
+    assert_eq!(h["ok"], true, "{h}");
+    assert_eq!(h["modules"].as_u64().unwrap() as usize, modules.len());
+    let t = v["test_db"].as_str().unwrap();
+    assert_eq!(env.one::<String>(t, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "17.0.1.3");
+    assert!(v["odoo_neutralize"].as_str().unwrap().contains("ran"));
+    eprintln!("figures: {} modules installed", modules.len());
+    for s in v["steps"].as_array().unwrap() {
+        eprintln!("figures: step {:<17} {:>7.2}s", s["name"].as_str().unwrap(), s["seconds"].as_f64().unwrap_or(0.0));
+    }
+    eprintln!(
+        "figures: hop {} s, {} migrations, {} warnings, {} errors; neutralized {} then {} rows",
+        h["seconds"], h["migrations"], h["warnings"], h["errors"],
+        v["neutralized"].as_object().map(|o| o.values().filter_map(|x| x.as_i64()).sum::<i64>()).unwrap_or(0),
+        v["neutralized_again"].as_object().map(|o| o.values().filter_map(|x| x.as_i64()).sum::<i64>()).unwrap_or(0),
+    );
+}
