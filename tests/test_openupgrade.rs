@@ -713,13 +713,18 @@ fn the_real_16_fixture_through_a_17_hop() {
     let env = Env::new();
     let db = "odoo16_real";
     env.exec("postgres", &format!("CREATE DATABASE {db}"));
-    let restore = std::process::Command::new(upgrade_pilot::pg::tools::client_tool("pg_restore", 15).unwrap())
-        .envs(env.conn().child_env())
-        .args(["--no-owner", "--no-privileges", "-d", db])
-        .arg(dir.join("odoo16_real.dump"))
-        .output()
-        .unwrap();
-    assert!(restore.status.success() || String::from_utf8_lossy(&restore.stderr).contains("errors ignored"));
+    let restore = std::process::Command::new(
+        upgrade_pilot::pg::tools::client_tool("pg_restore", 15).unwrap(),
+    )
+    .envs(env.conn().child_env())
+    .args(["--no-owner", "--no-privileges", "-d", db])
+    .arg(dir.join("odoo16_real.dump"))
+    .output()
+    .unwrap();
+    assert!(
+        restore.status.success()
+            || String::from_utf8_lossy(&restore.stderr).contains("errors ignored")
+    );
     let fs = env.data_dir().join("filestore");
     std::fs::create_dir_all(&fs).unwrap();
     let tar = std::process::Command::new("tar")
@@ -732,7 +737,10 @@ fn the_real_16_fixture_through_a_17_hop() {
     assert!(tar.success());
     env.exec("postgres", "CREATE ROLE odoo LOGIN SUPERUSER");
     let modules: Vec<String> = env
-        .sql(db, "SELECT name::text FROM ir_module_module WHERE state = 'installed'")
+        .sql(
+            db,
+            "SELECT name::text FROM ir_module_module WHERE state = 'installed'",
+        )
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -740,7 +748,17 @@ fn the_real_16_fixture_through_a_17_hop() {
     let o = run_ou(
         &env,
         &odoo,
-        &["test", "--db", db, "--target", "17.0", "--engine", "openupgrade", "--yes", "--json"],
+        &[
+            "test",
+            "--db",
+            db,
+            "--target",
+            "17.0",
+            "--engine",
+            "openupgrade",
+            "--yes",
+            "--json",
+        ],
         &[],
     );
     assert_ok(&o);
@@ -749,16 +767,35 @@ fn the_real_16_fixture_through_a_17_hop() {
     assert_eq!(h["ok"], true, "{h}");
     assert_eq!(h["modules"].as_u64().unwrap() as usize, modules.len());
     let t = v["test_db"].as_str().unwrap();
-    assert_eq!(env.one::<String>(t, "SELECT latest_version FROM ir_module_module WHERE name = 'base'"), "17.0.1.3");
+    assert_eq!(
+        env.one::<String>(
+            t,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'base'"
+        ),
+        "17.0.1.3"
+    );
     assert!(v["odoo_neutralize"].as_str().unwrap().contains("ran"));
     eprintln!("figures: {} modules installed", modules.len());
     for s in v["steps"].as_array().unwrap() {
-        eprintln!("figures: step {:<17} {:>7.2}s", s["name"].as_str().unwrap(), s["seconds"].as_f64().unwrap_or(0.0));
+        eprintln!(
+            "figures: step {:<17} {:>7.2}s",
+            s["name"].as_str().unwrap(),
+            s["seconds"].as_f64().unwrap_or(0.0)
+        );
     }
     eprintln!(
         "figures: hop {} s, {} migrations, {} warnings, {} errors; neutralized {} then {} rows",
-        h["seconds"], h["migrations"], h["warnings"], h["errors"],
-        v["neutralized"].as_object().map(|o| o.values().filter_map(|x| x.as_i64()).sum::<i64>()).unwrap_or(0),
-        v["neutralized_again"].as_object().map(|o| o.values().filter_map(|x| x.as_i64()).sum::<i64>()).unwrap_or(0),
+        h["seconds"],
+        h["migrations"],
+        h["warnings"],
+        h["errors"],
+        v["neutralized"]
+            .as_object()
+            .map(|o| o.values().filter_map(|x| x.as_i64()).sum::<i64>())
+            .unwrap_or(0),
+        v["neutralized_again"]
+            .as_object()
+            .map(|o| o.values().filter_map(|x| x.as_i64()).sum::<i64>())
+            .unwrap_or(0),
     );
 }

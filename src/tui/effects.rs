@@ -181,6 +181,22 @@ impl Effects {
                     });
                 let _ = tx.send(Msg::Saved(res.map(|_| ()).map_err(|e| e.to_string())));
             }
+            Cmd::SettleDraft { db, id, keep } => {
+                let res = campaign::settle_draft(
+                    &engine.state_dir,
+                    &engine.conn.server_key(),
+                    &db,
+                    id,
+                    keep,
+                )
+                .map(|kept| match kept {
+                    Some(a) => format!("draft {id} kept as anomaly #{a}"),
+                    None if keep => format!("draft {id} is gone already"),
+                    None => format!("draft {id} dropped"),
+                })
+                .map_err(|e| e.to_string());
+                let _ = tx.send(Msg::Changed(res));
+            }
             Cmd::ExportReport(db) => {
                 tokio::spawn(async move {
                     let out = engine.state_dir.join("reports").join(format!(
@@ -335,6 +351,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
         items,
         states: c.checklist.clone(),
         anomalies: c.anomalies.clone(),
+        drafts: c.anomaly_drafts.clone(),
         frozen_since: c
             .freeze
             .as_ref()
