@@ -76,6 +76,7 @@ impl Effects {
                 db,
                 target,
                 drop_previous,
+                engine: choice,
             } => {
                 let slot = self.cancel.clone();
                 tokio::spawn(async move {
@@ -98,7 +99,8 @@ impl Effects {
                         test_db: None,
                         clone,
                         discard: false,
-                        engine: EngineChoice::for_target(&engine.config, &target),
+                        engine: choice
+                            .unwrap_or_else(|| EngineChoice::for_target(&engine.config, &target)),
                         dry_run: false,
                     };
                     let prepared = match engine.prepare_test(&req).await {

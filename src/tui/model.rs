@@ -198,6 +198,8 @@ pub enum Cmd {
         db: String,
         target: String,
         drop_previous: Option<String>,
+        /// None: as the config decides (a resumed job keeps its way).
+        engine: Option<crate::engine::openupgrade::EngineChoice>,
     },
     CancelJob,
     LoadCampaign(String),

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::Screen;
+use crate::engine::openupgrade::EngineChoice;
 use crate::odoo::inspect::{Inspection, human_size};
 use crate::odoo::version::Series;
 use crate::tui::App;
@@ -30,9 +31,26 @@ pub struct State {
     pub selected: usize,
     pub inspection: Option<Inspection>,
     pub target: Option<Series>,
+    /// The engine the user chose with `o`; none: decided by the config.
+    pub engine: Option<EngineChoice>,
+    /// Targets with a plan in `[plans]`, series with an Odoo in `[odoo."<series>"]`.
+    pub plans: Vec<String>,
+    pub odoo: Vec<String>,
 }
 
 impl State {
+    /// What makes the upgrade to `target`: the user's choice, else a plan
+    /// configured for it, else OpenUpgrade when its Odoo is configured.
+    pub fn engine_for(&self, target: &str) -> EngineChoice {
+        self.engine.unwrap_or(
+            if !self.plans.iter().any(|p| p == target) && self.odoo.iter().any(|o| o == target) {
+                EngineChoice::OpenUpgrade
+            } else {
+                EngineChoice::Plan
+            },
+        )
+    }
+
     pub fn selected_db(&self) -> Option<&DbRow> {
         self.dbs.get(self.selected)
     }
@@ -162,6 +180,7 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                     db: c.db.clone(),
                     target: u.target.clone(),
                     drop_previous: None,
+                    engine: None,
                 }
             })
         }
@@ -170,6 +189,7 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 db: i.db.clone(),
                 target: t.to_string(),
                 drop_previous: None,
+                engine: Some(app.request.engine_for(&t.to_string())),
             }),
             (_, _) if app.job_running() => {
                 app.screen = Screen::Wait;
@@ -188,6 +208,18 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
         KeyCode::Char('c') => super::open_checklist(app),
         KeyCode::Char('a') => super::open_anomalies(app),
         KeyCode::Char('f') => super::open_freeze(app),
+        KeyCode::Char('o') => {
+            let t = app
+                .request
+                .target
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            app.request.engine = Some(match app.request.engine_for(&t) {
+                EngineChoice::Plan => EngineChoice::OpenUpgrade,
+                EngineChoice::OpenUpgrade => EngineChoice::Plan,
+            });
+            None
+        }
         _ => None,
     }
 }
@@ -289,6 +321,22 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             lines.push(Line::from(
                 "Purpose Test (a neutralized copy; production is only read)",
             ));
+            let by = match app.request.engine_for(&target) {
+                EngineChoice::OpenUpgrade if app.request.odoo.contains(&target) => {
+                    "OpenUpgrade, a hop per major".to_string()
+                }
+                EngineChoice::OpenUpgrade => format!("OpenUpgrade: no [odoo.\"{target}\"]"),
+                EngineChoice::Plan if app.request.plans.contains(&target) => {
+                    "plan from [plans]".to_string()
+                }
+                EngineChoice::Plan => format!("plan: none for {target}"),
+            };
+            lines.push(Line::from(vec![
+                Span::styled("Upgrade ", theme.title()),
+                Span::raw(format!("{by} (")),
+                Span::styled("o", theme.key()),
+                Span::raw(": change)"),
+            ]));
             lines.push(Line::from(""));
             if i.custom_modules.is_empty() {
                 lines.push(Line::from(Span::styled("✓ no custom module", theme.done())));
@@ -357,4 +405,33 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             .block(Block::bordered().title(" Test upgrade request ")),
         right,
     );
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use super::*;
+    use crate::tui::fixtures::*;
+    use crate::tui::update::update;
+
+    #[test]
+    fn the_engine_follows_the_config_and_o_changes_it() {
+        let mut app = request_app();
+        app.request.odoo = vec!["17.0".into()];
+        // No plan for 17.0 but its Odoo is configured: OpenUpgrade.
+        assert_eq!(app.request.engine_for("17.0"), EngineChoice::OpenUpgrade);
+        assert!(render(&app, 120, 40).contains("Upgrade OpenUpgrade, a hop per major"));
+        update(&mut app, press(KeyCode::Char('o')));
+        assert_eq!(app.request.engine_for("17.0"), EngineChoice::Plan);
+        let Some(Cmd::StartTest { engine, .. }) = update(&mut app, press(KeyCode::Enter)) else {
+            panic!("Enter starts the test")
+        };
+        assert_eq!(engine, Some(EngineChoice::Plan));
+        app.request.plans = vec!["17.0".into()];
+        app.request.engine = None;
+        assert_eq!(
+            app.request.engine_for("17.0"),
+            EngineChoice::Plan,
+            "a written plan wins"
+        );
+    }
 }
