@@ -204,6 +204,51 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The subcommand's name, for the log's start line.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Demo { .. } => "demo",
+            Command::Inspect { .. } => "inspect",
+            Command::Test { .. } => "test",
+            Command::Neutralize { .. } => "neutralize",
+            Command::Freeze { .. } => "freeze",
+            Command::Unfreeze { .. } => "unfreeze",
+            Command::Production { .. } => "production",
+            Command::Restore { .. } => "restore",
+            Command::Rollback { .. } => "rollback",
+            Command::Backup { .. } => "backup",
+            Command::Report { .. } => "report",
+            Command::Status { .. } => "status",
+            Command::Doctor => "doctor",
+            Command::Serve { .. } => "serve",
+        }
+    }
+
+    /// The database names on the command line, with their flags.
+    fn db_names(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Command::Demo { .. } | Command::Doctor => vec![],
+            Command::Status { db, .. } => db.iter().map(|d| ("--db", d.as_str())).collect(),
+            Command::Test { db, test_db, .. } => {
+                let mut v = vec![("--db", db.as_str())];
+                v.extend(test_db.iter().map(|t| ("--test-db", t.as_str())));
+                v
+            }
+            Command::Inspect { db, .. }
+            | Command::Neutralize { db, .. }
+            | Command::Freeze { db, .. }
+            | Command::Unfreeze { db }
+            | Command::Production { db, .. }
+            | Command::Restore { db, .. }
+            | Command::Rollback { db, .. }
+            | Command::Backup { db, .. }
+            | Command::Report { db, .. }
+            | Command::Serve { db, .. } => vec![("--db", db.as_str())],
+        }
+    }
+}
+
 /// Resolves connection, config, state dir and data dir from the global flags.
 pub fn engine_from(global: &GlobalArgs) -> Result<Engine> {
     let config = Config::load(global.config.as_deref())?;
@@ -219,6 +264,9 @@ pub fn engine_from(global: &GlobalArgs) -> Result<Engine> {
         odoo: odoo.as_ref(),
         pgpass: pgpass::default_path(),
     })?;
+    for w in pgpass::take_warnings() {
+        output::err(&format!("WARNING: {w}"));
+    }
     let state_dir = config.state_dir()?;
     let data_dir = global
         .data_dir
@@ -271,12 +319,17 @@ pub fn run() -> Result<i32> {
     let Some(command) = cli.command else {
         let engine = engine_from(&cli.global)?;
         let _guard = init_logging(&engine.state_dir);
+        tracing::info!(command = "tui", server = %engine.conn.server(), "start");
         rt.block_on(crate::tui::run(engine))?;
         return Ok(0);
     };
+    // Every database name given, checked before anything is made.
+    for (flag, name) in command.db_names() {
+        crate::pg::ident::check_db_name(name).map_err(|e| eyre!("{flag}: {e}"))?;
+    }
     let engine = engine_from(&cli.global)?;
     let _guard = init_logging(&engine.state_dir);
-    tracing::info!(command = ?std::env::args().nth(1), server = %engine.conn.server(), "start");
+    tracing::info!(command = command.name(), server = %engine.conn.server(), "start");
     rt.block_on(async move {
         match command {
             Command::Inspect { db, json } => inspect::run(&engine, &db, json).await,

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod production;
 mod report;
 mod runner;
+pub mod sqlfile;
 pub mod swap;
 pub mod test_job;
 
