@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod clone;
+pub mod compare;
 pub mod emit;
 pub mod events;
 pub mod freeze;
@@ -51,6 +52,8 @@ pub enum EngineError {
     Neutralize(#[from] crate::odoo::neutralize::NeutralizeError),
     #[error(transparent)]
     Inspect(#[from] crate::odoo::inspect::InspectError),
+    #[error(transparent)]
+    Compare(#[from] crate::odoo::compare::CompareError),
     #[error("verification failed: {0}")]
     Verify(String),
     #[error("cancelled: the half-made copy was dropped")]

@@ -26,13 +26,14 @@ use crate::odoo::{filestore, verify};
 use crate::pg::ident::{check_db_name, name_with_suffix};
 use crate::pg::server;
 
-pub const STEPS: [&str; 6] = [
+pub const STEPS: [&str; 7] = [
     "preflight",
     "clone",
     "neutralize",
     "plan",
     "neutralize_again",
     "verify",
+    super::compare::STEP,
 ];
 
 #[derive(Debug, Clone)]
@@ -622,6 +623,11 @@ impl Engine {
         let cloned_and_present = self
             .clone_step(record, method, why, maint, major, emit, cancel, current)
             .await?;
+        // Production's side of the comparison, while the copy still equals it.
+        if !record.is_done("neutralize") || !cloned_and_present {
+            self.compare_baseline(record, !cloned_and_present, emit)
+                .await;
+        }
 
         let opts = self.neutralize_options();
         *current = "neutralize".into();
@@ -720,6 +726,7 @@ impl Engine {
         }
         self.finish(record, "verify", t0, "all checks passed".into(), emit)
             .await?;
+        self.compare_step(record, emit, current).await?;
         Ok(())
     }
 

@@ -254,6 +254,8 @@ pub fn ready_app() -> App {
         source_uuid: None,
         filestore: None,
         backup: None,
+        comparison: None,
+        comparison_acknowledged: None,
         openupgrade: Vec::new(),
         hops: Vec::new(),
         anomaly_drafts: Vec::new(),
