@@ -522,3 +522,91 @@ fn the_log_start_line_names_the_subcommand() {
         .unwrap_or_default();
     assert!(start.contains("command=\"status\""), "{log}");
 }
+
+/// Case 19: a frozen source (ALLOW_CONNECTIONS false) can be tested: it cannot
+/// be read, but it can be a template. Its version comes from the freeze
+/// record, its modules are checked on the copy; it stays frozen and unchanged.
+#[test]
+fn a_frozen_source_is_tested_through_a_template_copy() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let plan = env.demo_plan();
+    let p = plan.to_str().unwrap();
+    let sums = env.data_checksums(DB);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let o = env.run(&[
+        "test",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        p,
+        "--test-db",
+        "t19",
+        "--json",
+    ]);
+    assert_ok(&o);
+    let v = json(&o);
+    assert_eq!(v["clone_method"], "template");
+    assert_eq!(
+        v["source_version"].as_str().map(|s| &s[..4]),
+        Some("16.0"),
+        "{v}"
+    );
+    assert_eq!(
+        env.one::<String>(
+            "t19",
+            "SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'"
+        ),
+        "true"
+    );
+    assert!(
+        !env.one::<bool>(
+            "postgres",
+            "SELECT datallowconn FROM pg_database WHERE datname = 'prod'"
+        ),
+        "production stays frozen"
+    );
+    assert_eq!(env.frozen_checksums(DB), sums, "production unchanged");
+    assert_refused(
+        &env.run(&[
+            "test",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--plan",
+            p,
+            "--clone",
+            "snapshot",
+            "--test-db",
+            "t19b",
+        ]),
+        "a snapshot copy cannot read it: use --clone template or auto",
+    );
+    // What preflight reads on a live source is read on the copy: a module
+    // left "to upgrade" stops the job there, naming it.
+    assert_ok(&env.run(&["unfreeze", "--db", DB]));
+    env.exec(
+        DB,
+        "UPDATE ir_module_module SET state = 'to upgrade' WHERE name = 'sale'",
+    );
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let o = env.run(&[
+        "test",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        p,
+        "--test-db",
+        "t19c",
+        "--json",
+    ]);
+    assert_refused(
+        &o,
+        "modules left in a pending state by an unfinished operation: sale (to upgrade)",
+    );
+}

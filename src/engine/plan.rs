@@ -559,40 +559,49 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                         let t0 = Instant::now();
                         let server_cancel = client.cancel_token();
                         let tx = client.transaction().await?;
-                        // One statement at a time: an error then points at its line.
-                        for st in &statements {
-                            // A statement waiting on a lock (or just long) is
-                            // cancelled on the server when the job is.
-                            let ran = tokio::select! {
-                                r = tx.batch_execute(st.text) => r,
-                                _ = ctx.cancel.cancelled() => {
-                                    let _ = server_cancel.cancel_query(tokio_postgres::NoTls).await;
-                                    return Err(PlanError::Cancelled);
-                                }
-                            };
-                            if let Err(e) = ran {
-                                let (line, message) = match e.as_db_error() {
-                                    Some(db) => {
-                                        let pos = match db.position() {
-                                            Some(
-                                                tokio_postgres::error::ErrorPosition::Original(p),
-                                            ) => Some(*p as usize),
-                                            _ => None,
-                                        };
-                                        (st.line_at(pos), db.message().to_string())
-                                    }
-                                    None => (st.line, e.to_string()),
-                                };
-                                drop(tx);
-                                ctx.emit
-                                    .log(format!("{item}: FAILED at line {line}: {message}"));
-                                return Err(PlanError::SqlFailed {
-                                    step: step.name.clone(),
-                                    file: file.clone(),
-                                    line,
-                                    message,
-                                });
+                        // Statement by statement, so that an error points at its
+                        // line, but pipelined: all are sent at once and the
+                        // answers read in order (one round trip, as one batch).
+                        // After a failure the server refuses the rest of the
+                        // transaction: the first error is the one.
+                        let all = futures_util::future::join_all(
+                            statements.iter().map(|st| tx.batch_execute(st.text)),
+                        );
+                        // A statement waiting on a lock (or just long) is
+                        // cancelled on the server when the job is.
+                        let ran = tokio::select! {
+                            r = all => r,
+                            _ = ctx.cancel.cancelled() => {
+                                let _ = server_cancel.cancel_query(tokio_postgres::NoTls).await;
+                                return Err(PlanError::Cancelled);
                             }
+                        };
+                        let failed = statements
+                            .iter()
+                            .zip(ran)
+                            .find_map(|(st, r)| r.err().map(|e| (st, e)));
+                        if let Some((st, e)) = failed {
+                            let (line, message) = match e.as_db_error() {
+                                Some(db) => {
+                                    let pos = match db.position() {
+                                        Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
+                                            Some(*p as usize)
+                                        }
+                                        _ => None,
+                                    };
+                                    (st.line_at(pos), db.message().to_string())
+                                }
+                                None => (st.line, e.to_string()),
+                            };
+                            drop(tx);
+                            ctx.emit
+                                .log(format!("{item}: FAILED at line {line}: {message}"));
+                            return Err(PlanError::SqlFailed {
+                                step: step.name.clone(),
+                                file: file.clone(),
+                                line,
+                                message,
+                            });
                         }
                         let ms = t0.elapsed().as_millis() as i64;
                         tx.execute(
