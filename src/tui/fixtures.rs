@@ -101,6 +101,7 @@ pub fn camp() -> CampView {
         rollback_plan: None,
         sessions: Vec::new(),
         ticket: "Before production: open an Odoo support ticket of type \"An issue related to my upgrade\".".into(),
+        comparison: None,
     }
 }
 

@@ -150,6 +150,11 @@ pub fn go(app: &mut App, to: Screen) {
 /// Esc: back to the screen you came from (one that can still be shown); from
 /// the screen the TUI opened on, to the request (step 1).
 pub fn back(app: &mut App) {
+    // The rows of an automatic check close first.
+    if app.screen == Screen::Checklist && app.checklist.rows {
+        app.checklist.rows = false;
+        return;
+    }
     while let Some(s) = app.history.pop() {
         if s != app.screen && showable(app, s).is_ok() {
             app.screen = s;
