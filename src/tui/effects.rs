@@ -191,19 +191,17 @@ impl Effects {
                 let _ = tx.send(Msg::Saved(res));
             }
             Cmd::SettleDraft { db, id, keep } => {
-                let res = campaign::settle_draft(
-                    &engine.state_dir,
-                    &engine.conn.server_key(),
-                    &db,
-                    id,
-                    keep,
-                )
-                .map(|kept| match kept {
-                    Some(a) => format!("draft {id} kept as anomaly #{a}"),
-                    None if keep => format!("draft {id} is gone already"),
-                    None => format!("draft {id} dropped"),
-                })
-                .map_err(|e| e.to_string());
+                // The campaign was loaded (the server identified) before a draft is shown.
+                let res = match engine.conn.known_server_key() {
+                    Some(key) => campaign::settle_draft(&engine.state_dir, &key, &db, id, keep)
+                        .map(|kept| match kept {
+                            Some(a) => format!("draft {id} kept as anomaly #{a}"),
+                            None if keep => format!("draft {id} is gone already"),
+                            None => format!("draft {id} dropped"),
+                        })
+                        .map_err(|e| e.to_string()),
+                    None => Err("the server is not identified yet: reload the campaign".into()),
+                };
                 let _ = tx.send(Msg::Changed(res));
             }
             Cmd::ExportReport(db) => {
