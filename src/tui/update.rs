@@ -343,7 +343,8 @@ mod tests {
             Some(Cmd::StartTest {
                 db: "prod".into(),
                 target: "17.0".into(),
-                drop_previous: None
+                drop_previous: None,
+                engine: Some(crate::engine::openupgrade::EngineChoice::Plan),
             })
         );
         update(
