@@ -82,7 +82,10 @@ impl Screen {
     fn wait_change(&self, before: &str, secs: u64) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         while self.text() == before {
-            assert!(Instant::now() < deadline, "the screen did not change:\n{before}");
+            assert!(
+                Instant::now() < deadline,
+                "the screen did not change:\n{before}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
