@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::store::{self, StoreError};
-use crate::odoo::neutralize::Report;
+use crate::odoo::neutralize::{ModuleChanges, Report};
 use crate::odoo::verify::Check;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +70,14 @@ pub struct JobRecord {
     pub neutralized: Report,
     #[serde(default)]
     pub neutralized_again: Report,
+    /// The same changes grouped by module, with each rule's reason.
+    #[serde(default)]
+    pub neutralized_by_module: Vec<ModuleChanges>,
+    #[serde(default)]
+    pub neutralized_again_by_module: Vec<ModuleChanges>,
+    /// E.g. installed modules that have no rules for the database's series yet.
+    #[serde(default)]
+    pub neutralize_notes: Vec<String>,
     #[serde(default)]
     pub checks: Vec<Check>,
     #[serde(default)]
@@ -134,6 +142,9 @@ impl JobRecord {
             steps: steps(n.steps),
             neutralized: Default::default(),
             neutralized_again: Default::default(),
+            neutralized_by_module: Vec::new(),
+            neutralized_again_by_module: Vec::new(),
+            neutralize_notes: Vec::new(),
             checks: Vec::new(),
             error: None,
             source_uuid: n.source_uuid,

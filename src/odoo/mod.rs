@@ -4,6 +4,7 @@ pub mod conf;
 pub mod filestore;
 pub mod inspect;
 pub mod neutralize;
+pub mod neutralize_rules;
 pub mod schema;
 pub mod verify;
 pub mod version;

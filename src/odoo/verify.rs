@@ -6,6 +6,7 @@ use tokio_postgres::Client;
 
 use super::inspect::{self, InspectError};
 use super::neutralize::{AUTOVACUUM_SQL, BASE_URL, DUMMY_MAIL_SERVER, MAIL_DOMAIN, WEBHOOK_URL};
+use super::neutralize_rules::Postcondition;
 use super::schema::Schema;
 use super::version::Series;
 
@@ -169,6 +170,20 @@ pub async fn neutralized(
             n,
             "alias domain(s) not on localhost",
         );
+    }
+    Ok(out)
+}
+
+/// The post-condition of every rule that ran holds: no terminal left in live
+/// mode, no EDI in production mode, no live key left in a rule's columns…
+pub async fn rules_hold(
+    client: &Client,
+    conds: &[Postcondition],
+) -> Result<Vec<Check>, tokio_postgres::Error> {
+    let mut out = Vec::new();
+    for p in conds {
+        let n: i64 = client.query_one(p.sql.as_str(), &[]).await?.get(0);
+        zero(&mut out, &format!("{}: {}", p.module, p.rule), n, &p.what);
     }
     Ok(out)
 }

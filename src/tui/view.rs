@@ -14,6 +14,7 @@ use super::keymap;
 use super::screens;
 use super::theme::Theme;
 use crate::odoo::inspect::human_size;
+use crate::odoo::neutralize;
 
 const STEPS: [&str; 9] = [
     "Request",
@@ -478,7 +479,23 @@ fn ready(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         .chain(rec.neutralized_again.0.keys())
         .collect();
     let mut cells: Vec<String> = Vec::new();
-    for action in actions {
+    // Grouped by module when the job recorded it (jobs from before did not).
+    let by_module =
+        neutralize::module_cells(&rec.neutralized_by_module, &rec.neutralized_again_by_module);
+    for (module, n, again, custom) in &by_module {
+        let n = if *custom {
+            "sql".to_string()
+        } else {
+            n.to_string()
+        };
+        let plus = if *again > 0 {
+            format!(" +{again}")
+        } else {
+            String::new()
+        };
+        cells.push(format!("{module:<14.14}{n:>5}{plus:<5}"));
+    }
+    for action in actions.into_iter().filter(|_| by_module.is_empty()) {
         let first = rec.neutralized.0.get(action).copied().flatten();
         let again = rec.neutralized_again.0.get(action).copied().flatten();
         let custom = rec.neutralized.0.get(action) == Some(&None);
@@ -706,6 +723,9 @@ mod tests {
             steps: job::steps(&crate::engine::test_job::STEPS),
             neutralized,
             neutralized_again: again,
+            neutralized_by_module: Vec::new(),
+            neutralized_again_by_module: Vec::new(),
+            neutralize_notes: Vec::new(),
             checks: Vec::new(),
             error: None,
             source_uuid: None,
