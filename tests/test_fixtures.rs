@@ -552,6 +552,24 @@ fn fixture_case(name: &str, oracle_file: &str, from: &str, to: &str, production:
         });
     });
 
+    // Where it stands against the support window (18.0, 19.0, 20.0).
+    let o = env.run(&["inspect", "--db", prod, "--json"]);
+    assert_ok(&o);
+    let support = &json(&o)["support"];
+    let major: u32 = from[..2].parse().unwrap();
+    assert_eq!(support["supported"], major >= 18, "{support}");
+    let o = env.run(&["inspect", "--db", prod]);
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with("support"))
+        .unwrap_or_default()
+        .to_string();
+    if major >= 18 {
+        assert!(line.contains(&format!("{from} is supported by Odoo (until about 20")), "{line}");
+    } else {
+        assert!(line.contains("out of Odoo's support window (18.0, 19.0, 20.0)"), "{line}");
+    }
+
     // Coverage, every table and column.
     env.exec(
         "postgres",
