@@ -29,15 +29,63 @@ pub struct Config {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "toml::Table")]
 pub struct OdooSection {
     /// Modules to report as custom even when their author says Odoo S.A.
-    #[serde(default)]
     pub custom_modules: Vec<String>,
     /// Series Odoo's upgrade service accepts as a target (a warning outside);
     /// default: the last three majors of the version table.
-    #[serde(default = "default_supported")]
     pub supported_targets: Vec<String>,
+    /// `[odoo."17.0"]`: how each series' Odoo is installed here (OpenUpgrade engine, serve).
+    pub installs: BTreeMap<String, OdooInstall>,
+}
+
+/// One series' Odoo: `[odoo."17.0"]`.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OdooInstall {
+    /// How this series' Odoo starts, e.g. `["/srv/odoo17/venv/bin/python", "/srv/odoo17/odoo-bin"]`.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Addons folders, in Odoo's order; default: the conf file's addons_path.
+    #[serde(default)]
+    pub addons_path: Vec<PathBuf>,
+    /// The folder holding openupgrade_framework and openupgrade_scripts.
+    pub openupgrade: Option<PathBuf>,
+    /// The role Odoo connects as; default: the conf's db_user, else ours.
+    pub db_user: Option<String>,
+    /// An odoo.conf to take addons_path and db_user from (and pass with -c).
+    pub conf: Option<PathBuf>,
+}
+
+const ODOO_KEYS: &str =
+    "custom_modules, supported_targets, or a series table such as [odoo.\"17.0\"]";
+
+impl TryFrom<toml::Table> for OdooSection {
+    type Error = String;
+    fn try_from(t: toml::Table) -> Result<Self, String> {
+        let mut s = OdooSection::default();
+        for (k, v) in t {
+            match k.as_str() {
+                "custom_modules" => {
+                    s.custom_modules = v.try_into().map_err(|e| format!("custom_modules: {e}"))?
+                }
+                "supported_targets" => {
+                    s.supported_targets = v
+                        .try_into()
+                        .map_err(|e| format!("supported_targets: {e}"))?
+                }
+                _ if k.parse::<crate::odoo::version::Series>().is_ok() => {
+                    let i: OdooInstall = v
+                        .try_into()
+                        .map_err(|e| format!("[odoo.\"{k}\"]: {}", one_line(&e.to_string())))?;
+                    s.installs.insert(k, i);
+                }
+                _ => return Err(format!("unknown key {k:?} in [odoo]: expected {ODOO_KEYS}")),
+            }
+        }
+        Ok(s)
+    }
 }
 
 fn default_supported() -> Vec<String> {
@@ -49,6 +97,7 @@ impl Default for OdooSection {
         OdooSection {
             custom_modules: Vec::new(),
             supported_targets: default_supported(),
+            installs: BTreeMap::new(),
         }
     }
 }
@@ -126,11 +175,18 @@ impl Config {
             .map_err(|e| eyre!("config {}: {}", path.display(), one_line(&e.to_string())))?;
         // Relative paths in the file are relative to the file.
         let base = path.parent().unwrap_or(Path::new("."));
+        let installs = cfg.odoo.installs.values_mut().flat_map(|i| {
+            i.addons_path
+                .iter_mut()
+                .chain(i.openupgrade.iter_mut())
+                .chain(i.conf.iter_mut())
+        });
         for p in cfg
             .plans
             .values_mut()
             .chain(cfg.neutralize.extra_sql.iter_mut())
             .chain(cfg.neutralize.extra_rules.iter_mut())
+            .chain(installs)
         {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -184,6 +240,23 @@ mod tests {
             Config::default().odoo.supported_targets,
             ["18.0", "19.0", "20.0"]
         );
+    }
+
+    #[test]
+    fn odoo_series_tables_and_unknown_odoo_keys() {
+        let cfg: Config = toml::from_str(
+            "[odoo]\ncustom_modules = [\"x\"]\n[odoo.\"17.0\"]\ncommand = [\"/srv/odoo-bin\"]\nopenupgrade = \"/srv/OU\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.odoo.custom_modules, ["x"]);
+        assert_eq!(cfg.odoo.installs["17.0"].command, ["/srv/odoo-bin"]);
+        let e = toml::from_str::<Config>("[odoo]\ncustom_module = []\n").unwrap_err();
+        assert!(
+            e.to_string().contains("unknown key \"custom_module\""),
+            "{e}"
+        );
+        let e = toml::from_str::<Config>("[odoo.\"17.0\"]\ncomand = []\n").unwrap_err();
+        assert!(e.to_string().contains("comand"), "{e}");
     }
 
     #[test]

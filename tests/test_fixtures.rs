@@ -284,7 +284,9 @@ fn compare_with_odoo(env: &Env, ours: &str, oracle: &str) {
             "{key} must be reset"
         );
     }
-    assert_eq!(env.one::<i64>(ours, "SELECT count(*) FROM payment_provider WHERE stripe_secret_key IS NOT NULL AND state <> 'test'"), 0);
+    if env.one::<bool>(ours, "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'payment_provider' AND column_name = 'stripe_secret_key')") {
+        assert_eq!(env.one::<i64>(ours, "SELECT count(*) FROM payment_provider WHERE stripe_secret_key IS NOT NULL AND state <> 'test'"), 0);
+    }
 }
 
 fn published_case(
@@ -565,9 +567,15 @@ fn fixture_case(name: &str, oracle_file: &str, from: &str, to: &str, production:
         .unwrap_or_default()
         .to_string();
     if major >= 18 {
-        assert!(line.contains(&format!("{from} is supported by Odoo (until about 20")), "{line}");
+        assert!(
+            line.contains(&format!("{from} is supported by Odoo (until about 20")),
+            "{line}"
+        );
     } else {
-        assert!(line.contains("out of Odoo's support window (18.0, 19.0, 20.0)"), "{line}");
+        assert!(
+            line.contains("out of Odoo's support window (18.0, 19.0, 20.0)"),
+            "{line}"
+        );
     }
 
     // Coverage, every table and column.

@@ -79,6 +79,8 @@ pub fn test_copy(ctx: &mut Ctx) -> color_eyre::Result<()> {
             test_db: Some(name.clone()),
             clone: CloneChoice::Auto,
             discard: false,
+            engine: Default::default(),
+            dry_run: false,
         };
         settle();
         let t0 = Instant::now();

@@ -177,6 +177,8 @@ pub fn plan(ctx: &mut Ctx) -> color_eyre::Result<()> {
                             data_dir: None,
                             emit: &emit,
                             cancel: &never,
+                            outcomes: None,
+                            hop_log: None,
                         },
                     ))
                     .expect("plan run")
@@ -204,7 +206,8 @@ pub fn plan(ctx: &mut Ctx) -> color_eyre::Result<()> {
 
 /// Frame time of the Wait screen at 200×50 with a full log.
 pub fn frame(_ctx: &mut Ctx) -> color_eyre::Result<()> {
-    use upgrade_pilot::tui::app::{self, App, Msg};
+    use upgrade_pilot::tui::update as app;
+    use upgrade_pilot::tui::{App, model::Msg};
     let mut app = App::new("db:5432".into(), vec!["17.0".into()]);
     let steps = upgrade_pilot::engine::test_job::STEPS
         .iter()

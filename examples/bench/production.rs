@@ -78,6 +78,7 @@ pub fn production(ctx: &mut Ctx) -> color_eyre::Result<()> {
         plan: Some(plan_dir.join("plan.toml")),
         import: None,
         discard: false,
+        engine: Default::default(),
     };
     settle();
     let t0 = Instant::now();

@@ -75,3 +75,75 @@ pub struct Anomaly {
     #[serde(default)]
     pub checklist_item: Option<String>,
 }
+
+/// An anomaly the tool found itself (an OpenUpgrade hop's errors for one
+/// module), waiting for the user to keep it (it becomes an [`Anomaly`]) or drop it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    pub id: u32,
+    /// The job whose hop logged it.
+    pub job: String,
+    /// `16.0 → 17.0`.
+    pub hop: String,
+    /// The module being loaded when it went wrong (none: before any module).
+    pub module: Option<String>,
+    /// The worst level seen: ERROR or CRITICAL.
+    pub level: String,
+    /// The first lines of what the log said (tracebacks included).
+    pub excerpt: String,
+    /// How many error entries were grouped here.
+    pub count: usize,
+    /// The hop failed (not only logged errors it recovered from).
+    pub failed_hop: bool,
+    pub test_db: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Draft {
+    pub fn title(&self) -> String {
+        let first = self
+            .excerpt
+            .lines()
+            .next()
+            .map(|l| match l.split_once(": ") {
+                // Past the `DATE TIME PID LEVEL DB logger` prefix.
+                Some((_, m)) => m,
+                None => l,
+            })
+            .unwrap_or_default();
+        let first: String = first.chars().take(100).collect();
+        format!(
+            "OpenUpgrade {}: {}: {first}",
+            self.hop,
+            self.module.as_deref().unwrap_or("(outside any module)")
+        )
+    }
+
+    /// The anomaly the user keeps.
+    pub fn into_anomaly(self, id: u32) -> Anomaly {
+        Anomaly {
+            id,
+            title: self.title(),
+            area: format!(
+                "upgrade: {}",
+                self.module.as_deref().unwrap_or("(outside any module)")
+            ),
+            severity: if self.failed_hop || self.level == "CRITICAL" {
+                Severity::Blocking
+            } else {
+                Severity::High
+            },
+            steps: format!(
+                "Run the OpenUpgrade hop {} (upgrade-pilot test --engine openupgrade, job {}).",
+                self.hop, self.job
+            ),
+            expected: "The module migrates without errors.".into(),
+            actual: self.excerpt,
+            files: Vec::new(),
+            status: Status::Open,
+            created_at: Utc::now(),
+            test_db: self.test_db,
+            checklist_item: None,
+        }
+    }
+}

@@ -39,6 +39,9 @@ pub struct Campaign {
     pub checklist: checklist::States,
     #[serde(default)]
     pub anomalies: Vec<anomaly::Anomaly>,
+    /// Anomalies found by the tool (OpenUpgrade hop errors), to keep or drop.
+    #[serde(default)]
+    pub anomaly_drafts: Vec<anomaly::Draft>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,6 +138,7 @@ pub fn load_or_new(state: &Path, server: &str, db: &str) -> Result<Campaign, Sto
         history: Vec::new(),
         checklist: Default::default(),
         anomalies: Vec::new(),
+        anomaly_drafts: Vec::new(),
     }))
 }
 
@@ -233,6 +237,47 @@ pub fn update(
     f(&mut c);
     save(state, &c)?;
     Ok(c)
+}
+
+/// Adds drafts found by a job, numbered after the campaign's existing ones.
+pub fn add_drafts(
+    state: &Path,
+    server: &str,
+    db: &str,
+    drafts: Vec<anomaly::Draft>,
+) -> Result<Vec<anomaly::Draft>, StoreError> {
+    let mut added = Vec::new();
+    update(state, server, db, |c| {
+        let first = c.anomaly_drafts.iter().map(|d| d.id).max().unwrap_or(0) + 1;
+        for (id, mut d) in (first..).zip(drafts) {
+            d.id = id;
+            added.push(d.clone());
+            c.anomaly_drafts.push(d);
+        }
+    })?;
+    Ok(added)
+}
+
+/// Keeps a draft: it becomes an anomaly (returns its id), or drops it (`keep` false).
+pub fn settle_draft(
+    state: &Path,
+    server: &str,
+    db: &str,
+    draft: u32,
+    keep: bool,
+) -> Result<Option<u32>, StoreError> {
+    let mut kept = None;
+    update(state, server, db, |c| {
+        if let Some(i) = c.anomaly_drafts.iter().position(|d| d.id == draft) {
+            let d = c.anomaly_drafts.remove(i);
+            if keep {
+                let id = c.anomalies.iter().map(|a| a.id).max().unwrap_or(0) + 1;
+                c.anomalies.push(d.into_anomaly(id));
+                kept = Some(id);
+            }
+        }
+    })?;
+    Ok(kept)
 }
 
 /// Writes the fields a job owns (jobs, freeze, swap, history) from `camp`,

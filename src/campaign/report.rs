@@ -167,7 +167,7 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
     }
     if let Some(j) = input.last_test {
         md.push_str("\n## Neutralization of the test copy\n\n");
-        if j.neutralized_by_module.is_empty() {
+        if j.by_module.neutralized_by_module.is_empty() {
             // A job recorded before the report was grouped by module.
             for (k, v) in &j.neutralized.0 {
                 md.push_str(&format!(
@@ -177,7 +177,7 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
                 ));
             }
         }
-        for m in &j.neutralized_by_module {
+        for m in &j.by_module.neutralized_by_module {
             md.push_str(&format!("- **{}**: {} row(s)\n", m.module, m.rows));
             for r in &m.rules {
                 let rows = r
@@ -187,7 +187,7 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
                 md.push_str(&format!("  - {} ({rows}): {}\n", r.rule, r.reason));
             }
         }
-        for n in &j.neutralize_notes {
+        for n in &j.by_module.neutralize_notes {
             md.push_str(&format!("\nNote: {n}\n"));
         }
     }
@@ -203,7 +203,7 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
         "ticket": ticket,
         "anomalies": c.anomalies,
         "checklist": { "summary": summary, "items": input.items.iter().map(|i| json!({"id": i.id, "area": i.area, "title": i.title, "state": c.checklist.get(&i.id)})).collect::<Vec<_>>() },
-        "test": input.last_test.map(|j| json!({"db": j.work_db, "source_version": j.source_version, "target": j.target, "neutralized": j.neutralized.0, "neutralized_by_module": j.neutralized_by_module, "neutralize_notes": j.neutralize_notes, "status": j.status})),
+        "test": input.last_test.map(|j| json!({"db": j.work_db, "source_version": j.source_version, "target": j.target, "neutralized": j.neutralized.0, "neutralized_by_module": j.by_module.neutralized_by_module, "neutralize_notes": j.by_module.neutralize_notes, "status": j.status})),
         "modules": input.inspection.map(|i| i.installed.iter().map(|m| json!({"name": m.name, "version": m.version, "custom": m.custom})).collect::<Vec<_>>()),
         "log_tail": input.log_tail,
     });

@@ -3,11 +3,13 @@
 mod confirm;
 mod demo;
 mod detach;
+mod doctor;
 mod inspect;
 mod neutralize;
 mod output;
 mod production;
 mod progress;
+mod serve;
 mod status;
 mod test;
 
@@ -20,6 +22,7 @@ use color_eyre::eyre::eyre;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::engine::clone::CloneChoice;
+use crate::engine::openupgrade::EngineChoice;
 use crate::odoo::conf::OdooConf;
 use crate::pg::conn::{ConnInfo, Sources};
 use crate::pg::pgpass;
@@ -96,6 +99,13 @@ pub enum Command {
         /// Run in the background, safe from a closed terminal; returns once the job has started.
         #[arg(long)]
         detach: bool,
+        /// What makes the upgrade: plan (a written plan, the default) or openupgrade
+        /// (hops derived from [odoo."<series>"] in the config).
+        #[arg(long, value_name = "ENGINE", conflicts_with = "plan")]
+        engine: Option<EngineChoice>,
+        /// Run the checks and print the plan (with --engine openupgrade: each hop's command); make nothing.
+        #[arg(long, conflicts_with_all = ["discard", "detach"])]
+        dry_run: bool,
     },
     /// Neutralize a database in place (test copies only; refuses production).
     Neutralize {
@@ -137,6 +147,19 @@ pub enum Command {
         /// Run in the background, safe from a closed terminal; returns once the job has started.
         #[arg(long)]
         detach: bool,
+        /// plan (default) or openupgrade, as for test.
+        #[arg(long, value_name = "ENGINE", conflicts_with_all = ["plan", "import"])]
+        engine: Option<EngineChoice>,
+    },
+    /// Check each configured Odoo ([odoo."<series>"]): one line per problem.
+    Doctor,
+    /// Serve a neutralized test copy with the target series' Odoo, on 127.0.0.1 only.
+    Serve {
+        #[arg(long)]
+        db: String,
+        /// HTTP port; default: a free one.
+        #[arg(long)]
+        port: Option<u16>,
     },
     /// Swap the upgraded copy into the production name; the old one is kept as <db>_before_<target>_<ts>.
     Restore {
@@ -267,6 +290,8 @@ pub fn run() -> Result<i32> {
                 yes,
                 json,
                 detach,
+                engine: engine_choice,
+                dry_run,
             } => {
                 if detach {
                     return detach::run(&engine, &db, json);
@@ -287,6 +312,8 @@ pub fn run() -> Result<i32> {
                     test_db,
                     clone,
                     discard,
+                    engine: engine_choice.unwrap_or_default(),
+                    dry_run,
                 };
                 test::run(&engine, req, yes, json).await
             }
@@ -335,6 +362,7 @@ pub fn run() -> Result<i32> {
                 yes,
                 json,
                 detach,
+                engine: engine_choice,
             } => {
                 if detach {
                     return detach::run(&engine, &db, json);
@@ -345,6 +373,7 @@ pub fn run() -> Result<i32> {
                     plan,
                     import,
                     discard,
+                    engine: engine_choice.unwrap_or_default(),
                 };
                 production::production(&engine, req, yes, json).await
             }
@@ -355,6 +384,8 @@ pub fn run() -> Result<i32> {
                 yes,
             } => production::rollback(&engine, &db, stay_frozen, yes).await,
             Command::Demo { keep } => demo::run(&cli.global, keep).await,
+            Command::Doctor => doctor::run(&engine).await,
+            Command::Serve { db, port } => serve::run(&engine, &db, port).await,
         }
     })
 }

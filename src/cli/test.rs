@@ -5,7 +5,7 @@ use super::confirm::confirm;
 use super::output::{err, json as print_json, out};
 use super::progress::follow;
 use crate::engine::Engine;
-use crate::engine::test_job::TestRequest;
+use crate::engine::test_job::{PreparedTest, TestRequest};
 
 pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) -> Result<i32> {
     if req.discard {
@@ -18,6 +18,9 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
         )?;
     }
     let prepared = engine.prepare_test(&req).await?;
+    if req.dry_run {
+        return dry_run(&req, &prepared, as_json);
+    }
     if !as_json {
         let verb = if prepared.resumed {
             "resuming"
@@ -53,12 +56,16 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
             "clone_method": record.clone_method,
             "neutralized": record.neutralized.0,
             "neutralized_again": record.neutralized_again.0,
-            "neutralized_by_module": record.neutralized_by_module,
-            "neutralized_again_by_module": record.neutralized_again_by_module,
-            "neutralize_notes": record.neutralize_notes,
+            "neutralized_by_module": record.by_module.neutralized_by_module,
+            "neutralized_again_by_module": record.by_module.neutralized_again_by_module,
+            "neutralize_notes": record.by_module.neutralize_notes,
             "checks": record.checks,
             "steps": steps,
             "filestore": record.filestore,
+            "openupgrade": record.openupgrade,
+            "hops": record.hops,
+            "anomaly_drafts": record.anomaly_drafts,
+            "odoo_neutralize": record.odoo_neutralize,
         }));
     } else {
         out(&format!(
@@ -70,6 +77,71 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
             engine.conn.psql_line(&record.work_db)
         ));
         out("  nothing done in the test copy reaches production: it has no link to it");
+        for h in &record.hops {
+            out(&format!(
+                "  hop {} → {}: {:.1}s, {} modules, {} migration scripts, {} error(s) (log {})",
+                h.from,
+                h.to,
+                h.seconds,
+                h.modules,
+                h.migrations,
+                h.errors,
+                h.log
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(n) = &record.odoo_neutralize {
+            out(&format!("  {n}"));
+        }
+        if !record.anomaly_drafts.is_empty() {
+            out(&format!(
+                "  {} anomaly draft(s) from the hop's errors: keep or drop them on the Anomalies screen",
+                record.anomaly_drafts.len()
+            ));
+            for d in &record.anomaly_drafts {
+                out(&format!("    #{} {}", d.id, d.title()));
+            }
+        }
     }
+    Ok(0)
+}
+
+/// `--dry-run`: what would be made and run; nothing registered, nothing made.
+fn dry_run(req: &TestRequest, p: &PreparedTest, as_json: bool) -> Result<i32> {
+    if as_json {
+        print_json(&json!({
+            "dry_run": true,
+            "source_db": req.db,
+            "source_version": p.inspection.base_version,
+            "target_version": p.target.to_string(),
+            "test_db": p.record.work_db,
+            "plan": p.plan.name,
+            "openupgrade": p.record.openupgrade,
+            "notes": p.notes,
+        }));
+        return Ok(0);
+    }
+    out(&format!(
+        "dry run: would copy {:?} ({}) to {:?}, neutralize it, then run {}:",
+        req.db, p.inspection.series, p.record.work_db, p.plan.name
+    ));
+    if p.record.openupgrade.is_empty() {
+        for h in &p.plan.hops {
+            for s in &h.steps {
+                out(&format!("  hop → {}: step {}", h.to, s.name));
+            }
+        }
+    } else {
+        for l in crate::engine::openupgrade::describe(&p.record.openupgrade) {
+            out(&format!("  {l}"));
+        }
+        out("  (the password reaches Odoo only through PGPASSWORD or ~/.pgpass)");
+    }
+    for n in &p.notes {
+        out(&format!("  [{}] {}", n.level, n.text));
+    }
+    out("nothing was made");
     Ok(0)
 }

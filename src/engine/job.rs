@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::store::{self, StoreError};
-use crate::odoo::neutralize::{ModuleChanges, Report};
+use crate::odoo::neutralize::{ByModule, Report};
 use crate::odoo::verify::Check;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,14 +70,10 @@ pub struct JobRecord {
     pub neutralized: Report,
     #[serde(default)]
     pub neutralized_again: Report,
-    /// The same changes grouped by module, with each rule's reason.
-    #[serde(default)]
-    pub neutralized_by_module: Vec<ModuleChanges>,
-    #[serde(default)]
-    pub neutralized_again_by_module: Vec<ModuleChanges>,
-    /// E.g. installed modules that have no rules for the database's series yet.
-    #[serde(default)]
-    pub neutralize_notes: Vec<String>,
+    /// The same changes grouped by module, and notes (boxed: the TUI passes
+    /// records in messages; flattened: the fields sit beside `neutralized`).
+    #[serde(flatten)]
+    pub by_module: Box<ByModule>,
     #[serde(default)]
     pub checks: Vec<Check>,
     #[serde(default)]
@@ -90,6 +86,18 @@ pub struct JobRecord {
     /// Production jobs: the backup of the working copy taken before the plan.
     #[serde(default)]
     pub backup: Option<Backup>,
+    /// The derived OpenUpgrade plan (`--engine openupgrade`), hop by hop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openupgrade: Vec<super::openupgrade::HopSpec>,
+    /// How each hop went: duration, counts, log file, verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<super::openupgrade::HopOutcome>,
+    /// Anomaly drafts this job added to the campaign.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anomaly_drafts: Vec<crate::campaign::anomaly::Draft>,
+    /// Odoo's own `neutralize` on the test copy, when that series' Odoo is configured.
+    #[serde(default)]
+    pub odoo_neutralize: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -142,14 +150,16 @@ impl JobRecord {
             steps: steps(n.steps),
             neutralized: Default::default(),
             neutralized_again: Default::default(),
-            neutralized_by_module: Vec::new(),
-            neutralized_again_by_module: Vec::new(),
-            neutralize_notes: Vec::new(),
+            by_module: Default::default(),
             checks: Vec::new(),
             error: None,
             source_uuid: n.source_uuid,
             filestore: None,
             backup: None,
+            openupgrade: Vec::new(),
+            hops: Vec::new(),
+            anomaly_drafts: Vec::new(),
+            odoo_neutralize: None,
         }
     }
 

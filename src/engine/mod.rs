@@ -10,6 +10,7 @@ mod hook;
 pub mod import;
 pub mod job;
 pub mod lock;
+pub mod openupgrade;
 pub mod plan;
 pub mod production;
 mod report;

@@ -48,6 +48,24 @@ pub enum PlanError {
         to: String,
         actual: String,
     },
+    #[error(
+        "OpenUpgrade hop {from} → {to} was started on {db:?} by an earlier run and did not finish: OpenUpgrade cannot resume a half-done hop; run the command again with --discard to start from a fresh copy"
+    )]
+    HalfDone {
+        from: String,
+        to: String,
+        db: String,
+    },
+    #[error(
+        "OpenUpgrade hop {from} → {to} failed: {verdict}; the copy {db:?} is left as it is for diagnosis (hop log: {log}); fix the cause, then run the command again with --discard for a fresh copy (a half-done hop cannot be resumed)"
+    )]
+    HopFailed {
+        from: String,
+        to: String,
+        verdict: String,
+        db: String,
+        log: String,
+    },
     #[error("cancelled")]
     Cancelled,
     #[error(transparent)]
@@ -101,6 +119,8 @@ pub enum Action {
     Import {
         path: PathBuf,
     },
+    /// One OpenUpgrade hop (derived, not written).
+    OpenUpgrade(Box<super::openupgrade::HopSpec>),
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +169,55 @@ impl ReadyPlan {
         })
     }
 
+    /// The plan the OpenUpgrade engine derives: one hop per major.
+    pub fn openupgrade(hops: Vec<super::openupgrade::HopSpec>) -> ReadyPlan {
+        let name = match (hops.first(), hops.last()) {
+            (Some(f), Some(l)) => format!("OpenUpgrade {} → {}", f.from, l.to),
+            _ => "OpenUpgrade".into(),
+        };
+        ReadyPlan {
+            name,
+            path: PathBuf::from("openupgrade"),
+            hops: hops
+                .into_iter()
+                .map(|h| ReadyHop {
+                    from: Some(h.from),
+                    to: h.to,
+                    steps: vec![ReadyStep {
+                        name: "openupgrade".into(),
+                        action: Action::OpenUpgrade(Box::new(h)),
+                    }],
+                })
+                .collect(),
+        }
+    }
+
+    /// The derived hops, when this is an OpenUpgrade plan.
+    pub fn openupgrade_hops(&self) -> Vec<super::openupgrade::HopSpec> {
+        self.hops
+            .iter()
+            .flat_map(|h| &h.steps)
+            .filter_map(|s| match &s.action {
+                Action::OpenUpgrade(h) => Some((**h).clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A command step uses `{data_dir}`: without a known data dir it could only
+    /// fail after the copy was made, so preflight asks for it.
+    pub fn needs_data_dir(&self) -> Option<&str> {
+        self.hops
+            .iter()
+            .flat_map(|h| &h.steps)
+            .find(|s| match &s.action {
+                Action::Command { argv } => argv.iter().any(|a| a.contains("{data_dir}")),
+                Action::OpenUpgrade(_) => true,
+                _ => false,
+            })
+            .map(|s| s.name.as_str())
+    }
+
     /// Files to import, to check before anything is touched.
     pub fn imports(&self) -> impl Iterator<Item = &Path> {
         self.hops
@@ -166,7 +235,7 @@ impl ReadyPlan {
             .flat_map(|h| &h.steps)
             .map(|s| match &s.action {
                 Action::Sql { files, .. } => files.len(),
-                Action::Command { .. } | Action::Import { .. } => 1,
+                Action::Command { .. } | Action::Import { .. } | Action::OpenUpgrade(_) => 1,
             })
             .sum::<usize>()
             .max(1)
@@ -301,7 +370,7 @@ fn sql_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Finds the program a command step runs (relative paths are relative to the plan).
-fn check_program(prog: &str, base: &Path) -> Result<PathBuf, String> {
+pub(crate) fn check_program(prog: &str, base: &Path) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
     let candidate = if prog.contains('/') {
         let p = Path::new(prog);
@@ -338,6 +407,10 @@ pub struct RunCtx<'a> {
     pub data_dir: Option<&'a Path>,
     pub emit: &'a Emitter,
     pub cancel: &'a CancellationToken,
+    /// Where OpenUpgrade hops report how they went (also when they fail).
+    pub outcomes: Option<&'a std::sync::Mutex<Vec<super::openupgrade::HopOutcome>>>,
+    /// Hop logs are written to `<hop_log>-<to>.log`.
+    pub hop_log: Option<&'a Path>,
 }
 
 const JOURNAL_DDL: &str = "CREATE SCHEMA IF NOT EXISTS upgrade_pilot; \
@@ -539,6 +612,77 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                         .await?;
                     done_units += 1;
                 }
+                Action::OpenUpgrade(spec) => {
+                    let sha = sha256_hex(spec.argv.join("\0").as_bytes());
+                    if journaled(&client, &hop_key, &step.name, "openupgrade")
+                        .await?
+                        .is_some()
+                    {
+                        ctx.emit.log(format!("hop → {}: done before", hop.to));
+                        done_units += 1;
+                        continue;
+                    }
+                    if journaled(&client, &hop_key, &step.name, "openupgrade-started")
+                        .await?
+                        .is_some()
+                    {
+                        return Err(PlanError::HalfDone {
+                            from: spec.from.to_string(),
+                            to: spec.to.to_string(),
+                            db: ctx.db.to_string(),
+                        });
+                    }
+                    // Marked before Odoo starts: Odoo commits module by module,
+                    // so from here on the copy is half-migrated until it ends well.
+                    client
+                        .execute(
+                            "INSERT INTO upgrade_pilot.journal (hop, step, item, sha256, duration_ms) VALUES ($1, $2, 'openupgrade-started', $3, 0)",
+                            &[&hop_key, &step.name, &sha],
+                        )
+                        .await?;
+                    let log = ctx.hop_log.map(|p| {
+                        let mut s = p.as_os_str().to_owned();
+                        s.push(format!("-{}.log", spec.to));
+                        PathBuf::from(s)
+                    });
+                    let outcome = super::openupgrade::run_hop(
+                        spec,
+                        ctx,
+                        log.as_deref(),
+                        done_units as f64 / total as f64,
+                        1.0 / total as f64,
+                    )
+                    .await?;
+                    let (ok, verdict, secs) =
+                        (outcome.ok, outcome.verdict.clone(), outcome.seconds);
+                    if let Some(sink) = ctx.outcomes {
+                        if let Ok(mut v) = sink.lock() {
+                            v.push(outcome);
+                        }
+                    }
+                    if !ok {
+                        return Err(PlanError::HopFailed {
+                            from: spec.from.to_string(),
+                            to: spec.to.to_string(),
+                            verdict,
+                            db: ctx.db.to_string(),
+                            log: log
+                                .map(|l| l.display().to_string())
+                                .unwrap_or_else(|| "in the job log".into()),
+                        });
+                    }
+                    if client.is_closed() {
+                        client = ctx.conn.connect(ctx.db).await?;
+                    }
+                    let ms = (secs * 1000.0) as i64;
+                    client
+                        .execute(
+                            "INSERT INTO upgrade_pilot.journal (hop, step, item, sha256, duration_ms) VALUES ($1, $2, 'openupgrade', $3, $4)",
+                            &[&hop_key, &step.name, &sha, &ms],
+                        )
+                        .await?;
+                    done_units += 1;
+                }
                 Action::Command { argv } => {
                     let sha = sha256_hex(argv.join("\0").as_bytes());
                     if journaled(&client, &hop_key, &step.name, "command")
@@ -700,7 +844,7 @@ async fn run_command(
 }
 
 /// SIGTERM to the command's process group, SIGKILL if it is still there after 10 s.
-async fn stop_group(pid: Option<nix::unistd::Pid>, child: &mut tokio::process::Child) {
+pub(crate) async fn stop_group(pid: Option<nix::unistd::Pid>, child: &mut tokio::process::Child) {
     use nix::sys::signal::{Signal, killpg};
     if let Some(pid) = pid {
         let _ = killpg(pid, Signal::SIGTERM);

@@ -34,6 +34,7 @@ pub struct ProductionRequest {
     /// An upgraded dump made elsewhere, instead of a plan.
     pub import: Option<PathBuf>,
     pub discard: bool,
+    pub engine: super::openupgrade::EngineChoice,
 }
 
 pub struct PreparedProduction {
@@ -116,16 +117,15 @@ impl Engine {
                 &mut notes,
             )
             .await?;
-        let plan = match &req.import {
-            Some(path) => ReadyPlan::import(path, source, target)?,
-            None => {
-                Plan::load(&self.plan_for(req.plan.as_deref(), target)?)?.check(source, target)?
-            }
+        let written = match (&req.import, req.engine) {
+            (Some(path), _) => Some(ReadyPlan::import(path, source, target)?),
+            (None, super::openupgrade::EngineChoice::OpenUpgrade) => None,
+            (None, _) => Some(
+                Plan::load(&self.plan_for(req.plan.as_deref(), target)?)?.check(source, target)?,
+            ),
         };
-        // A truncated or foreign archive is refused now, before anything is made.
-        let pg_restore = crate::pg::tools::client_tool("pg_restore", major).map_err(fail)?;
-        for path in plan.imports() {
-            super::import::check(path, &pg_restore).map_err(|e| fail(e.to_string()))?;
+        if let Some(p) = &written {
+            self.check_data_dir_for(p)?;
         }
         let work_db = match &resume {
             Some(j) => j.work_db.clone(),
@@ -134,6 +134,19 @@ impl Engine {
                     .await?
             }
         };
+        let (plan, hops) = match written {
+            Some(p) => (p, Vec::new()),
+            None => {
+                // Production is frozen (no connections): the modules come
+                // from the last inspection of a test job's source, i.e. none here.
+                self.derive_openupgrade(&req.db, &work_db, source, target, &[], &[], &mut notes)?
+            }
+        };
+        // A truncated or foreign archive is refused now, before anything is made.
+        let pg_restore = crate::pg::tools::client_tool("pg_restore", major).map_err(fail)?;
+        for path in plan.imports() {
+            super::import::check(path, &pg_restore).map_err(|e| fail(e.to_string()))?;
+        }
         let size = server::db_size(&maint, &req.db).await?;
         // The copy and its backup.
         self.check_disk(&maint, &rights, size * 2, &mut notes)
@@ -147,7 +160,7 @@ impl Engine {
             _ => {}
         }
         let resumed = resume.is_some();
-        let record = match resume {
+        let mut record = match resume {
             Some(j) => j.restart(&plan.path),
             None => JobRecord::start(job::NewJob {
                 kind: JobKind::Production,
@@ -162,6 +175,7 @@ impl Engine {
                 source_uuid: freeze.uuid.clone(),
             }),
         };
+        record.openupgrade = hops;
         self.register(&mut camp, &record)?;
         Ok(PreparedProduction {
             record,
@@ -302,14 +316,21 @@ impl Engine {
             step: current.clone(),
         })
         .await;
+        let outcomes = std::sync::Mutex::new(Vec::new());
+        let hop_log = job::log_path(&self.state_dir, &format!("{}-hop", record.id));
         let ctx = plan::RunCtx {
             conn: &self.conn,
             db: &work,
             data_dir: self.data_dir.as_deref(),
             emit,
             cancel,
+            outcomes: Some(&outcomes),
+            hop_log: Some(&hop_log),
         };
-        plan::run(plan, &ctx).await?;
+        let ran = plan::run(plan, &ctx).await;
+        let outcomes = outcomes.into_inner().unwrap_or_default();
+        self.record_hops(record, outcomes, None, emit)?;
+        ran?;
         self.finish(record, "plan", t0, String::new(), emit).await?;
 
         *current = "verify".into();

@@ -15,6 +15,7 @@ use super::emit::Emitter;
 use super::events::Event;
 use super::job::{self, JobKind, JobRecord, JobStatus};
 use super::lock::{self, JobLock};
+use super::openupgrade::EngineChoice;
 use super::plan::{self, Plan, ReadyPlan};
 use super::{Engine, EngineError, JobHandle};
 use crate::campaign;
@@ -43,6 +44,10 @@ pub struct TestRequest {
     pub clone: CloneChoice,
     /// Drop an interrupted or failed earlier test job instead of resuming it.
     pub discard: bool,
+    /// A written plan, or the OpenUpgrade plan derived from the config.
+    pub engine: super::openupgrade::EngineChoice,
+    /// Check and derive only: no job is registered, nothing is made.
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -163,14 +168,22 @@ impl Engine {
             )
             .await?;
 
-        let plan_path = self.plan_for(req.plan.as_deref(), target)?;
-        let plan = Plan::load(&plan_path)?.check(source, target)?;
-        if plan.imports().next().is_some() {
-            let pg_restore = crate::pg::tools::client_tool("pg_restore", major).map_err(fail)?;
-            for path in plan.imports() {
-                super::import::check(path, &pg_restore).map_err(|e| fail(e.to_string()))?;
+        let written = match req.engine {
+            EngineChoice::Plan => {
+                let plan_path = self.plan_for(req.plan.as_deref(), target)?;
+                let plan = Plan::load(&plan_path)?.check(source, target)?;
+                if plan.imports().next().is_some() {
+                    let pg_restore =
+                        crate::pg::tools::client_tool("pg_restore", major).map_err(fail)?;
+                    for path in plan.imports() {
+                        super::import::check(path, &pg_restore).map_err(|e| fail(e.to_string()))?;
+                    }
+                }
+                self.check_data_dir_for(&plan)?;
+                Some(plan)
             }
-        }
+            EngineChoice::OpenUpgrade => None,
+        };
 
         let work_db = match &resume {
             Some(j) => j.work_db.clone(),
@@ -191,6 +204,25 @@ impl Engine {
                 "the test database cannot be the source database: choose another --test-db",
             ));
         }
+        let (plan, hops) = match written {
+            Some(p) => (p, Vec::new()),
+            None => {
+                let installed: Vec<String> = inspection
+                    .installed
+                    .iter()
+                    .map(|m| m.name.clone())
+                    .collect();
+                self.derive_openupgrade(
+                    &req.db,
+                    &work_db,
+                    source,
+                    target,
+                    &installed,
+                    &inspection.custom_modules,
+                    &mut notes,
+                )?
+            }
+        };
         let (method, why) = match &resume {
             Some(j) if j.is_done("clone") => (
                 if j.clone_method.as_deref() == Some("snapshot") {
@@ -268,7 +300,7 @@ impl Engine {
         }
 
         let resumed = resume.is_some();
-        let record = match resume {
+        let mut record = match resume {
             Some(j) => j.restart(&plan.path),
             None => JobRecord::start(job::NewJob {
                 kind: JobKind::Test,
@@ -283,7 +315,10 @@ impl Engine {
                 source_uuid: inspection.uuid.clone(),
             }),
         };
-        self.register(&mut camp, &record)?;
+        record.openupgrade = hops;
+        if !req.dry_run {
+            self.register(&mut camp, &record)?;
+        }
         Ok(PreparedTest {
             record,
             plan,
@@ -316,6 +351,16 @@ impl Engine {
             campaign::save_engine(&self.state_dir, camp)?;
         }
         Ok(())
+    }
+
+    /// A command that uses `{data_dir}` would fail only after the copy: refuse now.
+    pub(super) fn check_data_dir_for(&self, plan: &ReadyPlan) -> Result<(), EngineError> {
+        match (plan.needs_data_dir(), &self.data_dir) {
+            (Some(step), None) => Err(fail(format!(
+                "plan step {step:?} needs Odoo's data dir ({{data_dir}}) and none is known: give --data-dir, data_dir in the config, or --odoo-config"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The plan file: given, or from `[plans]` in the config.
@@ -611,8 +656,8 @@ impl Engine {
                 emit.log(format!("neutralize: {n}"));
             }
             record.neutralized = outcome.report;
-            record.neutralized_by_module = outcome.modules;
-            record.neutralize_notes = outcome.notes;
+            record.by_module.neutralized_by_module = outcome.modules;
+            record.by_module.neutralize_notes = outcome.notes;
             let total = record.neutralized.total();
             self.finish(record, "neutralize", t0, format!("{total} rows"), emit)
                 .await?;
@@ -628,14 +673,21 @@ impl Engine {
         })
         .await;
         emit.log(format!("plan {:?} ({})", plan.name, plan.path.display()));
+        let outcomes = std::sync::Mutex::new(Vec::new());
+        let hop_log = job::log_path(&self.state_dir, &format!("{}-hop", record.id));
         let ctx = plan::RunCtx {
             conn: &self.conn,
             db: &work,
             data_dir: self.data_dir.as_deref(),
             emit,
             cancel,
+            outcomes: Some(&outcomes),
+            hop_log: Some(&hop_log),
         };
-        plan::run(plan, &ctx).await?;
+        let ran = plan::run(plan, &ctx).await;
+        let outcomes = outcomes.into_inner().unwrap_or_default();
+        self.record_hops(record, outcomes, Some(&work), emit)?;
+        ran?;
         self.finish(record, "plan", t0, String::new(), emit).await?;
 
         if cancel.is_cancelled() {
@@ -650,19 +702,25 @@ impl Engine {
         let mut c = self.conn.connect(&work).await?;
         let again = neutralize::neutralize(&mut c, &opts).await?;
         record.neutralized_again = again.report;
-        record.neutralized_again_by_module = again.modules;
+        record.by_module.neutralized_again_by_module = again.modules;
         for n in again.notes {
-            if !record.neutralize_notes.contains(&n) {
+            if !record.by_module.neutralize_notes.contains(&n) {
                 emit.log(format!("neutralize: {n}"));
-                record.neutralize_notes.push(n);
+                record.by_module.neutralize_notes.push(n);
             }
         }
         let total = record.neutralized_again.total();
+        drop(c);
+        let odoo = self.odoo_neutralize(record, target, emit, cancel).await;
+        let c = self.conn.connect(&work).await?;
         self.finish(
             record,
             "neutralize_again",
             t0,
-            format!("{total} rows"),
+            match odoo {
+                Some(o) => format!("{total} rows; {o}"),
+                None => format!("{total} rows"),
+            },
             emit,
         )
         .await?;

@@ -9,6 +9,8 @@ pub struct OdooConf {
     pub db_user: Option<String>,
     pub db_password: Option<String>,
     pub data_dir: Option<PathBuf>,
+    /// Comma-separated folders, as Odoo writes them.
+    pub addons_path: Vec<PathBuf>,
 }
 
 impl OdooConf {
@@ -54,6 +56,15 @@ impl OdooConf {
                 "db_user" => conf.db_user = value,
                 "db_password" => conf.db_password = value,
                 "data_dir" => conf.data_dir = value.map(PathBuf::from),
+                "addons_path" => {
+                    conf.addons_path = value
+                        .iter()
+                        .flat_map(|v| v.split(','))
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(PathBuf::from)
+                        .collect()
+                }
                 _ => {}
             }
         }
@@ -77,5 +88,10 @@ mod tests {
         assert_eq!(c.db_password.as_deref(), Some("s3cret"));
         assert_eq!(c.data_dir, Some(PathBuf::from("/var/lib/odoo")));
         assert!(OdooConf::parse("[options]\ndb_port = abc\n").is_err());
+        let c = OdooConf::parse("[options]\naddons_path = /a/addons, /b\n").unwrap();
+        assert_eq!(
+            c.addons_path,
+            [PathBuf::from("/a/addons"), PathBuf::from("/b")]
+        );
     }
 }

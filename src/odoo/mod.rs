@@ -5,6 +5,7 @@ pub mod filestore;
 pub mod inspect;
 pub mod neutralize;
 pub mod neutralize_rules;
+pub mod oulog;
 pub mod schema;
 pub mod verify;
 pub mod version;

@@ -78,6 +78,18 @@ pub struct ModuleChanges {
     pub rules: Vec<RuleRows>,
 }
 
+/// What a job records beside the flat report: the changes of both passes by
+/// module, and notes such as modules without rules for the series yet.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct ByModule {
+    #[serde(default)]
+    pub neutralized_by_module: Vec<ModuleChanges>,
+    #[serde(default)]
+    pub neutralized_again_by_module: Vec<ModuleChanges>,
+    #[serde(default)]
+    pub neutralize_notes: Vec<String>,
+}
+
 /// The whole result: the flat report (kept for its readers), the same grouped by
 /// module, notes (modules whose rules predate the database's series), and the
 /// post-conditions verify checks.

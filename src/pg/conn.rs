@@ -397,6 +397,7 @@ mod tests {
             db_user: Some("odoo".into()),
             db_password: Some("pw".into()),
             data_dir: None,
+            addons_path: Vec::new(),
         };
         let c = resolve(Some("host=dsnhost"), &[("PGPORT", "7000")], Some(&odoo)).unwrap();
         assert_eq!(

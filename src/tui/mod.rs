@@ -1,467 +1,111 @@
-//! The guided TUI (Elm shape): `update` changes the model, `view` draws it, and
-//! side effects run here as tasks that answer with messages. Redraws happen
-//! only after a message; a tick runs only while a job runs.
+//! The guided TUI (Elm shape): `update` changes the model, `view` draws it,
+//! and side effects (`effects.rs`) run as tasks that answer with messages.
+//! Redraws happen only after a message; a tick runs only while a job runs.
+//! docs/ARCHITECTURE.md says how a key and a job event travel.
+//!
+//! Dependencies between the parts run one way: `model`, `keymap`, `theme`
+//! ← `overlays` ← `screens` ← `update`, `view`, `effects`, `run`; all of
+//! them may use [`App`], which holds the state of every screen.
 
-pub mod app;
-mod flow;
+mod effects;
+#[cfg(test)]
+mod fixtures;
 pub mod keymap;
-mod screens;
+pub mod model;
+pub mod overlays;
+mod run;
+pub mod screens;
 pub mod theme;
+pub mod update;
 pub mod view;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+pub use run::run;
 
-use color_eyre::Result;
-use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
-use futures_util::StreamExt;
-use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use model::{CampView, Cmd, JobView};
+use overlays::confirm::Confirm;
+use overlays::prompt::Prompt;
+use screens::{Purpose, Screen, anomaly_form::Form};
 
-use crate::campaign;
-use crate::engine::Engine;
-use crate::engine::JobHandle;
-use crate::engine::clone::CloneChoice;
-use crate::engine::job;
-use crate::engine::production::{self, ProductionRequest};
-use crate::engine::swap::{SwapOutcome, describe};
-use crate::engine::test_job::{STEPS, TestRequest};
-use crate::odoo::inspect;
-use crate::pg::server;
-use app::{App, CampView, Cmd, DbRow, Msg, SwapView, update};
-use flow::Unfinished;
-use theme::Theme;
-
-type Tx = mpsc::UnboundedSender<Msg>;
-
-struct Effects {
-    engine: Engine,
-    tx: Tx,
-    cancel: Arc<Mutex<Option<CancellationToken>>>,
+pub struct App {
+    pub screen: Screen,
+    pub server: String,
+    pub supported: Vec<String>,
+    pub job: Option<JobView>,
+    pub camp: Option<CampView>,
+    pub request: screens::request::State,
+    pub wait: screens::wait::State,
+    pub checklist: screens::checklist::State,
+    pub anomalies: screens::anomalies::State,
+    pub form: Option<Form>,
+    pub freeze: screens::freeze::State,
+    pub restore: screens::restore::State,
+    pub confirm: Option<Confirm>,
+    pub prompt: Option<Prompt<Purpose>>,
+    pub help: bool,
+    pub walkthrough: bool,
+    pub message: Option<String>,
+    pub quit: bool,
+    /// The first campaign read decides the opening screen (where the campaign stands).
+    pub opened: bool,
 }
 
-impl Effects {
-    fn run(&self, cmd: Cmd) {
-        let engine = self.engine.clone();
-        let tx = self.tx.clone();
-        match cmd {
-            Cmd::LoadDbs => {
-                tokio::spawn(async move {
-                    let res = async {
-                        let c = engine
-                            .conn
-                            .connect_maintenance()
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        let dbs = server::list_dbs(&c)
-                            .await
-                            .map_err(|e| crate::pg::db_message(&e))?;
-                        Ok(dbs
-                            .into_iter()
-                            .filter(|(n, _)| n != "postgres")
-                            .map(|(name, size)| DbRow {
-                                name,
-                                size,
-                                series: None,
-                                modules: None,
-                            })
-                            .collect())
-                    }
-                    .await;
-                    let _ = tx.send(Msg::Dbs(res));
-                });
-            }
-            Cmd::Inspect(db) => {
-                tokio::spawn(async move {
-                    let res = async {
-                        let c = engine.conn.connect(&db).await.map_err(|e| e.to_string())?;
-                        inspect::inspect(&c, &db, &engine.config.odoo.custom_modules)
-                            .await
-                            .map_err(|e| e.to_string())
-                    }
-                    .await;
-                    let _ = tx.send(Msg::Inspected(db, res));
-                });
-            }
-            Cmd::StartTest {
-                db,
-                target,
-                drop_previous,
-            } => {
-                let slot = self.cancel.clone();
-                tokio::spawn(async move {
-                    if let Some(prev) = drop_previous {
-                        if let Err(e) = engine.drop_test_copy(&db, &prev).await {
-                            let _ = tx.send(Msg::Reported(Err(e.to_string())));
-                            return;
-                        }
-                    }
-                    let clone = engine
-                        .config
-                        .clone
-                        .method
-                        .parse()
-                        .unwrap_or(CloneChoice::Auto);
-                    let req = TestRequest {
-                        db: db.clone(),
-                        target: target.clone(),
-                        plan: None,
-                        test_db: None,
-                        clone,
-                        discard: false,
-                    };
-                    let prepared = match engine.prepare_test(&req).await {
-                        Ok(p) => p,
-                        Err(e) => {
-                            let _ = tx.send(Msg::Reported(Err(e.to_string())));
-                            return;
-                        }
-                    };
-                    let connect = engine.conn.psql_line(&prepared.record.work_db);
-                    let handle = engine.start_test(prepared);
-                    let steps = STEPS.iter().map(|s| s.to_string()).collect();
-                    follow(
-                        handle,
-                        tx,
-                        slot,
-                        Msg::JobStarted {
-                            db,
-                            target,
-                            steps,
-                            connect,
-                            production: false,
-                        },
-                    )
-                    .await;
-                });
-            }
-            Cmd::StartProduction { db, target } => {
-                let slot = self.cancel.clone();
-                tokio::spawn(async move {
-                    let req = ProductionRequest {
-                        db: db.clone(),
-                        target: target.clone(),
-                        plan: None,
-                        import: None,
-                        discard: false,
-                    };
-                    let prepared = match engine.prepare_production(&req).await {
-                        Ok(p) => p,
-                        Err(e) => {
-                            let _ = tx.send(Msg::Reported(Err(e.to_string())));
-                            return;
-                        }
-                    };
-                    let connect = engine.conn.psql_line(&prepared.record.work_db);
-                    let handle = engine.start_production(prepared);
-                    let steps = production::STEPS.iter().map(|s| s.to_string()).collect();
-                    follow(
-                        handle,
-                        tx,
-                        slot,
-                        Msg::JobStarted {
-                            db,
-                            target,
-                            steps,
-                            connect,
-                            production: true,
-                        },
-                    )
-                    .await;
-                });
-            }
-            Cmd::LoadCampaign(db) => {
-                tokio::spawn(async move {
-                    let _ = tx.send(Msg::Campaign(
-                        load_campaign(&engine, &db).await.map_err(|e| e.to_string()),
-                    ));
-                });
-            }
-            Cmd::SaveCampaign {
-                db,
-                checklist,
-                anomalies,
-            } => {
-                let res =
-                    campaign::update(&engine.state_dir, &engine.conn.server_key(), &db, |c| {
-                        c.checklist = checklist;
-                        c.anomalies = anomalies;
-                    });
-                let _ = tx.send(Msg::Saved(res.map(|_| ()).map_err(|e| e.to_string())));
-            }
-            Cmd::ExportReport(db) => {
-                tokio::spawn(async move {
-                    let out = engine.state_dir.join("reports").join(format!(
-                        "{db}-{}",
-                        chrono::Utc::now().format("%Y%m%dT%H%M%S")
-                    ));
-                    let res = engine
-                        .report(&db, &out)
-                        .await
-                        .map(|w| format!("report written: {}", w.dir.join("report.md").display()));
-                    let _ = tx.send(Msg::Reported(res.map_err(|e| e.to_string())));
-                });
-            }
-            Cmd::Freeze(db) => {
-                tokio::spawn(async move {
-                    let res = engine
-                        .freeze(&db)
-                        .await
-                        .map(|r| format!("{db} is frozen: {} session(s) ended", r.ended));
-                    let _ = tx.send(Msg::Frozen(res.map_err(|e| e.to_string())));
-                });
-            }
-            Cmd::Restore(db) => {
-                tokio::spawn(async move {
-                    let res = engine.restore(&db).await.map(|o| swap_view("restored", &o));
-                    let _ = tx.send(Msg::Swapped(res.map_err(|e| e.to_string())));
-                });
-            }
-            Cmd::Rollback(db) => {
-                tokio::spawn(async move {
-                    let res = engine
-                        .rollback(&db, false)
-                        .await
-                        .map(|o| swap_view("rolled back", &o));
-                    let _ = tx.send(Msg::Swapped(res.map_err(|e| e.to_string())));
-                });
-            }
-            Cmd::Poll(id) => {
-                tokio::spawn(async move {
-                    let Ok(Some(record)) = job::load(&engine.state_dir, &id) else {
-                        return;
-                    };
-                    let log = std::fs::read_to_string(job::log_path(&engine.state_dir, &id))
-                        .unwrap_or_default();
-                    let lines: Vec<&str> = log.lines().collect();
-                    let log = lines[lines.len().saturating_sub(app::LOG_CAP)..]
-                        .iter()
-                        .map(|l| l.to_string())
-                        .collect();
-                    let elapsed = (chrono::Utc::now() - record.created_at)
-                        .to_std()
-                        .unwrap_or_default();
-                    // Re-read at the tick's pace: the other process writes the file at each step.
-                    let _ = tx.send(Msg::Attached {
-                        record: Box::new(record),
-                        log,
-                        elapsed,
-                    });
-                });
-            }
-            Cmd::Discard(db) => {
-                tokio::spawn(async move {
-                    let res = engine.discard_unfinished(&db).await.map(|d| match d {
-                        Some(name) => format!("discarded the unfinished job and dropped {name:?}"),
-                        None => "nothing to discard".to_string(),
-                    });
-                    let _ = tx.send(Msg::Frozen(res.map_err(|e| e.to_string())));
-                });
-            }
-            Cmd::StopOther(pid) => {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGTERM,
-                );
-            }
-            Cmd::CancelJob => {
-                if let Some(t) = self.cancel.lock().ok().and_then(|s| s.clone()) {
-                    t.cancel();
-                }
-            }
+impl App {
+    pub fn new(server: String, supported: Vec<String>) -> App {
+        App {
+            screen: Screen::Request,
+            server,
+            supported,
+            job: None,
+            camp: None,
+            request: Default::default(),
+            wait: Default::default(),
+            checklist: Default::default(),
+            anomalies: Default::default(),
+            form: None,
+            freeze: Default::default(),
+            restore: Default::default(),
+            confirm: None,
+            prompt: None,
+            help: false,
+            walkthrough: false,
+            message: None,
+            quit: false,
+            opened: false,
         }
     }
-}
 
-/// Forwards a job's events and progress as messages until it ends.
-async fn follow(
-    mut handle: JobHandle,
-    tx: Tx,
-    slot: Arc<Mutex<Option<CancellationToken>>>,
-    started: Msg,
-) {
-    if let Ok(mut s) = slot.lock() {
-        *s = Some(handle.cancel.clone());
+    /// Position in the nine steps of the design (docs/DESIGN.md).
+    pub fn step(&self) -> usize {
+        screens::step(self)
     }
-    let _ = tx.send(started);
-    loop {
-        tokio::select! {
-            ev = handle.events.recv() => match ev {
-                Some(e) => { let _ = tx.send(Msg::Job(e)); }
-                None => break,
-            },
-            Ok(()) = handle.progress.changed() => {
-                let p = handle.progress.borrow_and_update().clone();
-                let _ = tx.send(Msg::Progress(p));
-            }
-        }
-    }
-    let res = match handle.join.await {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(e) => Err(format!("job task failed: {e}")),
-    };
-    let _ = tx.send(Msg::JobDone(res));
-}
 
-fn swap_view(what: &str, o: &SwapOutcome) -> SwapView {
-    SwapView {
-        what: format!("{what}: {}", describe(&o.swap)),
-        checks: o
-            .checks
-            .iter()
-            .map(|c| (c.ok, format!("{}: {}", c.name, c.detail)))
-            .collect(),
-    }
-}
-
-/// Everything the checklist, anomaly, freeze and restore screens show.
-async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::engine::EngineError> {
-    let key = engine.conn.server_key();
-    let c = campaign::load_or_new(&engine.state_dir, &key, db)?;
-    let items = engine.checklist_items()?;
-    let last = engine.last_ready_test(&c)?;
-    let maint = engine.conn.connect_maintenance().await?;
-    let sessions = server::sessions(&maint, db).await.unwrap_or_default();
-    let upgraded_ready = match c.production_jobs.last() {
-        Some(id) => job::load(&engine.state_dir, id)?
-            .filter(|j| j.status == job::JobStatus::Ready)
-            .map(|j| j.work_db),
-        None => None,
-    };
-    let restore_plan = engine
-        .plan_restore(&maint, db)
-        .await
-        .map(|s| describe(&s))
-        .map_err(|e| e.to_string());
-    let rollback_plan = engine
-        .plan_rollback(&maint, db, false)
-        .await
-        .ok()
-        .map(|s| describe(&s));
-    Ok(CampView {
-        db: db.to_string(),
-        items,
-        states: c.checklist.clone(),
-        anomalies: c.anomalies.clone(),
-        frozen_since: c
-            .freeze
+    /// The database the campaign is about: the selected one.
+    pub fn campaign_db(&self) -> Option<String> {
+        self.camp
             .as_ref()
-            .map(|f| f.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
-        test_db: last.as_ref().map(|j| j.work_db.clone()),
-        test_target: last.as_ref().map(|j| j.target.clone()),
-        upgraded_ready,
-        restore_plan,
-        rollback_plan,
-        sessions,
-        ticket: campaign::report::ticket_hint(&c),
-        unfinished: engine.unfinished_job(&c)?.map(|j| Unfinished {
-            id: j.id.clone(),
-            production: j.kind == job::JobKind::Production,
-            target: j.target.clone(),
-            work_db: j.work_db.clone(),
-            state: if j.pid == std::process::id() {
-                "interrupted"
-            } else {
-                j.effective_status()
-            },
-            pid: j.pid,
-            error: j.error.clone(),
-        }),
-    })
-}
-
-/// Opens the TUI on the engine's server until the user quits.
-pub async fn run(engine: Engine) -> Result<()> {
-    let theme = Theme::from_env();
-    // ratatui::init restores the terminal on panic (after color-eyre's hook, installed in main).
-    let mut terminal = ratatui::init();
-    // Bracketed paste: a pasted block arrives whole (anomaly form), not as keys.
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
-    let res = event_loop(&mut terminal, engine, theme).await;
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
-    ratatui::restore();
-    res
-}
-
-async fn event_loop(
-    terminal: &mut ratatui::DefaultTerminal,
-    engine: Engine,
-    theme: Theme,
-) -> Result<()> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let fx = Effects {
-        engine: engine.clone(),
-        tx,
-        cancel: Arc::new(Mutex::new(None)),
-    };
-    let mut app = App::new(
-        engine.conn.server(),
-        engine.config.odoo.supported_targets.clone(),
-    );
-    fx.run(Cmd::LoadDbs);
-    let mut events = EventStream::new();
-    let mut term = signal(SignalKind::terminate())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    let mut job_started: Option<Instant> = None;
-    let mut headless = false;
-    let mut dirty = true;
-    loop {
-        if dirty && !headless {
-            terminal.draw(|f| view::view(&app, f, &theme))?;
-            dirty = false;
-        }
-        if app.quit && !app.owns_running_job() {
-            break;
-        }
-        let running = app.job_running() || app.freeze_at.is_some();
-        let msg = tokio::select! {
-            ev = events.next(), if !headless => match ev {
-                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
-                Some(Ok(TermEvent::Resize(..))) => { dirty = true; continue; }
-                Some(Ok(TermEvent::Paste(text))) => Msg::Paste(text),
-                Some(Ok(_)) => continue,
-                // The terminal is gone: keep the job, stop drawing.
-                Some(Err(_)) | None => { headless = true; continue; }
-            },
-            Some(m) = rx.recv() => m,
-            _ = tick.tick(), if running => {
-                if app.freeze_at.is_some() {
-                    if let Some(cmd) = update(&mut app, Msg::Clock(chrono::Utc::now())) {
-                        fx.run(cmd);
-                    }
-                }
-                Msg::Tick(job_started.map(|t| t.elapsed()).unwrap_or_default())
-            }
-            _ = term.recv() => {
-                fx.run(Cmd::CancelJob);
-                app.quit = true;
-                continue;
-            }
-            _ = hup.recv() => {
-                // SSH drop: the job finishes without a terminal and records its outcome.
-                headless = true;
-                if !app.job_running() { app.quit = true; }
-                continue;
-            }
-        };
-        if matches!(msg, Msg::JobStarted { .. }) {
-            job_started = Some(Instant::now());
-        }
-        if let Some(cmd) = update(&mut app, msg) {
-            fx.run(cmd);
-        }
-        // Drain what is already queued so a burst of log lines costs one frame.
-        while let Ok(m) = rx.try_recv() {
-            if let Some(cmd) = update(&mut app, m) {
-                fx.run(cmd);
-            }
-        }
-        if headless && !app.job_running() {
-            break;
-        }
-        dirty = true;
+            .map(|c| c.db.clone())
+            .or_else(|| self.request.selected_db().map(|d| d.name.clone()))
     }
-    Ok(())
+
+    pub fn job_running(&self) -> bool {
+        self.job.as_ref().is_some_and(JobView::running)
+    }
+
+    /// A job this process runs (an attached one belongs to another process:
+    /// quitting leaves it running).
+    pub fn owns_running_job(&self) -> bool {
+        self.job
+            .as_ref()
+            .is_some_and(|j| j.running() && j.attached.is_none())
+    }
+
+    /// Asks to write the campaign's checklist and anomalies as they are now.
+    pub fn save(&self) -> Option<Cmd> {
+        let c = self.camp.as_ref()?;
+        Some(Cmd::SaveCampaign {
+            db: c.db.clone(),
+            checklist: c.states.clone(),
+            anomalies: c.anomalies.clone(),
+        })
+    }
 }

@@ -1,0 +1,363 @@
+//! Side effects: each [`Cmd`] runs here (as a task when it waits on the
+//! database or a job) and answers with a [`Msg`]. Nothing here decides what
+//! the screen shows.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::model::DbRow;
+use super::model::{CampView, Cmd, LOG_CAP, Msg, SwapView, Unfinished};
+use crate::campaign;
+use crate::engine::Engine;
+use crate::engine::JobHandle;
+use crate::engine::clone::CloneChoice;
+use crate::engine::job;
+use crate::engine::openupgrade::EngineChoice;
+use crate::engine::production::{self, ProductionRequest};
+use crate::engine::swap::{SwapOutcome, describe};
+use crate::engine::test_job::{STEPS, TestRequest};
+use crate::odoo::inspect;
+use crate::pg::server;
+
+pub type Tx = mpsc::UnboundedSender<Msg>;
+
+pub struct Effects {
+    pub engine: Engine,
+    pub tx: Tx,
+    pub cancel: Arc<Mutex<Option<CancellationToken>>>,
+}
+
+impl Effects {
+    pub fn run(&self, cmd: Cmd) {
+        let engine = self.engine.clone();
+        let tx = self.tx.clone();
+        match cmd {
+            Cmd::LoadDbs => {
+                tokio::spawn(async move {
+                    let res = async {
+                        let c = engine
+                            .conn
+                            .connect_maintenance()
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let dbs = server::list_dbs(&c)
+                            .await
+                            .map_err(|e| crate::pg::db_message(&e))?;
+                        Ok(dbs
+                            .into_iter()
+                            .filter(|(n, _)| n != "postgres")
+                            .map(|(name, size)| DbRow {
+                                name,
+                                size,
+                                series: None,
+                                modules: None,
+                            })
+                            .collect())
+                    }
+                    .await;
+                    let _ = tx.send(Msg::Dbs(res));
+                });
+            }
+            Cmd::Inspect(db) => {
+                tokio::spawn(async move {
+                    let res = async {
+                        let c = engine.conn.connect(&db).await.map_err(|e| e.to_string())?;
+                        inspect::inspect(&c, &db, &engine.config.odoo.custom_modules)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                    .await;
+                    let _ = tx.send(Msg::Inspected(db, res));
+                });
+            }
+            Cmd::StartTest {
+                db,
+                target,
+                drop_previous,
+            } => {
+                let slot = self.cancel.clone();
+                tokio::spawn(async move {
+                    if let Some(prev) = drop_previous {
+                        if let Err(e) = engine.drop_test_copy(&db, &prev).await {
+                            let _ = tx.send(Msg::Reported(Err(e.to_string())));
+                            return;
+                        }
+                    }
+                    let clone = engine
+                        .config
+                        .clone
+                        .method
+                        .parse()
+                        .unwrap_or(CloneChoice::Auto);
+                    let req = TestRequest {
+                        db: db.clone(),
+                        target: target.clone(),
+                        plan: None,
+                        test_db: None,
+                        clone,
+                        discard: false,
+                        engine: EngineChoice::for_target(&engine.config, &target),
+                        dry_run: false,
+                    };
+                    let prepared = match engine.prepare_test(&req).await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            let _ = tx.send(Msg::Reported(Err(e.to_string())));
+                            return;
+                        }
+                    };
+                    let connect = engine.conn.psql_line(&prepared.record.work_db);
+                    let handle = engine.start_test(prepared);
+                    let steps = STEPS.iter().map(|s| s.to_string()).collect();
+                    follow(
+                        handle,
+                        tx,
+                        slot,
+                        Msg::JobStarted {
+                            db,
+                            target,
+                            steps,
+                            connect,
+                            production: false,
+                        },
+                    )
+                    .await;
+                });
+            }
+            Cmd::StartProduction { db, target } => {
+                let slot = self.cancel.clone();
+                tokio::spawn(async move {
+                    let req = ProductionRequest {
+                        db: db.clone(),
+                        target: target.clone(),
+                        plan: None,
+                        import: None,
+                        discard: false,
+                        engine: EngineChoice::for_target(&engine.config, &target),
+                    };
+                    let prepared = match engine.prepare_production(&req).await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            let _ = tx.send(Msg::Reported(Err(e.to_string())));
+                            return;
+                        }
+                    };
+                    let connect = engine.conn.psql_line(&prepared.record.work_db);
+                    let handle = engine.start_production(prepared);
+                    let steps = production::STEPS.iter().map(|s| s.to_string()).collect();
+                    follow(
+                        handle,
+                        tx,
+                        slot,
+                        Msg::JobStarted {
+                            db,
+                            target,
+                            steps,
+                            connect,
+                            production: true,
+                        },
+                    )
+                    .await;
+                });
+            }
+            Cmd::LoadCampaign(db) => {
+                tokio::spawn(async move {
+                    let _ = tx.send(Msg::Campaign(
+                        load_campaign(&engine, &db).await.map_err(|e| e.to_string()),
+                    ));
+                });
+            }
+            Cmd::SaveCampaign {
+                db,
+                checklist,
+                anomalies,
+            } => {
+                let res =
+                    campaign::update(&engine.state_dir, &engine.conn.server_key(), &db, |c| {
+                        c.checklist = checklist;
+                        c.anomalies = anomalies;
+                    });
+                let _ = tx.send(Msg::Saved(res.map(|_| ()).map_err(|e| e.to_string())));
+            }
+            Cmd::ExportReport(db) => {
+                tokio::spawn(async move {
+                    let out = engine.state_dir.join("reports").join(format!(
+                        "{db}-{}",
+                        chrono::Utc::now().format("%Y%m%dT%H%M%S")
+                    ));
+                    let res = engine
+                        .report(&db, &out)
+                        .await
+                        .map(|w| format!("report written: {}", w.dir.join("report.md").display()));
+                    let _ = tx.send(Msg::Reported(res.map_err(|e| e.to_string())));
+                });
+            }
+            Cmd::Freeze(db) => {
+                tokio::spawn(async move {
+                    let res = engine
+                        .freeze(&db)
+                        .await
+                        .map(|r| format!("{db} is frozen: {} session(s) ended", r.ended));
+                    let _ = tx.send(Msg::Changed(res.map_err(|e| e.to_string())));
+                });
+            }
+            Cmd::Restore(db) => {
+                tokio::spawn(async move {
+                    let res = engine.restore(&db).await.map(|o| swap_view("restored", &o));
+                    let _ = tx.send(Msg::Swapped(res.map_err(|e| e.to_string())));
+                });
+            }
+            Cmd::Rollback(db) => {
+                tokio::spawn(async move {
+                    let res = engine
+                        .rollback(&db, false)
+                        .await
+                        .map(|o| swap_view("rolled back", &o));
+                    let _ = tx.send(Msg::Swapped(res.map_err(|e| e.to_string())));
+                });
+            }
+            Cmd::Poll(id) => {
+                tokio::spawn(async move {
+                    let Ok(Some(record)) = job::load(&engine.state_dir, &id) else {
+                        return;
+                    };
+                    let log = std::fs::read_to_string(job::log_path(&engine.state_dir, &id))
+                        .unwrap_or_default();
+                    let lines: Vec<&str> = log.lines().collect();
+                    let log = lines[lines.len().saturating_sub(LOG_CAP)..]
+                        .iter()
+                        .map(|l| l.to_string())
+                        .collect();
+                    let elapsed = (chrono::Utc::now() - record.created_at)
+                        .to_std()
+                        .unwrap_or_default();
+                    // Re-read at the tick's pace: the other process writes the file at each step.
+                    let _ = tx.send(Msg::Attached {
+                        record: Box::new(record),
+                        log,
+                        elapsed,
+                    });
+                });
+            }
+            Cmd::Discard(db) => {
+                tokio::spawn(async move {
+                    let res = engine.discard_unfinished(&db).await.map(|d| match d {
+                        Some(name) => format!("discarded the unfinished job and dropped {name:?}"),
+                        None => "nothing to discard".to_string(),
+                    });
+                    let _ = tx.send(Msg::Changed(res.map_err(|e| e.to_string())));
+                });
+            }
+            Cmd::StopOther(pid) => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+            Cmd::CancelJob => {
+                if let Some(t) = self.cancel.lock().ok().and_then(|s| s.clone()) {
+                    t.cancel();
+                }
+            }
+        }
+    }
+}
+
+/// Forwards a job's events and progress as messages until it ends.
+async fn follow(
+    mut handle: JobHandle,
+    tx: Tx,
+    slot: Arc<Mutex<Option<CancellationToken>>>,
+    started: Msg,
+) {
+    if let Ok(mut s) = slot.lock() {
+        *s = Some(handle.cancel.clone());
+    }
+    let _ = tx.send(started);
+    loop {
+        tokio::select! {
+            ev = handle.events.recv() => match ev {
+                Some(e) => { let _ = tx.send(Msg::Job(e)); }
+                None => break,
+            },
+            Ok(()) = handle.progress.changed() => {
+                let p = handle.progress.borrow_and_update().clone();
+                let _ = tx.send(Msg::Progress(p));
+            }
+        }
+    }
+    let res = match handle.join.await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("job task failed: {e}")),
+    };
+    let _ = tx.send(Msg::JobDone(res));
+}
+
+fn swap_view(what: &str, o: &SwapOutcome) -> SwapView {
+    SwapView {
+        what: format!("{what}: {}", describe(&o.swap)),
+        checks: o
+            .checks
+            .iter()
+            .map(|c| (c.ok, format!("{}: {}", c.name, c.detail)))
+            .collect(),
+    }
+}
+
+/// Everything the checklist, anomaly, freeze and restore screens show.
+async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::engine::EngineError> {
+    let key = engine.conn.server_key();
+    let c = campaign::load_or_new(&engine.state_dir, &key, db)?;
+    let items = engine.checklist_items()?;
+    let last = engine.last_ready_test(&c)?;
+    let maint = engine.conn.connect_maintenance().await?;
+    let sessions = server::sessions(&maint, db).await.unwrap_or_default();
+    let upgraded_ready = match c.production_jobs.last() {
+        Some(id) => job::load(&engine.state_dir, id)?
+            .filter(|j| j.status == job::JobStatus::Ready)
+            .map(|j| j.work_db),
+        None => None,
+    };
+    let restore_plan = engine
+        .plan_restore(&maint, db)
+        .await
+        .map(|s| describe(&s))
+        .map_err(|e| e.to_string());
+    let rollback_plan = engine
+        .plan_rollback(&maint, db, false)
+        .await
+        .ok()
+        .map(|s| describe(&s));
+    Ok(CampView {
+        db: db.to_string(),
+        items,
+        states: c.checklist.clone(),
+        anomalies: c.anomalies.clone(),
+        frozen_since: c
+            .freeze
+            .as_ref()
+            .map(|f| f.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+        test_db: last.as_ref().map(|j| j.work_db.clone()),
+        test_target: last.as_ref().map(|j| j.target.clone()),
+        upgraded_ready,
+        restore_plan,
+        rollback_plan,
+        sessions,
+        ticket: campaign::report::ticket_hint(&c),
+        unfinished: engine.unfinished_job(&c)?.map(|j| Unfinished {
+            id: j.id.clone(),
+            production: j.kind == job::JobKind::Production,
+            target: j.target.clone(),
+            work_db: j.work_db.clone(),
+            state: if j.pid == std::process::id() {
+                "interrupted"
+            } else {
+                j.effective_status()
+            },
+            pid: j.pid,
+            error: j.error.clone(),
+        }),
+    })
+}

@@ -1,0 +1,136 @@
+//! Step 3: the test database is ready; how to connect, what neutralization changed.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::Screen;
+use crate::odoo::neutralize;
+use crate::tui::App;
+use crate::tui::keymap::Binding;
+use crate::tui::model::Cmd;
+use crate::tui::theme::Theme;
+
+/// The keys of this screen, for the footer and the help.
+pub const KEYS: &[Binding] = &[
+    Binding::new("c", "checklist"),
+    Binding::new("a", "anomalies"),
+    Binding::new("t", "new test"),
+    Binding::new("f", "freeze"),
+    Binding::new("n", "request"),
+];
+
+pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
+    match k.code {
+        KeyCode::Esc => {
+            app.screen = Screen::Wait;
+            None
+        }
+        KeyCode::Char('n') => {
+            app.screen = Screen::Request;
+            None
+        }
+        KeyCode::Char('c') => super::open_checklist(app),
+        KeyCode::Char('a') => super::open_anomalies(app),
+        KeyCode::Char('f') => super::open_freeze(app),
+        KeyCode::Char('t') => super::new_test(app),
+        _ => None,
+    }
+}
+
+pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
+    let Some(job) = &app.job else { return };
+    let Some(Ok(rec)) = &job.result else { return };
+    let [info, table] = Layout::vertical([Constraint::Length(9), Constraint::Min(0)]).areas(area);
+    let lines = vec![
+        Line::from(vec![
+            Span::styled("Test database ready: ", theme.done()),
+            Span::styled(rec.work_db.clone(), theme.title()),
+        ]),
+        Line::from(format!(
+            "{} → {}, neutralized and verified ({} checks)",
+            rec.source_version,
+            rec.target,
+            rec.checks.len()
+        )),
+        Line::from(vec![
+            Span::styled("connect  ", theme.title()),
+            Span::raw(job.connect.clone()),
+        ]),
+        Line::from(Span::styled(
+            "It has no link to production: nothing done in it reaches the production upgrade.",
+            theme.warn(),
+        )),
+        Line::from("Next: test it in Odoo (reports, sales, stock, invoices, website)."),
+    ];
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(" Test database ")),
+        info,
+    );
+    // Only what changed something, in columns, so it fits 80×24.
+    let actions: std::collections::BTreeSet<&String> = rec
+        .neutralized
+        .0
+        .keys()
+        .chain(rec.neutralized_again.0.keys())
+        .collect();
+    let mut cells: Vec<String> = Vec::new();
+    // Grouped by module when the job recorded it (jobs from before did not).
+    let by_module = neutralize::module_cells(
+        &rec.by_module.neutralized_by_module,
+        &rec.by_module.neutralized_again_by_module,
+    );
+    for (module, n, again, custom) in &by_module {
+        let n = if *custom {
+            "sql".to_string()
+        } else {
+            n.to_string()
+        };
+        let plus = if *again > 0 {
+            format!(" +{again}")
+        } else {
+            String::new()
+        };
+        cells.push(format!("{module:<16.16}{n:>4}{plus:<6}"));
+    }
+    for action in actions.into_iter().filter(|_| by_module.is_empty()) {
+        let first = rec.neutralized.0.get(action).copied().flatten();
+        let again = rec.neutralized_again.0.get(action).copied().flatten();
+        let custom = rec.neutralized.0.get(action) == Some(&None);
+        if first.unwrap_or(0) == 0 && again.unwrap_or(0) == 0 && !custom {
+            continue;
+        }
+        let n = if custom {
+            "sql".to_string()
+        } else {
+            first.unwrap_or(0).to_string()
+        };
+        let plus = again
+            .filter(|a| *a > 0)
+            .map(|a| format!(" +{a}"))
+            .unwrap_or_default();
+        cells.push(format!("{action:<14}{n:>5}{plus:<5}"));
+    }
+    let cols = ((table.width.saturating_sub(2)) / 26).max(1) as usize;
+    let per_col = cells.len().div_ceil(cols);
+    let lines: Vec<Line> = (0..per_col)
+        .map(|r| {
+            Line::from(
+                (0..cols)
+                    .filter_map(|c| cells.get(c * per_col + r))
+                    .map(|c| format!("{c:<26}"))
+                    .collect::<String>(),
+            )
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered().title(" What neutralization changed (rows; +after the upgrade) "),
+        ),
+        table,
+    );
+}

@@ -1,0 +1,579 @@
+//! The OpenUpgrade engine against a real PostgreSQL, with the stand-in Odoo
+//! (tests/standin/odoo-bin): derived hops, progress and verdict, failures kept
+//! for diagnosis, anomaly drafts, doctor, serve.
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+
+const DB: &str = "demo_manufacturing";
+const SECRET: &str = "pw-8c1f-never-in-argv";
+
+/// A series' Odoo tree: odoo-bin (the stand-in), odoo/release.py, addons with a
+/// manifest per module, and an OpenUpgrade checkout. Returns the config file.
+struct Odoo {
+    root: PathBuf,
+    config: PathBuf,
+}
+
+fn manifest(dir: &Path, name: &str, version: &str) {
+    let m = dir.join(name);
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(
+        m.join("__manifest__.py"),
+        format!("{{\n    'name': '{name}',\n    'version': '{version}',\n}}\n"),
+    )
+    .unwrap();
+}
+
+fn odoo_tree(env: &Env, series: &str, release: &str, modules: &[String], extra: &str) -> Odoo {
+    let root = env.dir.path().join(format!("odoo-{series}"));
+    std::fs::create_dir_all(root.join("odoo")).unwrap();
+    let bin = root.join("odoo-bin");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standin/odoo-bin"),
+        &bin,
+    )
+    .unwrap();
+    let (maj, min) = release.split_once('.').unwrap();
+    std::fs::write(
+        root.join("odoo/release.py"),
+        format!("version_info = ({maj}, {min}, 0, FINAL, 0, '')\n"),
+    )
+    .unwrap();
+    let addons = root.join("addons");
+    std::fs::create_dir_all(&addons).unwrap();
+    for m in modules {
+        manifest(&addons, m, &format!("{series}.1.0"));
+    }
+    let ou = root.join("OpenUpgrade");
+    manifest(&ou, "openupgrade_framework", &format!("{series}.1.0.0"));
+    std::fs::create_dir_all(ou.join("openupgrade_scripts/scripts/base")).unwrap();
+    let config = env.dir.path().join(format!("config-{series}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "[odoo.\"{series}\"]\ncommand = [{:?}]\naddons_path = [{:?}]\nopenupgrade = {:?}\n{extra}",
+            bin.display().to_string(),
+            addons.display().to_string(),
+            ou.display().to_string()
+        ),
+    )
+    .unwrap();
+    Odoo { root, config }
+}
+
+/// The demo database, a role `odoo` to run Odoo as (Odoo refuses postgres),
+/// and a 17.0 tree holding every installed module.
+fn setup(env: &Env) -> Odoo {
+    env.demo_db(DB);
+    env.exec("postgres", "CREATE ROLE odoo LOGIN SUPERUSER");
+    let modules: Vec<String> = env
+        .sql(
+            DB,
+            "SELECT name::text FROM ir_module_module WHERE state = 'installed'",
+        )
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    odoo_tree(env, "17.0", "17.0", &modules, "")
+}
+
+fn dsn_odoo(env: &Env) -> String {
+    format!(
+        "host={} port={} user=odoo",
+        env.cluster.socket_dir().display(),
+        env.cluster.port
+    )
+}
+
+fn run_ou(
+    env: &Env,
+    odoo: &Odoo,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut a: Vec<&str> = args.to_vec();
+    let cfg = odoo.config.to_str().unwrap();
+    a.extend(["--config", cfg]);
+    let mut e = vec![("PGPASSWORD", SECRET)];
+    e.extend_from_slice(extra_env);
+    env.run_dsn(&dsn_odoo(env), &a, &e)
+}
+
+fn test_copy_args() -> Vec<&'static str> {
+    vec![
+        "test",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--engine",
+        "openupgrade",
+        "--yes",
+        "--json",
+    ]
+}
+
+fn files_under(p: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn openupgrade_hop_makes_a_verified_neutralized_copy() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    let before = env.checksums(DB);
+    let o = run_ou(&env, &odoo, &test_copy_args(), &[]);
+    assert_ok(&o);
+    let v = json(&o);
+    let t = v["test_db"].as_str().unwrap().to_string();
+    let installed: i64 = env.one(
+        DB,
+        "SELECT count(*) FROM ir_module_module WHERE state = 'installed'",
+    );
+
+    // The derived plan is recorded: one hop, the framework loaded, the scripts as upgrade path.
+    let hop = &v["openupgrade"][0];
+    assert_eq!(
+        (hop["from"].as_str(), hop["to"].as_str()),
+        (Some("16.0"), Some("17.0"))
+    );
+    let argv: Vec<String> = hop["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    for want in [
+        "--load=base,web,openupgrade_framework".to_string(),
+        format!(
+            "--upgrade-path={}",
+            odoo.root
+                .join("OpenUpgrade/openupgrade_scripts/scripts")
+                .display()
+        ),
+        format!("--database={t}"),
+        format!("--data-dir={}", env.data_dir().display()),
+        "--stop-after-init".into(),
+        "--workers=0".into(),
+    ] {
+        assert!(argv.contains(&want), "{want} not in {argv:?}");
+    }
+    assert!(argv.windows(2).any(|w| w == ["-u", "all"]), "{argv:?}");
+
+    // How the hop went: every module, from the database's point of view.
+    let h = &v["hops"][0];
+    assert_eq!(h["ok"], true, "{h}");
+    assert_eq!(h["exit_code"], 0);
+    assert_eq!(h["modules"].as_i64().unwrap(), installed);
+    assert!(h["migrations"].as_i64().unwrap() > 0);
+    assert_eq!(h["base_version"], "17.0.1.3");
+    let log = PathBuf::from(h["log"].as_str().unwrap());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("odoo.modules.loading: Modules loaded."));
+    assert!(
+        text.contains("password: from PGPASSWORD"),
+        "Odoo got the password from the environment"
+    );
+
+    // The copy: at 17.0, nothing pending, the hop's new cron switched off again
+    // by our second neutralization and Odoo's own.
+    assert_eq!(
+        env.one::<String>(
+            &t,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'base'"
+        ),
+        "17.0.1.3"
+    );
+    assert_eq!(env.one::<i64>(&t, "SELECT count(*) FROM ir_module_module WHERE latest_version LIKE '16.0.%' AND state = 'installed'"), 0);
+    let crons: Vec<String> = env
+        .sql(&t, "SELECT cron_name::text FROM ir_cron WHERE active")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(crons.len(), 1, "autovacuum only: {crons:?}");
+    assert!(
+        v["neutralized_again"]["crons"].as_i64().unwrap() >= 1,
+        "the hop's new cron"
+    );
+    let on = v["odoo_neutralize"].as_str().unwrap();
+    assert!(on.contains("Odoo 17.0's own neutralize ran"), "{on}");
+    assert!(
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{}",
+        v["checks"]
+    );
+    assert!(v["anomaly_drafts"].as_array().is_none_or(|a| a.is_empty()));
+
+    // The source is untouched; the password is nowhere in what we wrote.
+    assert_eq!(env.checksums(DB), before);
+    for f in files_under(&env.state_dir()) {
+        let body = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&body).contains(SECRET),
+            "password in {}",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn dry_run_prints_the_derived_plan_and_makes_nothing() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    let dbs = env.databases();
+    let o = run_ou(
+        &env,
+        &odoo,
+        &[
+            "test",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--engine",
+            "openupgrade",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_ok(&o);
+    let s = stdout(&o);
+    assert!(s.contains("hop 1 of 1: 16.0 → 17.0"), "{s}");
+    assert!(s.contains("OPENUPGRADE_TARGET_VERSION=17.0"), "{s}");
+    assert!(s.contains("--load=base,web,openupgrade_framework"), "{s}");
+    assert!(s.contains(" -u all --stop-after-init --workers=0"), "{s}");
+    assert!(!s.contains(SECRET), "{s}");
+    assert!(s.contains("nothing was made"));
+    assert_eq!(env.databases(), dbs);
+    let st = env.run_dsn(&dsn_odoo(&env), &["status", "--json"], &[]);
+    assert!(
+        !stdout(&st).contains("_test_17.0_"),
+        "no job registered: {}",
+        stdout(&st)
+    );
+}
+
+#[test]
+fn preflight_refuses_a_missing_series_or_filestore_before_copying() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    let dbs = env.databases();
+    let o = run_ou(
+        &env,
+        &odoo,
+        &[
+            "test",
+            "--db",
+            DB,
+            "--target",
+            "18.0",
+            "--engine",
+            "openupgrade",
+            "--yes",
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("no Odoo 18.0 configured: add [odoo.\"18.0\"]"),
+        "{e}"
+    );
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+
+    std::fs::remove_dir_all(upgrade_pilot::odoo::filestore::path(&env.data_dir(), DB)).unwrap();
+    let o = run_ou(&env, &odoo, &test_copy_args(), &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no filestore at"), "{}", stderr(&o));
+    assert_eq!(env.databases(), dbs, "nothing copied");
+}
+
+#[test]
+fn a_failed_hop_leaves_the_copy_drafts_anomalies_and_is_never_resumed() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    let o = run_ou(&env, &odoo, &test_copy_args(), &[("STANDIN_FAIL", "sale")]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("OpenUpgrade hop 16.0 → 17.0 failed: Odoo exited with 255"),
+        "{e}"
+    );
+    assert!(e.contains("is left as it is for diagnosis"), "{e}");
+    let copy = env
+        .databases()
+        .into_iter()
+        .find(|d| d.starts_with("demo_manufacturing_test_17.0_"))
+        .expect("the failed copy is kept");
+    // Half-migrated: base at 17.0, sale and the modules after it still 16.0.
+    assert_eq!(
+        env.one::<String>(
+            &copy,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'base'"
+        ),
+        "17.0.1.3"
+    );
+    assert!(
+        env.one::<String>(
+            &copy,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'sale'"
+        )
+        .starts_with("16.0.")
+    );
+
+    // The errors of the module are one draft, with the traceback.
+    let camp = files_under(&env.state_dir().join("campaigns"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let c: serde_json::Value = serde_json::from_slice(&std::fs::read(camp).unwrap()).unwrap();
+    let drafts = c["anomaly_drafts"].as_array().unwrap();
+    assert_eq!(drafts.len(), 1, "{drafts:?}");
+    assert_eq!(drafts[0]["module"], "sale");
+    assert_eq!(drafts[0]["hop"], "16.0 → 17.0");
+    assert_eq!(drafts[0]["failed_hop"], true);
+    let ex = drafts[0]["excerpt"].as_str().unwrap();
+    assert!(
+        ex.contains("error in migration script") && ex.contains("UndefinedColumn"),
+        "{ex}"
+    );
+    assert!(ex.contains("Failed to load registry"), "{ex}");
+
+    // Running again does not pretend to resume the half-done hop.
+    let o = run_ou(&env, &odoo, &test_copy_args(), &[]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("cannot resume a half-done hop"),
+        "{}",
+        stderr(&o)
+    );
+    // --discard starts from a fresh copy, which now goes through.
+    let mut args = test_copy_args();
+    args.push("--discard");
+    let o = run_ou(&env, &odoo, &args, &[]);
+    assert_ok(&o);
+    let v = json(&o);
+    assert_eq!(v["hops"][0]["ok"], true);
+    let t = v["test_db"].as_str().unwrap();
+    assert_eq!(
+        env.one::<String>(
+            t,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'sale'"
+        ),
+        "17.0.1.2"
+    );
+}
+
+#[test]
+fn a_module_left_pending_fails_the_hop_even_with_exit_0() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    let o = run_ou(
+        &env,
+        &odoo,
+        &test_copy_args(),
+        &[("STANDIN_PENDING", "stock")],
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("modules left pending: stock (to upgrade)"),
+        "{e}"
+    );
+    assert!(!e.contains("exited with"), "Odoo itself exited 0: {e}");
+}
+
+#[test]
+fn preflight_refuses_role_postgres_and_the_stand_in_too() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    let cfg = std::fs::read_to_string(&odoo.config).unwrap() + "db_user = \"postgres\"\n";
+    std::fs::write(&odoo.config, cfg).unwrap();
+    let o = run_ou(&env, &odoo, &test_copy_args(), &[]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("Odoo refuses to connect as role postgres"),
+        "{}",
+        stderr(&o)
+    );
+    // The stand-in refuses it as Odoo does.
+    let s = std::process::Command::new(odoo.root.join("odoo-bin"))
+        .args([
+            "--database=x",
+            "--db_user=postgres",
+            "-u",
+            "all",
+            "--stop-after-init",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(s.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&s.stderr).contains("security risk, aborting"));
+}
+
+#[test]
+fn doctor_explains_a_wrong_configuration_one_line_per_problem() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    let pylib = env.dir.path().join("pylib/openupgradelib");
+    std::fs::create_dir_all(&pylib).unwrap();
+    std::fs::write(pylib.join("__init__.py"), "").unwrap();
+    let pp = env.dir.path().join("pylib");
+    let ok = run_ou(
+        &env,
+        &odoo,
+        &["doctor"],
+        &[("PYTHONPATH", pp.to_str().unwrap())],
+    );
+    assert_ok(&ok);
+    assert!(stdout(&ok).starts_with("Odoo 17.0: ok"), "{}", stdout(&ok));
+
+    // An 18.0 entry pointing at a 17.0 tree, with a missing addons folder,
+    // no OpenUpgrade scripts, role postgres, and no openupgradelib.
+    let wrong = odoo_tree(&env, "18.0", "17.0", &[], "db_user = \"postgres\"\n");
+    std::fs::remove_dir_all(wrong.root.join("OpenUpgrade/openupgrade_scripts")).unwrap();
+    let mut cfg = std::fs::read_to_string(&wrong.config).unwrap();
+    cfg = cfg.replace("addons\"]", "addons\", \"/nonexistent/addons\"]");
+    std::fs::write(&wrong.config, cfg).unwrap();
+    let o = run_ou(&env, &wrong, &["doctor"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+    let has = |s: &str| {
+        lines
+            .iter()
+            .any(|l| l.starts_with("Odoo 18.0: ") && l.contains(s))
+    };
+    assert!(
+        has("addons path /nonexistent/addons does not exist"),
+        "{lines:?}"
+    );
+    assert!(has("has no openupgrade_scripts/scripts"), "{lines:?}");
+    assert!(has("role postgres"), "{lines:?}");
+    assert!(has("odoo/release.py says 17.0, not 18.0"), "{lines:?}");
+    assert!(
+        has("the program says it is Odoo 17.0, not 18.0"),
+        "{lines:?}"
+    );
+    assert!(
+        has("Python package openupgradelib does not import"),
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 6, "one line per problem: {lines:?}");
+}
+
+#[test]
+fn serve_opens_only_a_neutralized_copy_on_localhost_and_stops_on_ctrl_c() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let env = Env::new();
+    let odoo = setup(&env);
+    let o = run_ou(&env, &odoo, &test_copy_args(), &[]);
+    assert_ok(&o);
+    let t = json(&o)["test_db"].as_str().unwrap().to_string();
+
+    // Production (a campaign's source) and a non-neutralized db are refused.
+    let o = run_ou(&env, &odoo, &["serve", "--db", DB], &[]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("holds production data"),
+        "{}",
+        stderr(&o)
+    );
+    env.exec(
+        "postgres",
+        &format!("CREATE DATABASE plain17 TEMPLATE \"{t}\""),
+    );
+    env.exec(
+        "plain17",
+        "UPDATE ir_config_parameter SET value = 'false' WHERE key = 'database.is_neutralized'",
+    );
+    let o = run_ou(&env, &odoo, &["serve", "--db", "plain17"], &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("is not neutralized"), "{}", stderr(&o));
+
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "serve",
+            "--db",
+            &t,
+            "--config",
+            odoo.config.to_str().unwrap(),
+            "--dsn",
+            &dsn_odoo(&env),
+        ])
+        .arg("--data-dir")
+        .arg(env.data_dir())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.dir.path())
+        .env("UPGRADE_PILOT_STATE_DIR", env.state_dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let mut second = String::new();
+    out.read_line(&mut second).unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .expect(&first)
+        .to_string();
+    let port: u16 = url["http://127.0.0.1:".len()..]
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        second.contains(&format!("ssh -N -L {port}:127.0.0.1:{port} ")),
+        "{second}"
+    );
+    // Odoo answers once it says it listens, for this database only.
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("HTTP service (werkzeug) running") {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "Odoo ended before listening"
+        );
+    }
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /web HTTP/1.0\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    assert!(body.contains(&format!("serving {t}")), "{body}");
+    assert!(body.contains("list off"), "no database manager: {body}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "Odoo stopped with us"
+    );
+}
