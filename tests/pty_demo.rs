@@ -122,6 +122,36 @@ fn demo_runs_a_test_upgrade_from_the_keyboard() {
     assert!(ready.contains("demo_manufacturing_test_17.0_"), "{ready}");
     assert!(ready.contains("no link to production"), "{ready}");
 
+    // The stepper names every step at 110 columns and marks where we are.
+    let top = ready.lines().next().unwrap_or_default().to_string();
+    for name in [
+        "✓1 Request",
+        "✓2 Wait",
+        "▶3 Test db",
+        "4 Checklist",
+        "5 Anomalies",
+        "6 Retest",
+        "7 Freeze",
+        "·8 Production",
+        "·9 Restore",
+    ] {
+        assert!(top.contains(name), "stepper lacks {name:?}: {top}");
+    }
+    // A digit jumps to a step the campaign allows, and says why not otherwise.
+    keys.write_all(b"8").unwrap();
+    screen.wait_for("step 8 (Production): no production job yet", 10);
+    keys.write_all(b"4").unwrap();
+    let text = screen.wait_for("How to test it", 10);
+    assert!(text.contains("▶4 Checklist"), "{text}");
+    keys.write_all(b"7").unwrap();
+    screen.wait_for("Freeze and upgrade production", 10);
+    // Esc goes back where we came from: the checklist, then the test database.
+    keys.write_all(b"\x1b").unwrap();
+    screen.wait_for("How to test it", 10);
+    std::thread::sleep(Duration::from_millis(100)); // let Esc stand alone, not as Alt+key
+    keys.write_all(b"\x1b").unwrap();
+    screen.wait_for("Test database ready", 10);
+
     keys.write_all(b"q").unwrap();
     let status = wait_exit(&mut child);
     assert!(status.success(), "{status:?}");
@@ -181,6 +211,10 @@ fn checklist_and_anomaly_survive_a_restart() {
         text.contains("✓ 1 passed") && text.contains("✗ 1 failed"),
         "the checklist opened as it was left:\n{text}"
     );
+    // The test database of the earlier session is one digit away.
+    keys.write_all(b"3").unwrap();
+    let text = screen.wait_for("Test database ready", 10);
+    assert!(text.contains("shop_test_17.0_"), "{text}");
     keys.write_all(b"a").unwrap();
     let text = screen.wait_for("Anomalies: 1 open of 1", 10);
     assert!(text.contains("logo missing"), "{text}");

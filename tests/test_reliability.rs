@@ -166,7 +166,7 @@ fn plan_files_that_are_not_text_or_not_programs() {
         dir.join("plan.toml").to_str().unwrap(),
         "--json",
     ]);
-    assert_refused(&o, "010_latin1.sql failed at line 0: not UTF-8 text");
+    assert_refused(&o, "010_latin1.sql failed at line 1: not UTF-8 text");
     std::fs::write(dir.join("notexec.sh"), "#!/bin/sh\n").unwrap();
     std::fs::write(dir.join("cmd.toml"), "name = \"x\"\n[[hop]]\nto = \"17.0\"\n[[hop.step]]\nname = \"odoo\"\ncommand = [\"./notexec.sh\"]\n").unwrap();
     assert_refused(

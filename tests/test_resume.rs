@@ -304,6 +304,7 @@ fn kill_9_at_every_step_boundary_of_test_resumes_each_time() {
         "plan",
         "neutralize_again",
         "verify",
+        "compare",
     ];
     for step in steps {
         for when in ["before", "after"] {

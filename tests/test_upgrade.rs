@@ -92,7 +92,8 @@ fn test_upgrade_makes_a_neutralized_upgraded_copy_and_leaves_the_source_alone() 
             "neutralize",
             "plan",
             "neutralize_again",
-            "verify"
+            "verify",
+            "compare"
         ]
     );
     assert!(

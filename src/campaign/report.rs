@@ -18,6 +18,8 @@ pub struct Input<'a> {
     pub last_test: Option<&'a JobRecord>,
     pub inspection: Option<&'a Inspection>,
     pub log_tail: &'a [String],
+    /// The jobs' comparisons with production: (which job, comparison).
+    pub comparisons: &'a [(String, crate::odoo::compare::Comparison)],
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -191,6 +193,29 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
             md.push_str(&format!("\nNote: {n}\n"));
         }
     }
+    for (what, cmp) in input.comparisons {
+        md.push_str(&format!(
+            "\n## Comparison with production: {what}\n\n{:?} against {:?}, {}\n\n",
+            cmp.copy,
+            cmp.production,
+            cmp.summary()
+        ));
+        for check in &cmp.checks {
+            md.push_str(&format!(
+                "- [{}] {} / {}: {}\n",
+                if check.ok { "ok" } else { "DIFFERS" },
+                check.area,
+                check.name,
+                check.summary
+            ));
+            for d in &check.differences {
+                md.push_str(&format!("  - {d}\n"));
+            }
+            if check.more > 0 {
+                md.push_str(&format!("  - … and {} more\n", check.more));
+            }
+        }
+    }
     md.push_str("\n## Upgrade log (tail)\n\n```\n");
     for l in input.log_tail {
         md.push_str(l);
@@ -206,6 +231,7 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
         "test": input.last_test.map(|j| json!({"db": j.work_db, "source_version": j.source_version, "target": j.target, "neutralized": j.neutralized.0, "neutralized_by_module": j.by_module.neutralized_by_module, "neutralize_notes": j.by_module.neutralize_notes, "status": j.status})),
         "modules": input.inspection.map(|i| i.installed.iter().map(|m| json!({"name": m.name, "version": m.version, "custom": m.custom})).collect::<Vec<_>>()),
         "log_tail": input.log_tail,
+        "comparisons": input.comparisons.iter().map(|(what, c)| json!({"job": what, "comparison": c})).collect::<Vec<_>>(),
     });
     write_file(&out.join("report.md"), md.as_bytes())?;
     write_file(

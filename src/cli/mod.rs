@@ -1,5 +1,6 @@
 //! Headless subcommands (DESIGN.md §7): thin front ends over the engine.
 
+mod compare;
 mod confirm;
 mod demo;
 mod detach;
@@ -195,6 +196,17 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Compare an upgraded copy with production (reads both only); exit 1 when something differs.
+    Compare {
+        /// Production (or, after a restore, the kept <db>_before_<target>_<ts>).
+        #[arg(long)]
+        db: String,
+        /// The upgraded copy (test copy, production working copy, or the restored production).
+        #[arg(long)]
+        test_db: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Where each campaign stands: test jobs and their steps.
     Status {
         #[arg(long)]
@@ -202,6 +214,55 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+impl Command {
+    /// The subcommand's name, for the log's start line.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Demo { .. } => "demo",
+            Command::Inspect { .. } => "inspect",
+            Command::Test { .. } => "test",
+            Command::Neutralize { .. } => "neutralize",
+            Command::Freeze { .. } => "freeze",
+            Command::Unfreeze { .. } => "unfreeze",
+            Command::Production { .. } => "production",
+            Command::Restore { .. } => "restore",
+            Command::Rollback { .. } => "rollback",
+            Command::Backup { .. } => "backup",
+            Command::Report { .. } => "report",
+            Command::Status { .. } => "status",
+            Command::Compare { .. } => "compare",
+            Command::Doctor => "doctor",
+            Command::Serve { .. } => "serve",
+        }
+    }
+
+    /// The database names on the command line, with their flags.
+    fn db_names(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Command::Demo { .. } | Command::Doctor => vec![],
+            Command::Status { db, .. } => db.iter().map(|d| ("--db", d.as_str())).collect(),
+            Command::Compare { db, test_db, .. } => {
+                vec![("--db", db.as_str()), ("--test-db", test_db.as_str())]
+            }
+            Command::Test { db, test_db, .. } => {
+                let mut v = vec![("--db", db.as_str())];
+                v.extend(test_db.iter().map(|t| ("--test-db", t.as_str())));
+                v
+            }
+            Command::Inspect { db, .. }
+            | Command::Neutralize { db, .. }
+            | Command::Freeze { db, .. }
+            | Command::Unfreeze { db }
+            | Command::Production { db, .. }
+            | Command::Restore { db, .. }
+            | Command::Rollback { db, .. }
+            | Command::Backup { db, .. }
+            | Command::Report { db, .. }
+            | Command::Serve { db, .. } => vec![("--db", db.as_str())],
+        }
+    }
 }
 
 /// Resolves connection, config, state dir and data dir from the global flags.
@@ -219,6 +280,9 @@ pub fn engine_from(global: &GlobalArgs) -> Result<Engine> {
         odoo: odoo.as_ref(),
         pgpass: pgpass::default_path(),
     })?;
+    for w in pgpass::take_warnings() {
+        output::err(&format!("WARNING: {w}"));
+    }
     let state_dir = config.state_dir()?;
     let data_dir = global
         .data_dir
@@ -271,12 +335,32 @@ pub fn run() -> Result<i32> {
     let Some(command) = cli.command else {
         let engine = engine_from(&cli.global)?;
         let _guard = init_logging(&engine.state_dir);
+        tracing::info!(command = "tui", server = %engine.conn.server(), "start");
         rt.block_on(crate::tui::run(engine))?;
         return Ok(0);
     };
-    let engine = engine_from(&cli.global)?;
+    // compare keeps exit 1 for "something differs": its other failures exit 2.
+    let is_compare = matches!(command, Command::Compare { .. });
+    let early = |e: color_eyre::Report| -> Result<i32> {
+        if is_compare {
+            output::err(&format!("upgrade-pilot: {}", one_line_error(&e)));
+            Ok(2)
+        } else {
+            Err(e)
+        }
+    };
+    // Every database name given, checked before anything is made.
+    for (flag, name) in command.db_names() {
+        if let Err(e) = crate::pg::ident::check_db_name(name) {
+            return early(eyre!("{flag}: {e}"));
+        }
+    }
+    let engine = match engine_from(&cli.global) {
+        Ok(e) => e,
+        Err(e) => return early(e),
+    };
     let _guard = init_logging(&engine.state_dir);
-    tracing::info!(command = ?std::env::args().nth(1), server = %engine.conn.server(), "start");
+    tracing::info!(command = command.name(), server = %engine.conn.server(), "start");
     rt.block_on(async move {
         match command {
             Command::Inspect { db, json } => inspect::run(&engine, &db, json).await,
@@ -318,6 +402,9 @@ pub fn run() -> Result<i32> {
                 test::run(&engine, req, yes, json).await
             }
             Command::Neutralize { db, yes } => neutralize::run(&engine, &db, yes).await,
+            Command::Compare { db, test_db, json } => {
+                compare::run(&engine, &db, &test_db, json).await
+            }
             Command::Status { db, json } => status::run(&engine, db.as_deref(), json).await,
             Command::Backup { db, format, out } => {
                 crate::pg::ident::check_db_name(&db)?;
@@ -404,7 +491,8 @@ pub fn one_line_error(e: &color_eyre::Report) -> String {
             || c.is::<crate::odoo::inspect::InspectError>()
             || c.is::<crate::pg::ident::NameError>()
             || c.is::<crate::engine::plan::PlanError>()
-            || c.is::<crate::engine::lock::LockError>();
+            || c.is::<crate::engine::lock::LockError>()
+            || c.is::<crate::odoo::compare::CompareError>();
         if ours {
             break;
         }

@@ -91,6 +91,7 @@ pub async fn production(
             "backup": record.backup,
             "checks": record.checks,
             "steps": steps,
+            "comparison": record.comparison,
         }));
     } else {
         out(&format!(
@@ -102,6 +103,9 @@ pub async fn production(
                 "  backup taken before the upgrade: {}",
                 b.dump.display()
             ));
+        }
+        if let Some(c) = &record.comparison {
+            out(&format!("  compared with production: {}", c.summary()));
         }
         out(&format!(
             "  next: upgrade-pilot restore --db {:?}",
@@ -149,6 +153,7 @@ pub async fn restore(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
         .and_then(|c| c.swap)
         .is_some();
     if !pending {
+        acknowledge_differences(engine, db, yes)?;
         let plan = engine.plan_restore(&maint, db).await?;
         confirm(
             &format!("Swap into place: {}; then reopen {db:?}?", describe(&plan)),
@@ -157,6 +162,48 @@ pub async fn restore(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
     }
     let o = engine.restore(db).await?;
     Ok(report(&o, "restored"))
+}
+
+/// The production comparison's open differences, shown and accepted before the swap.
+fn acknowledge_differences(engine: &Engine, db: &str, yes: bool) -> Result<()> {
+    let Some(job) = engine.production_comparison(db)? else {
+        return Ok(());
+    };
+    let Some(cmp) = job.comparison.as_ref().filter(|c| !c.ok()) else {
+        return Ok(());
+    };
+    if job.comparison_acknowledged.is_some() {
+        return Ok(());
+    }
+    err(&format!(
+        "the upgraded copy {:?} differs from production: {}",
+        cmp.copy,
+        cmp.summary()
+    ));
+    for check in cmp.failed() {
+        err(&format!(
+            "  ✗ {} · {}: {}",
+            check.area, check.name, check.summary
+        ));
+        for d in check.differences.iter().take(10) {
+            err(&format!("      {d}"));
+        }
+        let hidden = check.differences.len().saturating_sub(10) + check.more;
+        if hidden > 0 {
+            err(&format!(
+                "      … and {hidden} more (upgrade-pilot status --json)"
+            ));
+        }
+    }
+    confirm(
+        &format!(
+            "Acknowledge these {} difference(s) as expected for the upgrade?",
+            cmp.difference_count()
+        ),
+        yes,
+    )?;
+    engine.acknowledge_comparison(job)?;
+    Ok(())
 }
 
 pub async fn rollback(engine: &Engine, db: &str, stay_frozen: bool, yes: bool) -> Result<i32> {

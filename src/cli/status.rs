@@ -40,6 +40,7 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
         json!({
             "job": j.id, "kind": j.kind, "status": effective_status(j), "db": j.work_db, "test_db": j.work_db,
             "target": j.target, "error": j.error, "backup": j.backup,
+            "comparison": j.comparison, "comparison_acknowledged": j.comparison_acknowledged,
             "steps": j.steps.iter().map(|s| json!({"name": s.name, "status": s.status, "seconds": s.seconds})).collect::<Vec<_>>(),
         })
     };
@@ -100,6 +101,9 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
             if let Some(e) = &j.error {
                 out(&format!("    error: {e}"));
             }
+            if let Some(cmp) = &j.comparison {
+                out(&format!("    compared with production: {}", cmp.summary()));
+            }
         }
         if let Some(f) = &c.freeze {
             out(&format!(
@@ -119,6 +123,9 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
             ));
             if let Some(e) = &j.error {
                 out(&format!("    error: {e}"));
+            }
+            if let Some(cmp) = &j.comparison {
+                out(&format!("    compared with production: {}", cmp.summary()));
             }
         }
         if let Some(s) = &c.swap {

@@ -66,6 +66,7 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
             "hops": record.hops,
             "anomaly_drafts": record.anomaly_drafts,
             "odoo_neutralize": record.odoo_neutralize,
+            "comparison": record.comparison,
         }));
     } else {
         out(&format!(
@@ -103,6 +104,12 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
             for d in &record.anomaly_drafts {
                 out(&format!("    #{} {}", d.id, d.title()));
             }
+        }
+        if let Some(c) = &record.comparison {
+            out(&format!(
+                "  compared with production: {} (upgrade-pilot status --json lists them)",
+                c.summary()
+            ));
         }
     }
     Ok(0)

@@ -86,6 +86,12 @@ pub struct JobRecord {
     /// Production jobs: the backup of the working copy taken before the plan.
     #[serde(default)]
     pub backup: Option<Backup>,
+    /// The last step's comparison with production (findings, not failures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Box<crate::odoo::compare::Comparison>>,
+    /// Production jobs: the comparison's differences accepted before the restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison_acknowledged: Option<Box<super::compare::Acknowledged>>,
     /// The derived OpenUpgrade plan (`--engine openupgrade`), hop by hop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub openupgrade: Vec<super::openupgrade::HopSpec>,
@@ -156,6 +162,8 @@ impl JobRecord {
             source_uuid: n.source_uuid,
             filestore: None,
             backup: None,
+            comparison: None,
+            comparison_acknowledged: None,
             openupgrade: Vec::new(),
             hops: Vec::new(),
             anomaly_drafts: Vec::new(),

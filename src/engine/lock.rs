@@ -66,3 +66,125 @@ pub async fn acquire(conn: &ConnInfo, db: &str) -> Result<JobLock, LockError> {
         holder,
     })
 }
+
+/// How often a running job looks for its own statements waiting on a lock.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Says, while a job runs, when one of this process's connections waits on a
+/// lock another session holds: who holds it (pid, application, role, what it
+/// is doing and since when). Once per waiting backend and holder; ends with
+/// `stop`. Cancelling the waiting statement is the job's own business (its
+/// statements race the job's cancel token and cancel themselves on the server).
+pub async fn watch_lock_waits(
+    conn: ConnInfo,
+    emit: std::sync::Arc<super::emit::Emitter>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let Ok(client) = conn.connect_maintenance().await else {
+        return;
+    };
+    let mut told = std::collections::HashSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(WAIT_POLL) => {}
+        }
+        let Ok(waits) = lock_waits(&client).await else {
+            continue;
+        };
+        for w in waits {
+            if told.insert((w.waiter, w.holder)) {
+                let mut w = w;
+                if let Some(oid) = w.relation {
+                    // The table's name is known in its own database only.
+                    if let Some(name) = relation_name(&conn, &w.db, oid).await {
+                        w.lock = w
+                            .lock
+                            .replace(&format!("relation {oid}"), &format!("table {name}"));
+                    }
+                }
+                let line = w.to_string();
+                tracing::warn!("{line}");
+                emit.warn(line).await;
+            }
+        }
+    }
+}
+
+/// One of our backends waiting for a lock, and one session holding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockWait {
+    pub waiter: i32,
+    pub db: String,
+    /// The lock wanted, e.g. "AccessExclusiveLock on relation 16402".
+    pub lock: String,
+    pub holder: i32,
+    pub application: String,
+    pub user: String,
+    /// "idle in transaction", "active"…
+    pub state: String,
+    /// When the holder's transaction began (else its session).
+    pub since: String,
+    pub query: String,
+    /// The relation's oid, when the lock is on one.
+    pub relation: Option<u32>,
+}
+
+async fn relation_name(conn: &ConnInfo, db: &str, oid: u32) -> Option<String> {
+    let c = conn.connect(db).await.ok()?;
+    c.query_one("SELECT $1::oid::regclass::text", &[&oid])
+        .await
+        .ok()
+        .map(|r| r.get(0))
+}
+
+impl std::fmt::Display for LockWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let app = if self.application.is_empty() {
+            "no application name"
+        } else {
+            &self.application
+        };
+        write!(
+            f,
+            "waiting on {:?} for a lock ({}) held by pid {} ({app}, role {}, {} since {}: {}); the job goes on once it is released, or cancel it (Ctrl-C / SIGTERM)",
+            self.db, self.lock, self.holder, self.user, self.state, self.since, self.query
+        )
+    }
+}
+
+/// Our backends (see `server::note_own`) that wait on a lock, with the holders.
+pub async fn lock_waits(client: &Client) -> Result<Vec<LockWait>, tokio_postgres::Error> {
+    let (pids, _) = crate::pg::server::own_backends();
+    let rows = client
+        .query(
+            "SELECT w.pid, coalesce(w.datname::text, ''), \
+               coalesce((SELECT l.mode || ' on ' || l.locktype || coalesce(' ' || l.relation::text, '') \
+                         FROM pg_locks l WHERE l.pid = w.pid AND NOT l.granted LIMIT 1), 'a lock'), \
+               h.pid, coalesce(h.application_name, ''), coalesce(h.usename::text, ''), coalesce(h.state, ''), \
+               coalesce(to_char(coalesce(h.xact_start, h.backend_start), 'YYYY-MM-DD HH24:MI:SS'), ''), \
+               left(regexp_replace(coalesce(h.query, ''), '\\s+', ' ', 'g'), 120), \
+               (SELECT l.relation FROM pg_locks l WHERE l.pid = w.pid AND NOT l.granted LIMIT 1) \
+             FROM pg_stat_activity w \
+             CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS b(pid) \
+             JOIN pg_stat_activity h ON h.pid = b.pid \
+             WHERE w.pid = ANY($1) AND w.pid <> pg_backend_pid() ORDER BY w.pid, h.pid",
+            &[&pids],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| LockWait {
+            waiter: r.get(0),
+            db: r.get(1),
+            lock: r.get(2),
+            holder: r.get(3),
+            application: r.get(4),
+            user: r.get(5),
+            state: r.get(6),
+            since: r.get(7),
+            query: r.get(8),
+            relation: r.get(9),
+        })
+        .collect())
+}

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod clone;
+pub mod compare;
 pub mod emit;
 pub mod events;
 pub mod freeze;
@@ -15,6 +16,7 @@ pub mod plan;
 pub mod production;
 mod report;
 mod runner;
+pub mod sqlfile;
 pub mod swap;
 pub mod test_job;
 
@@ -50,6 +52,8 @@ pub enum EngineError {
     Neutralize(#[from] crate::odoo::neutralize::NeutralizeError),
     #[error(transparent)]
     Inspect(#[from] crate::odoo::inspect::InspectError),
+    #[error(transparent)]
+    Compare(#[from] crate::odoo::compare::CompareError),
     #[error("verification failed: {0}")]
     Verify(String),
     #[error("cancelled: the half-made copy was dropped")]

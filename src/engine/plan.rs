@@ -13,6 +13,7 @@ use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::emit::{Emitter, crash_point};
+use super::sqlfile;
 use crate::config::one_line;
 use crate::odoo::inspect;
 use crate::odoo::version::Series;
@@ -30,6 +31,15 @@ pub enum PlanError {
         file: PathBuf,
         line: usize,
         message: String,
+    },
+    #[error(
+        "plan step {step:?}: {file} line {line}: {command} is not allowed in a plan SQL file (each file runs as one transaction, applied whole or not at all): remove it"
+    )]
+    TransactionControl {
+        step: String,
+        file: PathBuf,
+        line: usize,
+        command: &'static str,
     },
     #[error(
         "plan step {step:?}: {file} changed since it was applied (sha256 {old}…, now {new}…): restore it, or discard the test copy (--discard) to start over"
@@ -317,6 +327,20 @@ impl Plan {
                             dir.display()
                         ))
                     })?;
+                    for file in &files {
+                        // Unreadable or not UTF-8: said when the file is run.
+                        let Ok(text) = std::fs::read_to_string(file) else {
+                            continue;
+                        };
+                        if let Some((line, command)) = sqlfile::find_transaction_control(&text) {
+                            return Err(PlanError::TransactionControl {
+                                step: s.name.clone(),
+                                file: file.clone(),
+                                line,
+                                command,
+                            });
+                        }
+                    }
                     Action::Sql { dir, files }
                 } else if let Some(argv) = &s.command {
                     let prog = argv
@@ -438,14 +462,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn line_of(text: &str, pos: usize) -> usize {
-    text.chars()
-        .take(pos.saturating_sub(1))
-        .filter(|c| *c == '\n')
-        .count()
-        + 1
-}
-
 /// Runs the plan hop by hop. Applied SQL files and finished commands are in the
 /// journal, so a second run continues where the first stopped.
 pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
@@ -517,29 +533,65 @@ pub async fn run(plan: &ReadyPlan, ctx: &RunCtx<'_>) -> Result<(), PlanError> {
                             }
                             None => {}
                         }
-                        let text = String::from_utf8(bytes).map_err(|e| PlanError::SqlFailed {
-                            step: step.name.clone(),
-                            file: file.clone(),
-                            line: 0,
-                            message: format!(
-                                "not UTF-8 text (byte {})",
-                                e.utf8_error().valid_up_to()
-                            ),
+                        let text = String::from_utf8(bytes).map_err(|e| {
+                            let bad = e.utf8_error().valid_up_to();
+                            PlanError::SqlFailed {
+                                step: step.name.clone(),
+                                file: file.clone(),
+                                line: e.as_bytes()[..bad].iter().filter(|b| **b == b'\n').count()
+                                    + 1,
+                                message: format!("not UTF-8 text (byte {bad})"),
+                            }
                         })?;
+                        let statements = sqlfile::split(&text);
+                        // Checked with the plan; checked again: the file may have changed since.
+                        if let Some(st) = statements
+                            .iter()
+                            .find(|s| s.transaction_control().is_some())
+                        {
+                            return Err(PlanError::TransactionControl {
+                                step: step.name.clone(),
+                                file: file.clone(),
+                                line: st.line,
+                                command: st.transaction_control().unwrap_or("COMMIT"),
+                            });
+                        }
                         let t0 = Instant::now();
+                        let server_cancel = client.cancel_token();
                         let tx = client.transaction().await?;
-                        if let Err(e) = tx.batch_execute(&text).await {
+                        // Statement by statement, so that an error points at its
+                        // line, but pipelined: all are sent at once and the
+                        // answers read in order (one round trip, as one batch).
+                        // After a failure the server refuses the rest of the
+                        // transaction: the first error is the one.
+                        let all = futures_util::future::join_all(
+                            statements.iter().map(|st| tx.batch_execute(st.text)),
+                        );
+                        // A statement waiting on a lock (or just long) is
+                        // cancelled on the server when the job is.
+                        let ran = tokio::select! {
+                            r = all => r,
+                            _ = ctx.cancel.cancelled() => {
+                                let _ = server_cancel.cancel_query(tokio_postgres::NoTls).await;
+                                return Err(PlanError::Cancelled);
+                            }
+                        };
+                        let failed = statements
+                            .iter()
+                            .zip(ran)
+                            .find_map(|(st, r)| r.err().map(|e| (st, e)));
+                        if let Some((st, e)) = failed {
                             let (line, message) = match e.as_db_error() {
                                 Some(db) => {
-                                    let line = match db.position() {
+                                    let pos = match db.position() {
                                         Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
-                                            line_of(&text, *p as usize)
+                                            Some(*p as usize)
                                         }
-                                        _ => 0,
+                                        _ => None,
                                     };
-                                    (line, db.message().to_string())
+                                    (st.line_at(pos), db.message().to_string())
                                 }
-                                None => (0, e.to_string()),
+                                None => (st.line, e.to_string()),
                             };
                             drop(tx);
                             ctx.emit
@@ -872,6 +924,5 @@ mod tests {
             Some((12, 40))
         );
         assert_eq!(odoo_module_progress("Loading module x"), None);
-        assert_eq!(line_of("a\nb\nc", 3), 2);
     }
 }

@@ -24,7 +24,14 @@ use crate::odoo::{filestore, verify};
 use crate::pg::ident::check_db_name;
 use crate::pg::server;
 
-pub const STEPS: [&str; 5] = ["preflight", "clone", "backup", "plan", "verify"];
+pub const STEPS: [&str; 6] = [
+    "preflight",
+    "clone",
+    "backup",
+    "plan",
+    "verify",
+    super::compare::STEP,
+];
 
 #[derive(Debug, Clone)]
 pub struct ProductionRequest {
@@ -265,6 +272,10 @@ impl Engine {
                 current,
             )
             .await?;
+        // Production's side of the comparison: the frozen production, read from its copy.
+        if !record.is_done("plan") || !cloned {
+            self.compare_baseline(record, !cloned, emit).await;
+        }
 
         *current = "backup".into();
         if record.is_done("backup")
@@ -355,6 +366,7 @@ impl Engine {
         }
         self.finish(record, "verify", t0, "ready to restore".into(), emit)
             .await?;
+        self.compare_step(record, emit, current).await?;
         Ok(())
     }
 }

@@ -54,6 +54,15 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default();
+        // The comparisons the tester must see: last test copy's, and production's.
+        let mut comparisons = Vec::new();
+        if let Some(cmp) = last.as_ref().and_then(|j| j.comparison.as_deref().cloned()) {
+            comparisons.push((format!("test copy {}", cmp.copy), cmp));
+        }
+        if let Some(cmp) = self.production_comparison(db)?.and_then(|j| j.comparison) {
+            let cmp = *cmp;
+            comparisons.push((format!("production copy {}", cmp.copy), cmp));
+        }
         report::write(
             out,
             &report::Input {
@@ -62,6 +71,7 @@ impl Engine {
                 last_test: last.as_ref(),
                 inspection: inspection.as_ref(),
                 log_tail: &log_tail,
+                comparisons: &comparisons,
             },
         )
         .map_err(EngineError::Preflight)

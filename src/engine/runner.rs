@@ -279,7 +279,21 @@ impl Engine {
             ptx,
             Some(&job::log_path(&self.state_dir, &id)),
         ));
-        let join = tokio::spawn(body(self.clone(), emit, cancel.clone()));
+        let engine = self.clone();
+        let job_cancel = cancel.clone();
+        let join = tokio::spawn(async move {
+            // Beside the job: says who holds a lock one of its statements waits for.
+            let stop = CancellationToken::new();
+            let watch = tokio::spawn(super::lock::watch_lock_waits(
+                engine.conn.clone(),
+                emit.clone(),
+                stop.clone(),
+            ));
+            let result = body(engine, emit, job_cancel).await;
+            stop.cancel();
+            let _ = watch.await;
+            result
+        });
         JobHandle {
             id,
             events: rx,

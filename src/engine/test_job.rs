@@ -26,13 +26,14 @@ use crate::odoo::{filestore, verify};
 use crate::pg::ident::{check_db_name, name_with_suffix};
 use crate::pg::server;
 
-pub const STEPS: [&str; 6] = [
+pub const STEPS: [&str; 7] = [
     "preflight",
     "clone",
     "neutralize",
     "plan",
     "neutralize_again",
     "verify",
+    super::compare::STEP,
 ];
 
 #[derive(Debug, Clone)]
@@ -70,6 +71,8 @@ pub struct PreparedTest {
     maint: Client,
     lock: JobLock,
     preflight_seconds: f64,
+    /// The source refuses connections: its modules are checked on the copy.
+    source_frozen: bool,
 }
 
 /// A target newer than the version table is accepted, with this warning.
@@ -85,6 +88,22 @@ pub fn beyond_table_note(target: Series) -> Option<Note> {
 
 fn fail(msg: impl Into<String>) -> EngineError {
     EngineError::Preflight(msg.into())
+}
+
+/// Modules left "to install/upgrade/remove" by an unfinished operation: refused.
+fn pending_refusal(i: &Inspection) -> Option<EngineError> {
+    if i.pending.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = i
+        .pending
+        .iter()
+        .map(|m| format!("{} ({})", m.name, m.state))
+        .collect();
+    Some(fail(format!(
+        "modules left in a pending state by an unfinished operation: {}; finish or cancel it in Odoo first",
+        list.join(", ")
+    )))
 }
 
 impl Engine {
@@ -115,7 +134,12 @@ impl Engine {
         }
         let major = server::server_major(&maint).await?;
         let lock = lock::acquire(&self.conn, &req.db).await?;
-        let inspection = {
+        // A frozen source cannot be read, but it can be a template: its facts
+        // come from the freeze record, its modules are checked on the copy.
+        let source_frozen = !server::allows_connections(&maint, &req.db).await?;
+        let inspection = if source_frozen {
+            self.frozen_source(&maint, req).await?
+        } else {
             let src = self.conn.connect(&req.db).await?;
             inspect::inspect(&src, &req.db, &self.config.odoo.custom_modules).await?
         };
@@ -127,16 +151,8 @@ impl Engine {
                 Series::new(source.major + 1, 0)
             )));
         }
-        if !inspection.pending.is_empty() {
-            let list: Vec<String> = inspection
-                .pending
-                .iter()
-                .map(|m| format!("{} ({})", m.name, m.state))
-                .collect();
-            return Err(fail(format!(
-                "modules left in a pending state by an unfinished operation: {}; finish or cancel it in Odoo first",
-                list.join(", ")
-            )));
+        if let Some(e) = pending_refusal(&inspection) {
+            return Err(e);
         }
         let rights = server::role_rights(&maint).await?;
         if !rights.superuser && !rights.createdb {
@@ -231,6 +247,10 @@ impl Engine {
                     CloneMethod::Template
                 },
                 "already cloned".to_string(),
+            ),
+            _ if source_frozen => (
+                CloneMethod::Template,
+                "the source is frozen (nobody can be connected): template copy".to_string(),
             ),
             _ => clone::choose(&maint, &req.db, req.clone).await?,
         };
@@ -332,6 +352,55 @@ impl Engine {
             maint,
             lock,
             preflight_seconds: t0.elapsed().as_secs_f64(),
+            source_frozen,
+        })
+    }
+
+    /// What can be known of a frozen source without connecting to it: the
+    /// version and uuid its freeze recorded, its size. A template copy is the
+    /// only copy that can read it.
+    async fn frozen_source(
+        &self,
+        maint: &Client,
+        req: &TestRequest,
+    ) -> Result<Inspection, EngineError> {
+        let db = &req.db;
+        if req.clone == CloneChoice::Snapshot {
+            return Err(fail(format!(
+                "{db:?} is frozen (it refuses connections), so a snapshot copy cannot read it: use --clone template or auto (a frozen database is copied as a template)"
+            )));
+        }
+        if req.engine == EngineChoice::OpenUpgrade {
+            return Err(fail(format!(
+                "{db:?} is frozen (it refuses connections) and the OpenUpgrade engine needs its module list: give a --plan, or unfreeze it first"
+            )));
+        }
+        let freeze = campaign::load(&self.state_dir, &self.conn.server_key(), db)?
+            .and_then(|c| c.freeze)
+            .ok_or_else(|| {
+                fail(format!(
+                    "{db:?} refuses connections and no freeze by upgrade-pilot is recorded for it, so its version cannot be read: allow connections again (ALTER DATABASE … ALLOW_CONNECTIONS true) to test it"
+                ))
+            })?;
+        let series: Series = freeze
+            .series
+            .parse()
+            .map_err(|e: crate::odoo::version::SeriesError| fail(e.to_string()))?;
+        Ok(Inspection {
+            db: db.clone(),
+            series,
+            base_version: freeze.base_version,
+            installed_count: 0,
+            installed: Vec::new(),
+            pending: Vec::new(),
+            custom_modules: Vec::new(),
+            size_bytes: server::db_size(maint, db).await?,
+            sessions: Vec::new(),
+            neutralized: false,
+            uuid: freeze.uuid,
+            studio: false,
+            code_actions: Vec::new(),
+            custom_views: Vec::new(),
         })
     }
 
@@ -589,6 +658,7 @@ impl Engine {
             lock,
             preflight_seconds,
             target,
+            source_frozen,
             ..
         } = p;
         let _lock = lock;
@@ -604,6 +674,7 @@ impl Engine {
                 &maint,
                 target,
                 preflight_seconds,
+                source_frozen,
                 &emit,
                 &cancel,
                 &mut current,
@@ -624,6 +695,7 @@ impl Engine {
         maint: &Client,
         target: Series,
         preflight_seconds: f64,
+        source_frozen: bool,
         emit: &Emitter,
         cancel: &CancellationToken,
         current: &mut String,
@@ -635,6 +707,27 @@ impl Engine {
         let cloned_and_present = self
             .clone_step(record, method, why, maint, major, emit, cancel, current)
             .await?;
+        if source_frozen && !record.is_done("neutralize") {
+            // What preflight could not read on the frozen source, read on its copy.
+            let c = self.conn.connect(&work).await?;
+            let copy = inspect::inspect(&c, &work, &self.config.odoo.custom_modules).await?;
+            if let Some(e) = pending_refusal(&copy) {
+                return Err(e);
+            }
+            if !copy.custom_modules.is_empty() {
+                emit.warn(format!(
+                    "{} custom module(s) not covered by Odoo's upgrade service, test them yourself: {}",
+                    copy.custom_modules.len(),
+                    copy.custom_modules.join(", ")
+                ))
+                .await;
+            }
+        }
+        // Production's side of the comparison, while the copy still equals it.
+        if !record.is_done("neutralize") || !cloned_and_present {
+            self.compare_baseline(record, !cloned_and_present, emit)
+                .await;
+        }
 
         let opts = self.neutralize_options();
         *current = "neutralize".into();
@@ -748,6 +841,7 @@ impl Engine {
         }
         self.finish(record, "verify", t0, "all checks passed".into(), emit)
             .await?;
+        self.compare_step(record, emit, current).await?;
         Ok(())
     }
 

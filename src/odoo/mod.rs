@@ -1,5 +1,6 @@
 //! Odoo knowledge: versions, inspection, neutralization, verification, filestore, odoo.conf.
 
+pub mod compare;
 pub mod conf;
 pub mod filestore;
 pub mod inspect;

@@ -247,6 +247,8 @@ impl ConnInfo {
             tokio::spawn(async move {
                 let _ = conn.await;
             });
+            // Session counts leave our own connections out.
+            super::server::note_own(&client).await;
             return Ok(client);
         }
         cfg.ssl_mode(match self.sslmode {
@@ -259,6 +261,8 @@ impl ConnInfo {
         tokio::spawn(async move {
             let _ = conn.await;
         });
+        // Session counts leave our own connections out.
+        super::server::note_own(&client).await;
         Ok(client)
     }
 

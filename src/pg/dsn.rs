@@ -8,6 +8,97 @@ use thiserror::Error;
 pub enum DsnError {
     #[error("connection string: {0}")]
     Syntax(String),
+    /// libpq's own words ("invalid connection option"), then what to do.
+    #[error("--dsn: invalid {what} {key:?}{hint}")]
+    UnknownKey {
+        what: &'static str,
+        key: String,
+        hint: String,
+    },
+    #[error(
+        "--dsn: {key:?} is a libpq setting upgrade-pilot does not use: remove it (it uses {})",
+        USED.join(", ")
+    )]
+    Unsupported { key: String },
+}
+
+/// The settings this tool reads (and hands to pg_dump, psql… through PG* variables).
+/// `password` is read only to be refused with its own message.
+const USED: [&str; 6] = ["host", "port", "dbname", "user", "sslmode", "sslrootcert"];
+
+/// Every other libpq connection setting (PostgreSQL 18): accepted by libpq, so
+/// a user may expect it to work; here it would be ignored, so it is refused.
+const LIBPQ_OTHER: [&str; 40] = [
+    "hostaddr",
+    "passfile",
+    "require_auth",
+    "channel_binding",
+    "connect_timeout",
+    "client_encoding",
+    "options",
+    "application_name",
+    "fallback_application_name",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "replication",
+    "gssencmode",
+    "sslnegotiation",
+    "sslcompression",
+    "sslcert",
+    "sslkey",
+    "sslkeylogfile",
+    "sslpassword",
+    "sslcertmode",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "requirepeer",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "min_protocol_version",
+    "max_protocol_version",
+    "krbsrvname",
+    "gsslib",
+    "gssdelegation",
+    "service",
+    "target_session_attrs",
+    "load_balance_hosts",
+    "scram_client_key",
+    "scram_server_key",
+    "oauth_issuer",
+];
+
+/// Refuses what libpq refuses (a key it does not know) and what it knows but
+/// this tool would ignore: never a setting silently dropped (`sslmod=require`
+/// left the connection unencrypted).
+fn check_key(key: &str, uri: bool) -> Result<(), DsnError> {
+    if USED.contains(&key) || key == "password" {
+        return Ok(());
+    }
+    if LIBPQ_OTHER.contains(&key) || key.starts_with("oauth_") {
+        return Err(DsnError::Unsupported { key: key.into() });
+    }
+    let near = USED
+        .iter()
+        .chain(["password"].iter())
+        .map(|k| (strsim::levenshtein(k, key), *k))
+        .min()
+        .filter(|(d, _)| *d <= 2);
+    Err(DsnError::UnknownKey {
+        what: if uri {
+            "URI query parameter"
+        } else {
+            "connection option"
+        },
+        key: key.into(),
+        hint: match near {
+            Some((_, k)) => format!(": did you mean {k}?"),
+            None => format!(": use {}", USED.join(", ")),
+        },
+    })
 }
 
 pub type Params = BTreeMap<String, String>;
@@ -80,6 +171,7 @@ fn parse_kv(s: &str) -> Result<Params, DsnError> {
         if key.is_empty() {
             return Err(DsnError::Syntax("empty key".into()));
         }
+        check_key(&key, false)?;
         out.insert(key, value);
     }
 }
@@ -162,7 +254,14 @@ fn parse_uri(s: &str) -> Result<Params, DsnError> {
         let (k, v) = pair
             .split_once('=')
             .ok_or_else(|| DsnError::Syntax(format!("query parameter {pair:?} has no value")))?;
-        out.insert(percent_decode(k)?, percent_decode(v)?);
+        let (k, v) = (percent_decode(k)?, percent_decode(v)?);
+        // libpq's JDBC-style alias.
+        if k == "ssl" && v == "true" {
+            out.insert("sslmode".into(), "require".into());
+            continue;
+        }
+        check_key(&k, true)?;
+        out.insert(k, v);
     }
     Ok(out)
 }
@@ -198,6 +297,33 @@ mod tests {
         let p = parse("postgresql://u:secret@[::1]:5432").unwrap();
         assert_eq!(p["host"], "::1");
         assert_eq!(p["password"], "secret");
+    }
+
+    #[test]
+    fn unknown_and_unused_keys_are_refused_never_ignored() {
+        let e = parse("host=db sslmod=require").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--dsn: invalid connection option \"sslmod\": did you mean sslmode?"
+        );
+        let e = parse("postgresql://db/prod?sslmode=require&sslrootcrt=/ca.pem")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "--dsn: invalid URI query parameter \"sslrootcrt\": did you mean sslrootcert?"
+        );
+        let e = parse("host=db frobnicate=1").unwrap_err().to_string();
+        assert!(e.contains("\"frobnicate\": use host, port"), "{e}");
+        let e = parse("host=db hostaddr=10.0.0.1").unwrap_err().to_string();
+        assert!(
+            e.contains("\"hostaddr\" is a libpq setting upgrade-pilot does not use"),
+            "{e}"
+        );
+        assert_eq!(
+            parse("postgresql://db?ssl=true").unwrap()["sslmode"],
+            "require"
+        );
     }
 
     #[test]

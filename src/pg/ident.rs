@@ -15,6 +15,10 @@ pub enum NameError {
     TooLong(String, usize),
     #[error("database name {0:?} contains a NUL byte, which PostgreSQL cannot store")]
     Nul(String),
+    #[error(
+        "database name {0:?} contains \"/\" or \"..\": files are named after databases (filestore, backups), so such a name is refused; rename the database (ALTER DATABASE … RENAME TO …)"
+    )]
+    PathLike(String),
 }
 
 /// Checks that `name` can be a database name exactly as given (no silent truncation).
@@ -27,6 +31,10 @@ pub fn check_db_name(name: &str) -> Result<(), NameError> {
     }
     if name.len() > MAX_IDENT_BYTES {
         return Err(NameError::TooLong(name.to_string(), name.len()));
+    }
+    // Odoo's own rule refuses these too; a path made from one leaves its folder.
+    if name.contains('/') || name.contains("..") {
+        return Err(NameError::PathLike(name.to_string()));
     }
     Ok(())
 }
@@ -97,6 +105,13 @@ mod tests {
         ));
         assert!(check_db_name(&"a".repeat(63)).is_ok());
         assert_eq!(check_db_name(""), Err(NameError::Empty));
+        for bad in ["a/b", "..", "../prod", "x..y", "/"] {
+            assert!(
+                matches!(check_db_name(bad), Err(NameError::PathLike(_))),
+                "{bad}"
+            );
+        }
+        assert!(check_db_name("prod.v2-2026_12").is_ok());
     }
 
     #[test]

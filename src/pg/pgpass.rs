@@ -37,12 +37,34 @@ pub fn default_path() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| Path::new(&h).join(".pgpass"))
 }
 
+/// What lookups had to say (a file ignored for its mode), once each, for the
+/// front end to show: libpq prints the same warning on stderr.
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The warnings gathered so far, emptied.
+pub fn take_warnings() -> Vec<String> {
+    WARNINGS
+        .lock()
+        .map(|mut w| std::mem::take(&mut *w))
+        .unwrap_or_default()
+}
+
 /// The password for this host/port/db/user, if the file has one. A file readable
 /// by group or others is ignored, as libpq ignores it.
 pub fn lookup(file: &Path, host: &str, port: u16, db: &str, user: &str) -> Option<String> {
     let meta = std::fs::metadata(file).ok()?;
     if meta.permissions().mode() & 0o077 != 0 {
-        tracing::warn!(path = %file.display(), "password file ignored: its mode lets others read it (chmod 0600)");
+        let line = format!(
+            "password file \"{}\" has group or world access; permissions should be u=rw (0600) or less: it is ignored (chmod 0600 {})",
+            file.display(),
+            file.display()
+        );
+        tracing::warn!("{line}");
+        if let Ok(mut w) = WARNINGS.lock() {
+            if !w.contains(&line) {
+                w.push(line);
+            }
+        }
         return None;
     }
     let text = std::fs::read_to_string(file).ok()?;
@@ -89,5 +111,9 @@ mod tests {
         assert_eq!(lookup(&p, "db.lan", 5432, "prod", "odoo"), None);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(lookup(&p, "/run/pg", 5432, "prod", "odoo"), None);
+        assert_eq!(lookup(&p, "/run/pg", 5432, "*", "odoo"), None);
+        let w = take_warnings();
+        assert_eq!(w.len(), 1, "said once: {w:?}");
+        assert!(w[0].contains("has group or world access"), "{w:?}");
     }
 }

@@ -80,14 +80,71 @@ pub async fn allows_connections(client: &Client, db: &str) -> Result<bool, tokio
         .unwrap_or(false))
 }
 
-/// Sessions connected to `db`, except the calling one.
+/// This process's own backends, as (pid, start in µs since the epoch): the
+/// pair names one backend even when the OS reuses its pid. A closed
+/// connection's backend lingers a moment after the close: it is ours still.
+static OWN: std::sync::Mutex<Vec<(i32, i64)>> = std::sync::Mutex::new(Vec::new());
+
+/// Entries kept: far more than the connections a run has open at once.
+const OWN_KEPT: usize = 512;
+
+const BACKEND_START_US: &str = "(extract(epoch FROM backend_start) * 1000000)::int8";
+
+/// Remembers `client`'s backend as one of ours (every connection made through
+/// `ConnInfo::connect`), so that session counts leave it out.
+pub async fn note_own(client: &Client) {
+    let q = format!(
+        "SELECT pid, {BACKEND_START_US} FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+    );
+    let Ok(Some(row)) = client.query_opt(q.as_str(), &[]).await else {
+        return;
+    };
+    let (Ok(pid), Ok(Some(start))) = (row.try_get::<_, i32>(0), row.try_get::<_, Option<i64>>(1))
+    else {
+        return;
+    };
+    if let Ok(mut own) = OWN.lock() {
+        if own.len() >= OWN_KEPT {
+            own.remove(0);
+        }
+        own.push((pid, start));
+    }
+}
+
+/// This process's backends: (pids, starts), see `note_own`.
+pub fn own_backends() -> (Vec<i32>, Vec<i64>) {
+    OWN.lock()
+        .map(|o| o.iter().copied().unzip())
+        .unwrap_or_default()
+}
+
+/// Which rows of pg_stat_activity `a` are sessions on `$1`: client backends
+/// only (autovacuum and the server's other workers are not sessions; before
+/// PostgreSQL 10 there is no backend_type and every row is a client's), never
+/// the calling session nor another connection of this process (`$2`, `$3`).
+fn session_filter() -> String {
+    format!(
+        "a.datname = $1 AND a.pid <> pg_backend_pid() \
+         AND coalesce(to_jsonb(a) ->> 'backend_type', 'client backend') = 'client backend' \
+         AND NOT EXISTS (SELECT 1 FROM unnest($2::int4[], $3::int8[]) o(pid, start) \
+                         WHERE o.pid = a.pid AND o.start = {})",
+        BACKEND_START_US.replace("backend_start", "a.backend_start")
+    )
+}
+
+/// Sessions connected to `db`: other clients' backends only (see `session_filter`).
+/// Every place that counts sessions calls this (or `end_sessions`).
 pub async fn sessions(client: &Client, db: &str) -> Result<Vec<Session>, tokio_postgres::Error> {
+    let (pids, starts) = own_backends();
     let rows = client
         .query(
-            "SELECT pid, coalesce(usename, ''), coalesce(client_addr::text, 'local'), \
-             coalesce(application_name, ''), coalesce(to_char(backend_start, 'YYYY-MM-DD HH24:MI:SS'), '') \
-             FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY backend_start",
-            &[&db],
+            &format!(
+                "SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.client_addr::text, 'local'), \
+                 coalesce(a.application_name, ''), coalesce(to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS'), '') \
+                 FROM pg_stat_activity a WHERE {} ORDER BY a.backend_start",
+                session_filter()
+            ),
+            &[&db, &pids, &starts],
         )
         .await?;
     Ok(rows
@@ -100,6 +157,23 @@ pub async fn sessions(client: &Client, db: &str) -> Result<Vec<Session>, tokio_p
             since: r.get(4),
         })
         .collect())
+}
+
+/// Ends the sessions `sessions` lists (never ours, never the server's
+/// workers: CREATE DATABASE deals with an autovacuum worker on its template
+/// itself); returns how many were signalled.
+pub async fn end_sessions(client: &Client, db: &str) -> Result<usize, tokio_postgres::Error> {
+    let (pids, starts) = own_backends();
+    let rows = client
+        .query(
+            &format!(
+                "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a WHERE {}",
+                session_filter()
+            ),
+            &[&db, &pids, &starts],
+        )
+        .await?;
+    Ok(rows.iter().filter(|r| r.get::<_, bool>(0)).count())
 }
 
 pub async fn role_rights(client: &Client) -> Result<RoleRights, tokio_postgres::Error> {

@@ -341,6 +341,11 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             .map(|f| f.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
         test_db: last.as_ref().map(|j| j.work_db.clone()),
         test_target: last.as_ref().map(|j| j.target.clone()),
+        test_connect: last
+            .as_ref()
+            .map(|j| engine.conn.psql_line(&j.work_db))
+            .unwrap_or_default(),
+        last_test: last.map(Box::new),
         upgraded_ready,
         restore_plan,
         rollback_plan,

@@ -92,6 +92,8 @@ pub fn camp() -> CampView {
         frozen_since: None,
         test_db: Some("prod_test_17.0_2026_11_23_09_30".into()),
         test_target: Some("17.0".into()),
+        last_test: None,
+        test_connect: String::new(),
         upgraded_ready: None,
         restore_plan: Err("no upgraded copy of \"prod\" is ready".into()),
         unfinished: None,
@@ -254,6 +256,8 @@ pub fn ready_app() -> App {
         source_uuid: None,
         filestore: None,
         backup: None,
+        comparison: None,
+        comparison_acknowledged: None,
         openupgrade: Vec::new(),
         hops: Vec::new(),
         anomaly_drafts: Vec::new(),
@@ -261,4 +265,91 @@ pub fn ready_app() -> App {
     };
     update(&mut app, Msg::JobDone(Ok(rec)));
     app
+}
+
+/// The test job of [`wait_app`], failed in its plan step.
+pub fn failed_app() -> App {
+    let mut app = wait_app();
+    update(
+        &mut app,
+        Msg::Job(Event::StepFailed {
+            step: "plan".into(),
+            error: "020_stock_rules.sql: relation \"stock_rule_old\" does not exist".into(),
+        }),
+    );
+    update(
+        &mut app,
+        Msg::JobDone(Err(
+            "plan: 020_stock_rules.sql failed: relation \"stock_rule_old\" does not exist".into(),
+        )),
+    );
+    app
+}
+
+/// Production frozen and being upgraded (step 8), in its backup step.
+pub fn production_app() -> App {
+    let mut app = app_on(Screen::Freeze);
+    if let Some(c) = app.camp.as_mut() {
+        c.frozen_since = Some("2026-11-23 10:00:00 UTC".into());
+    }
+    update(
+        &mut app,
+        Msg::JobStarted {
+            db: "prod".into(),
+            target: "17.0".into(),
+            steps: crate::engine::production::STEPS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            connect: String::new(),
+            production: true,
+        },
+    );
+    for ev in [
+        Event::StepStarted {
+            step: "preflight".into(),
+        },
+        Event::StepFinished {
+            step: "preflight".into(),
+            seconds: 0.2,
+        },
+        Event::StepStarted {
+            step: "clone".into(),
+        },
+        Event::StepFinished {
+            step: "clone".into(),
+            seconds: 38.0,
+        },
+        Event::StepStarted {
+            step: "backup".into(),
+        },
+        Event::Log("pg_dump -Fd -Z1 -j 4 prod: 212 MB written".into()),
+    ] {
+        update(&mut app, Msg::Job(ev));
+    }
+    update(
+        &mut app,
+        Msg::Progress(Progress {
+            step: "backup".into(),
+            index: 2,
+            count: 5,
+            fraction: Some(0.6),
+            detail: "212 MB of 350 MB".into(),
+        }),
+    );
+    update(&mut app, Msg::Tick(std::time::Duration::from_secs(64)));
+    app
+}
+
+/// An interrupted test job of the campaign (killed after its clone).
+pub fn unfinished() -> crate::tui::model::Unfinished {
+    crate::tui::model::Unfinished {
+        id: "prod-17.0-test-1".into(),
+        production: false,
+        target: "17.0".into(),
+        work_db: "prod_test_17.0_2026_11_23_09_30".into(),
+        state: "interrupted",
+        pid: 4242,
+        error: Some("the process stopped during plan (killed?)".into()),
+    }
 }

@@ -15,6 +15,7 @@ pub mod model;
 pub mod overlays;
 mod run;
 pub mod screens;
+mod stepper;
 pub mod theme;
 pub mod update;
 pub mod view;
@@ -28,6 +29,8 @@ use screens::{Purpose, Screen, anomaly_form::Form};
 
 pub struct App {
     pub screen: Screen,
+    /// The screens shown before, for Esc (back).
+    pub history: Vec<Screen>,
     pub server: String,
     pub supported: Vec<String>,
     pub job: Option<JobView>,
@@ -53,6 +56,7 @@ impl App {
     pub fn new(server: String, supported: Vec<String>) -> App {
         App {
             screen: Screen::Request,
+            history: Vec::new(),
             server,
             supported,
             job: None,

@@ -84,6 +84,9 @@ pub struct CampView {
     /// The last test copy that reached "ready", and its target.
     pub test_db: Option<String>,
     pub test_target: Option<String>,
+    /// That copy's job, and how to connect to it (the Test database screen).
+    pub last_test: Option<Box<JobRecord>>,
+    pub test_connect: String,
     /// An upgraded production copy ready to be swapped in.
     pub upgraded_ready: Option<String>,
     /// What `restore` would do now, or why it cannot.

@@ -5,6 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::App;
+use super::keymap::{self, Global};
 use super::model::{Cmd, JobView, LOG_CAP, Msg, StepState, StepView};
 use super::overlays::confirm::{self, Confirm};
 use super::overlays::help;
@@ -49,7 +50,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
                 ..Default::default()
             });
             app.wait = Default::default();
-            app.screen = Screen::Wait;
+            screens::go(app, Screen::Wait);
             app.message = None;
             None
         }
@@ -159,11 +160,12 @@ fn job_done(app: &mut App, res: Result<crate::engine::JobRecord, String>) -> Opt
         app.quit = true;
     }
     if ok {
-        app.screen = if production {
+        let next = if production {
             Screen::Restore
         } else {
             Screen::Ready
         };
+        screens::go(app, next);
         return app.campaign_db().map(Cmd::LoadCampaign);
     }
     None
@@ -272,39 +274,28 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             return screens::key(app, k);
         }
     }
-    if ctrl_c {
-        if app.owns_running_job() {
-            app.confirm = Some(Confirm::Quit);
-        } else {
-            app.quit = true;
-        }
-        return None;
-    }
-    if app.confirm.is_some() {
+    if app.confirm.is_some() && !ctrl_c {
         return confirm::key(app, k);
     }
-    if app.help {
+    if app.help && !ctrl_c {
         return help::key(app, k);
     }
-    match k.code {
-        KeyCode::Char('?') => {
-            app.help = true;
-            None
-        }
-        KeyCode::Char('i') => {
-            app.walkthrough = !app.walkthrough;
-            None
-        }
-        KeyCode::Char('q') => {
-            if app.owns_running_job() {
-                app.confirm = Some(Confirm::Quit);
-            } else {
-                app.quit = true;
-            }
-            None
-        }
-        _ => screens::key(app, k),
+    match keymap::resolve(keymap::GLOBAL, &k) {
+        Some(g) => global(app, g),
+        None => screens::key(app, k),
     }
+}
+
+fn global(app: &mut App, g: Global) -> Option<Cmd> {
+    match g {
+        Global::Help => app.help = true,
+        Global::Walkthrough => app.walkthrough = !app.walkthrough,
+        Global::Quit if app.owns_running_job() => app.confirm = Some(Confirm::Quit),
+        Global::Quit => app.quit = true,
+        Global::Back => screens::back(app),
+        Global::Jump(n) => return screens::jump(app, n),
+    }
+    None
 }
 
 #[cfg(test)]

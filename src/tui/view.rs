@@ -10,20 +10,9 @@ use ratatui::widgets::Paragraph;
 use super::App;
 use super::keymap;
 use super::overlays::{confirm, help, prompt, walkthrough};
-use super::screens::{self, Screen};
+use super::screens;
+use super::stepper;
 use super::theme::Theme;
-
-const STEPS: [&str; 9] = [
-    "Request",
-    "Wait",
-    "Test db",
-    "Checklist",
-    "Anomalies",
-    "Retest",
-    "Freeze",
-    "Production",
-    "Restore",
-];
 
 pub fn view(app: &App, f: &mut Frame, theme: &Theme) {
     let [top, body, msg, foot] = Layout::vertical([
@@ -33,7 +22,7 @@ pub fn view(app: &App, f: &mut Frame, theme: &Theme) {
         Constraint::Length(1),
     ])
     .areas(f.area());
-    stepper(app, f, top, theme);
+    stepper::view(app, f, top, theme);
     let body = if app.walkthrough {
         walkthrough::view(app.screen.walkthrough(), f, body, theme)
     } else {
@@ -45,7 +34,7 @@ pub fn view(app: &App, f: &mut Frame, theme: &Theme) {
     }
     footer(app, f, foot, theme);
     if app.help {
-        help::view(screens::keys(app.screen), f, theme);
+        help::view(&screens::hints(app.screen), f, theme);
     }
     if let Some(c) = &app.confirm {
         confirm::view(c, f, theme);
@@ -55,40 +44,21 @@ pub fn view(app: &App, f: &mut Frame, theme: &Theme) {
     }
 }
 
-fn stepper(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
-    let cur = app.step();
-    let wide = area.width >= 110;
-    let mut spans = Vec::new();
-    for (i, name) in STEPS.iter().enumerate() {
-        let n = i + 1;
-        let (style, mark) = if n < cur {
-            (theme.done(), "✓")
-        } else if n == cur {
-            (theme.current(), "")
-        } else {
-            (theme.todo(), "")
-        };
-        let label = if wide || n == cur {
-            format!(" {n}{mark} {name} ")
-        } else {
-            format!(" {n}{mark} ")
-        };
-        spans.push(Span::styled(label, style));
-    }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
-}
-
+/// The shown screen's footer entries, then `?` and `q`; all from the key tables.
 fn footer(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     let mut spans = Vec::new();
     // While typing, only the form's own keys work.
-    let global = if app.screen == Screen::AnomalyForm {
-        &[][..]
+    let global = if app.screen.takes_text() {
+        Vec::new()
     } else {
-        keymap::FOOTER_GLOBAL
+        keymap::hints(keymap::GLOBAL)
     };
-    for b in screens::keys(app.screen).iter().chain(global) {
-        spans.push(Span::styled(b.keys, theme.key()));
-        spans.push(Span::raw(format!(" {}  ", b.action)));
+    for h in screens::hints(app.screen).iter().chain(&global) {
+        let Some((keys, what)) = h.foot.split_once(' ') else {
+            continue;
+        };
+        spans.push(Span::styled(keys, theme.key()));
+        spans.push(Span::raw(format!(" {what}  ")));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -99,6 +69,7 @@ mod tests {
     use crate::tui::fixtures::*;
     use crate::tui::model::Msg;
     use crate::tui::overlays::confirm::Confirm;
+    use crate::tui::screens::Screen;
     use crate::tui::update::update;
 
     #[test]
@@ -238,12 +209,12 @@ mod tests {
 
     #[test]
     fn every_screen_has_a_walkthrough_and_keys() {
-        for s in Screen::ALL {
+        for s in <Screen as strum::IntoEnumIterator>::iter() {
             assert!(
                 walkthrough::of(s.walkthrough()).is_some_and(|w| !w.text.trim().is_empty()),
                 "{s:?}"
             );
-            assert!(!screens::keys(s).is_empty(), "{s:?}");
+            assert!(!screens::hints(s).is_empty(), "{s:?}");
         }
     }
 }

@@ -1,58 +1,119 @@
 //! Step 5: the anomaly list; file, edit, change status, export the report.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 
-use super::Screen;
 use super::anomaly_form::Form;
+use super::{Room, Screen};
 use crate::tui::App;
-use crate::tui::keymap::Binding;
+use crate::tui::keymap::{self, Entry, Key};
 use crate::tui::model::Cmd;
 use crate::tui::theme::Theme;
-
-/// The keys of this screen, for the footer and the help.
-pub const KEYS: &[Binding] = &[
-    Binding::new("n", "new"),
-    Binding::new("Enter", "edit"),
-    Binding::new("x", "status"),
-    Binding::new("e", "export"),
-    Binding::new("c", "checklist"),
-    Binding::new("t", "retest"),
-];
 
 #[derive(Debug, Default)]
 pub struct State {
     pub cursor: usize,
 }
 
-pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
+pub enum Action {
+    Down,
+    Up,
+    New,
+    Edit,
+    Status,
+    Export,
+    Checklist,
+    Retest,
+}
+
+pub const KEYS: &[Entry<Action>] = &[
+    Entry {
+        keys: "j/k ↓/↑",
+        desc: "move",
+        foot: "",
+        bind: &[
+            (Key::ch('j'), Action::Down),
+            (Key::code(KeyCode::Down), Action::Down),
+            (Key::ch('k'), Action::Up),
+            (Key::code(KeyCode::Up), Action::Up),
+        ],
+    },
+    Entry {
+        keys: "n",
+        desc: "new anomaly",
+        foot: "n new",
+        bind: &[(Key::ch('n'), Action::New)],
+    },
+    Entry {
+        keys: "Enter",
+        desc: "edit the anomaly",
+        foot: "Enter edit",
+        bind: &[(Key::code(KeyCode::Enter), Action::Edit)],
+    },
+    Entry {
+        keys: "x",
+        desc: "status: open, fixed, won't fix",
+        foot: "x status",
+        bind: &[(Key::ch('x'), Action::Status)],
+    },
+    Entry {
+        keys: "e",
+        desc: "export the report for Odoo's support",
+        foot: "e export",
+        bind: &[(Key::ch('e'), Action::Export)],
+    },
+    Entry {
+        keys: "c",
+        desc: "the checklist (step 4)",
+        foot: "c checklist",
+        bind: &[(Key::ch('c'), Action::Checklist)],
+    },
+    Entry {
+        keys: "t",
+        desc: "a new test database (step 6)",
+        foot: "t retest",
+        bind: &[(Key::ch('t'), Action::Retest)],
+    },
+];
+
+pub const ROOM: Room = Room {
+    walkthrough: "anomalies",
+    step: |_| 5,
+    takes_text: false,
+    key: |app, k| keymap::resolve(KEYS, &k).and_then(|a| act(app, a)),
+    view,
+    hints: || keymap::hints(KEYS),
+    problems: || keymap::problems(KEYS),
+    bound: || keymap::bound(KEYS),
+};
+
+pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
     let n = app.camp.as_ref().map(|c| c.anomalies.len()).unwrap_or(0);
     let cursor = &mut app.anomalies.cursor;
-    match k.code {
-        KeyCode::Char('c') => return super::open_checklist(app),
-        KeyCode::Char('t') => return super::new_test(app),
-        KeyCode::Down | KeyCode::Char('j') => *cursor = (*cursor + 1).min(n.saturating_sub(1)),
-        KeyCode::Up | KeyCode::Char('k') => *cursor = cursor.saturating_sub(1),
-        KeyCode::Char('n') => {
+    match a {
+        Action::Checklist => return super::open_checklist(app),
+        Action::Retest => return super::new_test(app),
+        Action::Down => *cursor = (*cursor + 1).min(n.saturating_sub(1)),
+        Action::Up => *cursor = cursor.saturating_sub(1),
+        Action::New => {
             app.form = Some(Form::new("", "", None));
-            app.screen = Screen::AnomalyForm;
+            super::go(app, Screen::AnomalyForm);
         }
-        KeyCode::Enter => {
+        Action::Edit => {
             let a = app.camp.as_ref()?.anomalies.get(*cursor)?;
             app.form = Some(Form::from(a));
-            app.screen = Screen::AnomalyForm;
+            super::go(app, Screen::AnomalyForm);
         }
-        KeyCode::Char('x') => {
+        Action::Status => {
             let a = app.camp.as_mut()?.anomalies.get_mut(*cursor)?;
             a.status = a.status.next();
             return app.save();
         }
-        KeyCode::Char('e') => return app.campaign_db().map(Cmd::ExportReport),
-        KeyCode::Esc => app.screen = Screen::Checklist,
-        _ => {}
+        Action::Export => return app.campaign_db().map(Cmd::ExportReport),
     }
     None
 }
@@ -98,9 +159,11 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         &mut state,
     );
     let detail: Vec<Line> = match c.anomalies.get(app.anomalies.cursor) {
-        None => vec![Line::from(
-            "No anomaly yet. n adds one; f on a checklist item files one for it.",
-        )],
+        None => vec![Line::from(format!(
+            "No anomaly yet. {} adds one; {} on a checklist item files one for it.",
+            keymap::keys_of(KEYS, Action::New),
+            keymap::keys_of(super::checklist::KEYS, super::checklist::Action::Fail),
+        ))],
         Some(a) => vec![
             Line::from(vec![
                 Span::styled(a.title.clone(), theme.title()),

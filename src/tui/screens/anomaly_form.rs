@@ -2,26 +2,19 @@
 //! expected, actual, files. Takes typed text.
 
 use chrono::Utc;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui_textarea::TextArea;
 
-use super::Screen;
+use super::{Room, Screen};
 use crate::campaign::anomaly::{Anomaly, Severity, Status};
 use crate::tui::App;
-use crate::tui::keymap::Binding;
+use crate::tui::keymap::{self, Entry, Key};
 use crate::tui::model::Cmd;
 use crate::tui::theme::Theme;
-
-/// The keys of this screen, for the footer and the help.
-pub const KEYS: &[Binding] = &[
-    Binding::new("Tab", "next field"),
-    Binding::new("Ctrl-S", "save"),
-    Binding::new("Esc", "cancel"),
-];
 
 pub const FORM_FIELDS: [&str; 7] = [
     "Title",
@@ -93,50 +86,116 @@ impl Form {
     }
 }
 
-/// Keys while the form is shown: every key but Ctrl-C is the form's.
-pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
+pub enum Action {
+    NextField,
+    PrevField,
+    Save,
+    Cancel,
+    /// Enter: the next field after the one-line title and area; a new line in the others.
+    Enter,
+    Lower,
+    Higher,
+}
+
+pub const KEYS: &[Entry<Action>] = &[
+    Entry {
+        keys: "Tab/S-Tab",
+        desc: "next / previous field",
+        foot: "Tab next field",
+        bind: &[
+            (Key::code(KeyCode::Tab), Action::NextField),
+            (Key::code(KeyCode::BackTab), Action::PrevField),
+        ],
+    },
+    Entry {
+        keys: "Ctrl-S",
+        desc: "save the anomaly",
+        foot: "Ctrl-S save",
+        bind: &[(Key::ctrl('s'), Action::Save)],
+    },
+    Entry {
+        keys: "Esc",
+        desc: "cancel: back without saving",
+        foot: "Esc cancel",
+        bind: &[(Key::code(KeyCode::Esc), Action::Cancel)],
+    },
+    Entry {
+        keys: "Enter",
+        desc: "next field (title, area); a new line in the others",
+        foot: "",
+        bind: &[(Key::code(KeyCode::Enter), Action::Enter)],
+    },
+    Entry {
+        keys: "←/→ Spc",
+        desc: "severity, on its field (elsewhere they edit)",
+        foot: "",
+        bind: &[
+            (Key::code(KeyCode::Left), Action::Lower),
+            (Key::code(KeyCode::Right), Action::Higher),
+            (Key::ch(' '), Action::Higher),
+        ],
+    },
+];
+
+pub const ROOM: Room = Room {
+    walkthrough: "anomalies",
+    step: |_| 5,
+    takes_text: true,
+    key,
+    view,
+    hints: || keymap::hints(KEYS),
+    problems: || keymap::problems(KEYS),
+    bound: || keymap::bound(KEYS),
+};
+
+/// Keys while the form is shown: the table's, and every other key edits the
+/// focused field.
+fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
+    match keymap::resolve(KEYS, &k) {
+        Some(a) => act(app, a, k),
+        None => {
+            type_in(app.form.as_mut()?, k);
+            None
+        }
+    }
+}
+
+fn type_in(form: &mut Form, k: KeyEvent) {
+    if form.focus != SEVERITY_FIELD {
+        let f = form.focus;
+        form.fields[f].input(k);
+    }
+}
+
+pub fn act(app: &mut App, a: Action, k: KeyEvent) -> Option<Cmd> {
     let form = app.form.as_mut()?;
-    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-    match k.code {
-        KeyCode::Esc => {
+    let n = FORM_FIELDS.len();
+    match a {
+        Action::Cancel => {
             app.form = None;
-            app.screen = Screen::Anomalies;
-            None
+            super::back(app);
         }
-        KeyCode::Char('s') if ctrl => submit_form(app),
-        KeyCode::Tab => {
-            form.focus = (form.focus + 1) % FORM_FIELDS.len();
-            None
-        }
-        KeyCode::BackTab => {
-            form.focus = (form.focus + FORM_FIELDS.len() - 1) % FORM_FIELDS.len();
-            None
-        }
-        KeyCode::Left | KeyCode::Right | KeyCode::Char(' ') if form.focus == SEVERITY_FIELD => {
+        Action::Save => return submit_form(app),
+        Action::NextField => form.focus = (form.focus + 1) % n,
+        Action::PrevField => form.focus = (form.focus + n - 1) % n,
+        Action::Lower | Action::Higher if form.focus == SEVERITY_FIELD => {
             let i = Severity::ALL
                 .iter()
                 .position(|s| *s == form.severity)
                 .unwrap_or(0);
-            let n = Severity::ALL.len();
-            form.severity = Severity::ALL[if k.code == KeyCode::Left {
-                (i + n - 1) % n
+            let m = Severity::ALL.len();
+            form.severity = Severity::ALL[if a == Action::Lower {
+                (i + m - 1) % m
             } else {
-                (i + 1) % n
+                (i + 1) % m
             }];
-            None
         }
         // Title and area are one line: Enter moves on.
-        KeyCode::Enter if form.focus < 2 => {
-            form.focus += 1;
-            None
-        }
-        _ if form.focus == SEVERITY_FIELD => None,
-        _ => {
-            let f = form.focus;
-            form.fields[f].input(k);
-            None
-        }
+        Action::Enter if form.focus < 2 => form.focus += 1,
+        Action::Lower | Action::Higher | Action::Enter => type_in(form, k),
     }
+    None
 }
 
 fn submit_form(app: &mut App) -> Option<Cmd> {
@@ -208,10 +267,15 @@ pub fn paste(form: &mut Form, text: &str) {
 pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     let Some(form) = &app.form else { return };
     let title = if form.editing.is_some() {
-        " Edit anomaly (Ctrl-S saves, Esc cancels) "
+        "Edit anomaly"
     } else {
-        " New anomaly (Ctrl-S saves, Esc cancels) "
+        "New anomaly"
     };
+    let title = format!(
+        " {title} ({} saves, {} cancels) ",
+        keymap::keys_of(KEYS, Action::Save),
+        keymap::keys_of(KEYS, Action::Cancel)
+    );
     let outer = Block::bordered().title(title);
     let inner = outer.inner(area);
     f.render_widget(outer, area);

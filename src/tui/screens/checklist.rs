@@ -1,32 +1,21 @@
 //! Step 4: the checklist of the test copy; pass, fail (files an anomaly), skip, notes.
 
 use chrono::Utc;
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::Purpose;
-use super::Screen;
 use super::anomaly_form::Form;
+use super::{Room, Screen};
 use crate::campaign::checklist::{ItemState, Mark};
 use crate::tui::App;
-use crate::tui::keymap::Binding;
+use crate::tui::keymap::{self, Entry, Key};
 use crate::tui::model::Cmd;
 use crate::tui::overlays::prompt::Prompt;
 use crate::tui::theme::Theme;
-
-/// The keys of this screen, for the footer and the help.
-pub const KEYS: &[Binding] = &[
-    Binding::new("Spc", "pass"),
-    Binding::new("f", "fail"),
-    Binding::new("s", "skip"),
-    Binding::new("n", "note"),
-    Binding::new("/", "find"),
-    Binding::new("a", "anomaly"),
-    Binding::new("t", "retest"),
-];
 
 #[derive(Debug, Default)]
 pub struct State {
@@ -65,21 +54,101 @@ fn mark(app: &mut App, m: Mark) -> Option<Cmd> {
     app.save()
 }
 
-pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
+pub enum Action {
+    Down,
+    Up,
+    Pass,
+    Fail,
+    Skip,
+    Note,
+    Find,
+    Anomalies,
+    Retest,
+}
+
+pub const KEYS: &[Entry<Action>] = &[
+    Entry {
+        keys: "j/k ↓/↑",
+        desc: "move",
+        foot: "",
+        bind: &[
+            (Key::ch('j'), Action::Down),
+            (Key::code(KeyCode::Down), Action::Down),
+            (Key::ch('k'), Action::Up),
+            (Key::code(KeyCode::Up), Action::Up),
+        ],
+    },
+    Entry {
+        keys: "Spc",
+        desc: "pass",
+        foot: "Spc pass",
+        bind: &[(Key::ch(' '), Action::Pass)],
+    },
+    Entry {
+        keys: "f",
+        desc: "fail: files an anomaly for the item",
+        foot: "f fail",
+        bind: &[(Key::ch('f'), Action::Fail)],
+    },
+    Entry {
+        keys: "s",
+        desc: "skip (does not apply here)",
+        foot: "s skip",
+        bind: &[(Key::ch('s'), Action::Skip)],
+    },
+    Entry {
+        keys: "n",
+        desc: "note on the item",
+        foot: "n note",
+        bind: &[(Key::ch('n'), Action::Note)],
+    },
+    Entry {
+        keys: "/",
+        desc: "find: filter the items",
+        foot: "/ find",
+        bind: &[(Key::ch('/'), Action::Find)],
+    },
+    Entry {
+        keys: "a",
+        desc: "the anomalies (step 5)",
+        foot: "a anomaly",
+        bind: &[(Key::ch('a'), Action::Anomalies)],
+    },
+    Entry {
+        keys: "t",
+        desc: "a new test database (step 6)",
+        foot: "t retest",
+        bind: &[(Key::ch('t'), Action::Retest)],
+    },
+];
+
+pub const ROOM: Room = Room {
+    walkthrough: "checklist",
+    step: |_| 4,
+    takes_text: false,
+    key: |app, k| keymap::resolve(KEYS, &k).and_then(|a| act(app, a)),
+    view,
+    hints: || keymap::hints(KEYS),
+    problems: || keymap::problems(KEYS),
+    bound: || keymap::bound(KEYS),
+};
+
+pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
     let n = app
         .camp
         .as_ref()
         .map(|c| c.visible(&app.checklist.filter).len())
         .unwrap_or(0);
     let st = &mut app.checklist;
-    match k.code {
-        KeyCode::Char('a') => return super::open_anomalies(app),
-        KeyCode::Char('t') => return super::new_test(app),
-        KeyCode::Down | KeyCode::Char('j') => st.cursor = (st.cursor + 1).min(n.saturating_sub(1)),
-        KeyCode::Up | KeyCode::Char('k') => st.cursor = st.cursor.saturating_sub(1),
-        KeyCode::Char(' ') => return mark(app, Mark::Pass),
-        KeyCode::Char('s') => return mark(app, Mark::Skip),
-        KeyCode::Char('f') => {
+    match a {
+        Action::Anomalies => return super::open_anomalies(app),
+        Action::Retest => return super::new_test(app),
+        Action::Down => st.cursor = (st.cursor + 1).min(n.saturating_sub(1)),
+        Action::Up => st.cursor = st.cursor.saturating_sub(1),
+        Action::Pass => return mark(app, Mark::Pass),
+        Action::Skip => return mark(app, Mark::Skip),
+        Action::Fail => {
             let cmd = mark(app, Mark::Fail);
             let State { cursor, filter } = &app.checklist;
             let item = app
@@ -88,11 +157,11 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 .and_then(|c| c.visible(filter).get(*cursor).map(|i| (*i).clone()));
             if let Some(i) = item {
                 app.form = Some(Form::new(&format!("{}: ", i.title), &i.area, Some(i.id)));
-                app.screen = Screen::AnomalyForm;
+                super::go(app, Screen::AnomalyForm);
             }
             return cmd;
         }
-        KeyCode::Char('n') => {
+        Action::Note => {
             let State { cursor, filter } = &app.checklist;
             let c = app.camp.as_ref()?;
             let id = c.visible(filter).get(*cursor)?.id.clone();
@@ -107,21 +176,13 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 vec!["Note for this item:".into()],
             ));
         }
-        KeyCode::Char('/') => {
+        Action::Find => {
             app.prompt = Some(Prompt::free(
                 Purpose::Checklist(Ask::Filter),
                 st.filter.clone(),
                 vec!["Filter items:".into()],
             ))
         }
-        KeyCode::Esc => {
-            app.screen = if app.job.is_some() {
-                Screen::Ready
-            } else {
-                Screen::Request
-            }
-        }
-        _ => {}
     }
     None
 }

@@ -2,33 +2,27 @@
 //! or at a time, then upgrade production.
 
 use chrono::Utc;
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::Purpose;
-use super::Screen;
+use super::Room;
 use crate::odoo::version::Series;
 use crate::tui::App;
-use crate::tui::keymap::Binding;
+use crate::tui::keymap::{self, Entry, Key};
 use crate::tui::model::Cmd;
 use crate::tui::overlays::prompt::Prompt;
 use crate::tui::theme::Theme;
-
-/// The keys of this screen, for the footer and the help.
-pub const KEYS: &[Binding] = &[
-    Binding::new("Enter", "freeze now / upgrade"),
-    Binding::new("s", "schedule"),
-    Binding::new("x", "unschedule"),
-    Binding::new("r", "refresh"),
-];
 
 /// A freeze scheduled from this screen, and the clock that counts down to it.
 #[derive(Debug, Default)]
 pub struct State {
     pub at: Option<chrono::DateTime<Utc>>,
+    /// `at` in local time, as written when it was scheduled (the view reads no clock).
+    pub label: String,
     pub now: Option<chrono::DateTime<Utc>>,
 }
 
@@ -54,14 +48,69 @@ fn production_target(app: &App) -> Option<String> {
     })
 }
 
-pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
-    let code = k.code;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
+pub enum Action {
+    /// Freeze now; once frozen, upgrade production.
+    Primary,
+    Upgrade,
+    Schedule,
+    Unschedule,
+    Refresh,
+}
+
+pub const KEYS: &[Entry<Action>] = &[
+    Entry {
+        keys: "Enter",
+        desc: "freeze now; once frozen, upgrade production",
+        foot: "Enter freeze now / upgrade",
+        bind: &[(Key::code(KeyCode::Enter), Action::Primary)],
+    },
+    Entry {
+        keys: "p",
+        desc: "upgrade production (once frozen)",
+        foot: "",
+        bind: &[(Key::ch('p'), Action::Upgrade)],
+    },
+    Entry {
+        keys: "s",
+        desc: "schedule the freeze at a time (HH:MM)",
+        foot: "s schedule",
+        bind: &[(Key::ch('s'), Action::Schedule)],
+    },
+    Entry {
+        keys: "x",
+        desc: "cancel the scheduled freeze",
+        foot: "x unschedule",
+        bind: &[(Key::ch('x'), Action::Unschedule)],
+    },
+    Entry {
+        keys: "r",
+        desc: "refresh: sessions and freeze state",
+        foot: "r refresh",
+        bind: &[(Key::ch('r'), Action::Refresh)],
+    },
+];
+
+pub const ROOM: Room = Room {
+    walkthrough: "freeze",
+    step: |_| 7,
+    takes_text: false,
+    key: |app, k| keymap::resolve(KEYS, &k).and_then(|a| act(app, a)),
+    view,
+    hints: || keymap::hints(KEYS),
+    problems: || keymap::problems(KEYS),
+    bound: || keymap::bound(KEYS),
+};
+
+pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
     let c = app.camp.as_ref()?;
     let db = c.db.clone();
     let untested = !c.tested();
-    match code {
-        KeyCode::Char('r') => return Some(Cmd::LoadCampaign(db)),
-        KeyCode::Char('s') if c.frozen_since.is_none() => {
+    let frozen = c.frozen_since.is_some();
+    match a {
+        Action::Refresh => return Some(Cmd::LoadCampaign(db)),
+        Action::Schedule if frozen => app.message = Some(format!("{db} is already frozen")),
+        Action::Schedule => {
             app.freeze.at = None;
             app.prompt = Some(Prompt::free(
                 Purpose::Freeze(Ask::FreezeAt),
@@ -69,11 +118,12 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 vec!["Freeze at (HH:MM, 24 h; the next such time):".into()],
             ));
         }
-        KeyCode::Char('x') if app.freeze.at.is_some() => {
+        Action::Unschedule if app.freeze.at.is_some() => {
             app.freeze.at = None;
             app.message = Some("scheduled freeze cancelled".into());
         }
-        KeyCode::Enter if c.frozen_since.is_none() => {
+        Action::Unschedule => app.message = Some("no freeze is scheduled".into()),
+        Action::Primary if !frozen => {
             let expect = if untested {
                 format!("untested {db}")
             } else {
@@ -92,7 +142,13 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             lines.push(format!("Type {expect:?} to confirm:"));
             app.prompt = Some(Prompt::typed(Purpose::Freeze(Ask::Freeze), expect, lines));
         }
-        KeyCode::Char('p') | KeyCode::Enter if c.frozen_since.is_some() => {
+        Action::Upgrade if !frozen => {
+            app.message = Some(format!(
+                "freeze {db} first ({}): production is upgraded frozen",
+                keymap::keys_of(KEYS, Action::Primary)
+            ))
+        }
+        Action::Primary | Action::Upgrade => {
             let target = production_target(app)?;
             if untested {
                 let expect = format!("untested {db}");
@@ -108,8 +164,6 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             }
             return Some(Cmd::StartProduction { db, target });
         }
-        KeyCode::Esc => app.screen = Screen::Ready,
-        _ => {}
     }
     None
 }
@@ -146,6 +200,10 @@ pub fn answer(app: &mut App, ask: Ask, input: &str) -> Option<Cmd> {
         }
         Ask::ScheduleFreeze(at) => {
             app.freeze.at = Some(at);
+            app.freeze.label = at
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string();
             app.message = Some(
                 "freeze scheduled: keep this screen open (Esc and s again to change it)".into(),
             );
@@ -222,11 +280,18 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             lines.push(Line::from(""));
             if let Some(up) = &c.upgraded_ready {
                 lines.push(Line::from(format!(
-                    "Upgraded copy ready: {up}. Esc then go to Restore with Enter on step 9."
+                    "Upgraded copy ready: {up}. 9 opens Restore (step 9)."
                 )));
             }
             lines.push(Line::from(vec![
-                Span::styled("p/Enter", theme.key()),
+                Span::styled(
+                    format!(
+                        "{}/{}",
+                        keymap::keys_of(KEYS, Action::Upgrade),
+                        keymap::keys_of(KEYS, Action::Primary)
+                    ),
+                    theme.key(),
+                ),
                 Span::raw(" upgrade production now: copy, back up, run the plan, verify"),
             ]));
         }
@@ -241,23 +306,24 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             lines.push(Line::from(""));
             if let (Some(at), Some(now)) = (app.freeze.at, app.freeze.now) {
                 let left = (at - now).num_seconds().max(0);
-                let local = at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M");
                 lines.push(Line::from(Span::styled(
                     format!(
-                        "Freeze scheduled at {local}: in {:02}:{:02}:{:02}   (x cancels)",
+                        "Freeze scheduled at {}: in {:02}:{:02}:{:02}   ({} cancels)",
+                        app.freeze.label,
                         left / 3600,
                         left / 60 % 60,
-                        left % 60
+                        left % 60,
+                        keymap::keys_of(KEYS, Action::Unschedule)
                     ),
                     theme.warn(),
                 )));
             }
             lines.push(Line::from(vec![
-                Span::styled("Enter", theme.key()),
+                Span::styled(keymap::keys_of(KEYS, Action::Primary), theme.key()),
                 Span::raw(" freeze now   "),
-                Span::styled("s", theme.key()),
+                Span::styled(keymap::keys_of(KEYS, Action::Schedule), theme.key()),
                 Span::raw(" schedule at a time   "),
-                Span::styled("r", theme.key()),
+                Span::styled(keymap::keys_of(KEYS, Action::Refresh), theme.key()),
                 Span::raw(" refresh   (you type the database name to confirm)"),
             ]));
         }
@@ -276,6 +342,7 @@ mod tests {
     use crate::campaign::checklist::{self, Mark};
     use crate::tui::fixtures::*;
     use crate::tui::model::Msg;
+    use crate::tui::screens::Screen;
     use crate::tui::update::update;
     use crossterm::event::KeyCode;
 
@@ -377,5 +444,16 @@ mod tests {
             .with_timezone(&chrono::Local);
         assert_eq!(tomorrow.format("%d %H:%M").to_string(), "24 07:00");
         assert!(parse_hhmm("7", now).is_none());
+    }
+    #[test]
+    fn a_scheduled_freeze_shows_its_countdown() {
+        let mut app = app_on(Screen::Freeze);
+        let at = chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap();
+        app.freeze.at = Some(at);
+        app.freeze.label = "2026-11-18 23:30".into();
+        update(&mut app, Msg::Clock(at - chrono::Duration::seconds(3725)));
+        let text = render(&app, 80, 24);
+        assert!(text.contains("in 01:02:05"), "{text}");
+        insta::assert_snapshot!("scheduled_80x24", text);
     }
 }

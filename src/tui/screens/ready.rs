@@ -1,48 +1,100 @@
 //! Step 3: the test database is ready; how to connect, what neutralization changed.
 
-use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::Screen;
+use super::{Room, Screen};
+use crate::engine::JobRecord;
 use crate::odoo::neutralize;
 use crate::tui::App;
-use crate::tui::keymap::Binding;
+use crate::tui::keymap::{self, Entry, Key};
 use crate::tui::model::Cmd;
 use crate::tui::theme::Theme;
 
-/// The keys of this screen, for the footer and the help.
-pub const KEYS: &[Binding] = &[
-    Binding::new("c", "checklist"),
-    Binding::new("a", "anomalies"),
-    Binding::new("t", "new test"),
-    Binding::new("f", "freeze"),
-    Binding::new("n", "request"),
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
+pub enum Action {
+    Checklist,
+    Anomalies,
+    NewTest,
+    Freeze,
+    Request,
+}
+
+pub const KEYS: &[Entry<Action>] = &[
+    Entry {
+        keys: "c",
+        desc: "the checklist (step 4)",
+        foot: "c checklist",
+        bind: &[(Key::ch('c'), Action::Checklist)],
+    },
+    Entry {
+        keys: "a",
+        desc: "the anomalies (step 5)",
+        foot: "a anomalies",
+        bind: &[(Key::ch('a'), Action::Anomalies)],
+    },
+    Entry {
+        keys: "t",
+        desc: "a new test database (step 6)",
+        foot: "t new test",
+        bind: &[(Key::ch('t'), Action::NewTest)],
+    },
+    Entry {
+        keys: "f",
+        desc: "freeze production (step 7)",
+        foot: "f freeze",
+        bind: &[(Key::ch('f'), Action::Freeze)],
+    },
+    Entry {
+        keys: "n",
+        desc: "the request (step 1)",
+        foot: "n request",
+        bind: &[(Key::ch('n'), Action::Request)],
+    },
 ];
 
-pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
-    match k.code {
-        KeyCode::Esc => {
-            app.screen = Screen::Wait;
+pub const ROOM: Room = Room {
+    walkthrough: "ready",
+    step: |_| 3,
+    takes_text: false,
+    key: |app, k| keymap::resolve(KEYS, &k).and_then(|a| act(app, a)),
+    view,
+    hints: || keymap::hints(KEYS),
+    problems: || keymap::problems(KEYS),
+    bound: || keymap::bound(KEYS),
+};
+
+pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
+    match a {
+        Action::Request => {
+            super::go(app, Screen::Request);
             None
         }
-        KeyCode::Char('n') => {
-            app.screen = Screen::Request;
-            None
-        }
-        KeyCode::Char('c') => super::open_checklist(app),
-        KeyCode::Char('a') => super::open_anomalies(app),
-        KeyCode::Char('f') => super::open_freeze(app),
-        KeyCode::Char('t') => super::new_test(app),
-        _ => None,
+        Action::Checklist => super::open_checklist(app),
+        Action::Anomalies => super::open_anomalies(app),
+        Action::Freeze => super::open_freeze(app),
+        Action::NewTest => super::new_test(app),
     }
 }
 
+/// The ready test copy shown: this session's test job, else the campaign's
+/// last one (the TUI opened later); with how to connect to it.
+pub fn record(app: &App) -> Option<(&JobRecord, &str)> {
+    if let Some(j) = app.job.as_ref().filter(|j| !j.production) {
+        if let Some(Ok(rec)) = &j.result {
+            return Some((rec, j.connect.as_str()));
+        }
+    }
+    let c = app.camp.as_ref()?;
+    Some((c.last_test.as_deref()?, c.test_connect.as_str()))
+}
+
 pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
-    let Some(job) = &app.job else { return };
-    let Some(Ok(rec)) = &job.result else { return };
+    let Some((rec, connect)) = record(app) else {
+        return;
+    };
     let [info, table] = Layout::vertical([Constraint::Length(9), Constraint::Min(0)]).areas(area);
     let lines = vec![
         Line::from(vec![
@@ -57,7 +109,7 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         )),
         Line::from(vec![
             Span::styled("connect  ", theme.title()),
-            Span::raw(job.connect.clone()),
+            Span::raw(connect.to_string()),
         ]),
         Line::from(Span::styled(
             "It has no link to production: nothing done in it reaches the production upgrade.",

@@ -1,27 +1,18 @@
 //! Step 1: pick the database and the target; start (or resume) the test upgrade.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 
-use super::Screen;
+use super::{Room, Screen};
 use crate::odoo::inspect::{Inspection, human_size};
 use crate::odoo::version::Series;
 use crate::tui::App;
-use crate::tui::keymap::Binding;
-use crate::tui::model::{Cmd, DbRow};
+use crate::tui::keymap::{self, Entry, Key};
+use crate::tui::model::{Cmd, DbRow, Unfinished};
 use crate::tui::theme::Theme;
-
-/// The keys of this screen, for the footer and the help.
-pub const KEYS: &[Binding] = &[
-    Binding::new("j/k", "db"),
-    Binding::new("h/l", "target"),
-    Binding::new("Enter", "test"),
-    Binding::new("r", "reload"),
-    Binding::new("c/a/f", "steps 4/5/7"),
-];
 
 /// The databases of the server, the one selected, what it holds and the target.
 #[derive(Debug, Default)]
@@ -122,73 +113,157 @@ pub fn inspected(app: &mut App, db: String, res: Result<Inspection, String>) -> 
     }
 }
 
-pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
-    match k.code {
-        KeyCode::Down | KeyCode::Char('j') => select(app, app.request.selected + 1),
-        KeyCode::Up | KeyCode::Char('k') => select(app, app.request.selected.saturating_sub(1)),
-        KeyCode::Home | KeyCode::Char('g') => select(app, 0),
-        KeyCode::End | KeyCode::Char('G') => select(app, usize::MAX),
-        KeyCode::Left | KeyCode::Char('h') => {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
+pub enum Action {
+    Down,
+    Up,
+    First,
+    Last,
+    Older,
+    Newer,
+    /// Start the test upgrade, or resume the unfinished job, or watch the running one.
+    Start,
+    Discard,
+    Reload,
+    Checklist,
+    Anomalies,
+    Freeze,
+}
+
+pub const KEYS: &[Entry<Action>] = &[
+    Entry {
+        keys: "j/k ↓/↑",
+        desc: "select a database",
+        foot: "j/k db",
+        bind: &[
+            (Key::ch('j'), Action::Down),
+            (Key::code(KeyCode::Down), Action::Down),
+            (Key::ch('k'), Action::Up),
+            (Key::code(KeyCode::Up), Action::Up),
+        ],
+    },
+    Entry {
+        keys: "g/G Home/End",
+        desc: "first / last database",
+        foot: "",
+        bind: &[
+            (Key::ch('g'), Action::First),
+            (Key::code(KeyCode::Home), Action::First),
+            (Key::ch('G'), Action::Last),
+            (Key::code(KeyCode::End), Action::Last),
+        ],
+    },
+    Entry {
+        keys: "h/l ←/→",
+        desc: "target version",
+        foot: "h/l target",
+        bind: &[
+            (Key::ch('h'), Action::Older),
+            (Key::code(KeyCode::Left), Action::Older),
+            (Key::ch('l'), Action::Newer),
+            (Key::code(KeyCode::Right), Action::Newer),
+        ],
+    },
+    Entry {
+        keys: "Enter",
+        desc: "start the test upgrade",
+        foot: "Enter test",
+        bind: &[(Key::code(KeyCode::Enter), Action::Start)],
+    },
+    Entry {
+        keys: "D",
+        desc: "discard the unfinished job (drops its copy)",
+        foot: "",
+        bind: &[(Key::ch('D'), Action::Discard)],
+    },
+    Entry {
+        keys: "r",
+        desc: "reload the databases",
+        foot: "r reload",
+        bind: &[(Key::ch('r'), Action::Reload)],
+    },
+    Entry {
+        keys: "c/a/f",
+        desc: "checklist (4), anomalies (5), freeze (7)",
+        foot: "c/a/f steps 4/5/7",
+        bind: &[
+            (Key::ch('c'), Action::Checklist),
+            (Key::ch('a'), Action::Anomalies),
+            (Key::ch('f'), Action::Freeze),
+        ],
+    },
+];
+
+pub const ROOM: Room = Room {
+    walkthrough: "request",
+    step: |_| 1,
+    takes_text: false,
+    key: |app, k| keymap::resolve(KEYS, &k).and_then(|a| act(app, a)),
+    view,
+    hints: || keymap::hints(KEYS),
+    problems: || keymap::problems(KEYS),
+    bound: || keymap::bound(KEYS),
+};
+
+fn unfinished(app: &App) -> Option<&Unfinished> {
+    app.camp
+        .as_ref()?
+        .unfinished
+        .as_ref()
+        .filter(|u| u.state != "running")
+}
+
+pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
+    match a {
+        Action::Down => select(app, app.request.selected + 1),
+        Action::Up => select(app, app.request.selected.saturating_sub(1)),
+        Action::First => select(app, 0),
+        Action::Last => select(app, usize::MAX),
+        Action::Older => {
             app.request.move_target(-1);
             None
         }
-        KeyCode::Right | KeyCode::Char('l') => {
+        Action::Newer => {
             app.request.move_target(1);
             None
         }
-        KeyCode::Char('r') => Some(Cmd::LoadDbs),
-        KeyCode::Char('D') => app
+        Action::Reload => Some(Cmd::LoadDbs),
+        Action::Discard => app
             .camp
             .as_ref()
             .filter(|c| c.unfinished.is_some())
             .map(|c| Cmd::Discard(c.db.clone())),
-        KeyCode::Enter
-            if app
-                .camp
-                .as_ref()
-                .is_some_and(|c| c.unfinished.as_ref().is_some_and(|u| u.state != "running"))
-                && !app.job_running() =>
-        {
-            let c = app.camp.as_ref()?;
-            let u = c.unfinished.as_ref()?;
-            // Running it again resumes it (journaled steps are skipped).
-            Some(if u.production {
-                Cmd::StartProduction {
-                    db: c.db.clone(),
-                    target: u.target.clone(),
-                }
-            } else {
-                Cmd::StartTest {
-                    db: c.db.clone(),
-                    target: u.target.clone(),
-                    drop_previous: None,
-                }
-            })
-        }
-        KeyCode::Enter => match (&app.request.inspection, app.request.target) {
-            (Some(i), Some(t)) if !app.job_running() => Some(Cmd::StartTest {
-                db: i.db.clone(),
-                target: t.to_string(),
-                drop_previous: None,
-            }),
-            (_, _) if app.job_running() => {
-                app.screen = Screen::Wait;
-                None
-            }
-            _ => None,
-        },
-        KeyCode::Esc if app.job.is_some() => {
-            app.screen = if app.job_running() {
-                Screen::Wait
-            } else {
-                Screen::Ready
-            };
+        Action::Start if app.job_running() => {
+            super::go(app, Screen::Wait);
             None
         }
-        KeyCode::Char('c') => super::open_checklist(app),
-        KeyCode::Char('a') => super::open_anomalies(app),
-        KeyCode::Char('f') => super::open_freeze(app),
-        _ => None,
+        Action::Start => {
+            if let Some(u) = unfinished(app) {
+                let db = app.camp.as_ref()?.db.clone();
+                let target = u.target.clone();
+                // Running it again resumes it (journaled steps are skipped).
+                return Some(if u.production {
+                    Cmd::StartProduction { db, target }
+                } else {
+                    Cmd::StartTest {
+                        db,
+                        target,
+                        drop_previous: None,
+                    }
+                });
+            }
+            match (&app.request.inspection, app.request.target) {
+                (Some(i), Some(t)) => Some(Cmd::StartTest {
+                    db: i.db.clone(),
+                    target: t.to_string(),
+                    drop_previous: None,
+                }),
+                _ => None,
+            }
+        }
+        Action::Checklist => super::open_checklist(app),
+        Action::Anomalies => super::open_anomalies(app),
+        Action::Freeze => super::open_freeze(app),
     }
 }
 
@@ -227,12 +302,7 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     );
 
     let mut lines: Vec<Line> = Vec::new();
-    if let Some(u) = app
-        .camp
-        .as_ref()
-        .and_then(|c| c.unfinished.as_ref())
-        .filter(|u| u.state != "running")
-    {
+    if let Some(u) = unfinished(app) {
         let kind = if u.production { "production" } else { "test" };
         lines.push(Line::from(Span::styled(
             format!(
@@ -245,17 +315,19 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             lines.push(Line::from(Span::styled(format!("  {e}"), theme.dim())));
         }
         lines.push(Line::from(vec![
-            Span::styled("  Enter", theme.key()),
+            Span::raw("  "),
+            Span::styled(keymap::keys_of(KEYS, Action::Start), theme.key()),
             Span::raw(" resumes it   "),
-            Span::styled("D", theme.key()),
+            Span::styled(keymap::keys_of(KEYS, Action::Discard), theme.key()),
             Span::raw(" discards it (drops its copy)"),
         ]));
         lines.push(Line::from(""));
     }
     match &app.request.inspection {
-        None if app.request.dbs.is_empty() => {
-            lines.push(Line::from("No database yet. Press r to reload."))
-        }
+        None if app.request.dbs.is_empty() => lines.push(Line::from(format!(
+            "No database yet. Press {} to reload.",
+            keymap::keys_of(KEYS, Action::Reload)
+        ))),
         None => lines.push(Line::from(Span::styled(
             "reading the database…",
             theme.dim(),
@@ -345,10 +417,7 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
                 )));
             }
             lines.push(Line::from(""));
-            lines.push(Line::from(vec![
-                Span::styled("Enter", theme.key()),
-                Span::raw(" start the test upgrade"),
-            ]));
+            lines.push(keymap::hint_line(KEYS, Action::Start, theme));
         }
     }
     f.render_widget(
@@ -357,4 +426,39 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             .block(Block::bordered().title(" Test upgrade request ")),
         right,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixtures::*;
+    use crate::tui::model::Msg;
+    use crate::tui::update::update;
+
+    #[test]
+    fn an_unfinished_job_is_offered() {
+        let mut app = request_app();
+        let mut c = camp();
+        c.unfinished = Some(crate::tui::fixtures::unfinished());
+        update(&mut app, Msg::Campaign(Ok(c)));
+        assert_eq!(
+            app.screen,
+            Screen::Request,
+            "an unfinished job opens on Request"
+        );
+        insta::assert_snapshot!("unfinished_80x24", render(&app, 80, 24));
+        assert_eq!(
+            update(&mut app, press(crossterm::event::KeyCode::Enter)),
+            Some(Cmd::StartTest {
+                db: "prod".into(),
+                target: "17.0".into(),
+                drop_previous: None
+            }),
+            "Enter resumes it"
+        );
+        assert_eq!(
+            update(&mut app, press(crossterm::event::KeyCode::Char('D'))),
+            Some(Cmd::Discard("prod".into()))
+        );
+    }
 }

@@ -1,25 +1,18 @@
 //! Step 9: swap the upgraded copy into place, or roll a swap back.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::Purpose;
-use super::Screen;
+use super::Room;
 use crate::tui::App;
-use crate::tui::keymap::Binding;
+use crate::tui::keymap::{self, Entry, Key};
 use crate::tui::model::{Cmd, SwapView};
 use crate::tui::overlays::prompt::Prompt;
 use crate::tui::theme::Theme;
-
-/// The keys of this screen, for the footer and the help.
-pub const KEYS: &[Binding] = &[
-    Binding::new("Enter", "swap into place"),
-    Binding::new("R", "roll back"),
-    Binding::new("r", "refresh"),
-];
 
 #[derive(Debug, Default)]
 pub struct State {
@@ -34,12 +27,50 @@ pub enum Ask {
     Rollback,
 }
 
-pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
-    let code = k.code;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
+pub enum Action {
+    Swap,
+    Rollback,
+    Refresh,
+}
+
+pub const KEYS: &[Entry<Action>] = &[
+    Entry {
+        keys: "Enter",
+        desc: "swap into place",
+        foot: "Enter swap into place",
+        bind: &[(Key::code(KeyCode::Enter), Action::Swap)],
+    },
+    Entry {
+        keys: "R",
+        desc: "roll back",
+        foot: "R roll back",
+        bind: &[(Key::ch('R'), Action::Rollback)],
+    },
+    Entry {
+        keys: "r",
+        desc: "refresh",
+        foot: "r refresh",
+        bind: &[(Key::ch('r'), Action::Refresh)],
+    },
+];
+
+pub const ROOM: Room = Room {
+    walkthrough: "restore",
+    step: |_| 9,
+    takes_text: false,
+    key: |app, k| keymap::resolve(KEYS, &k).and_then(|a| act(app, a)),
+    view,
+    hints: || keymap::hints(KEYS),
+    problems: || keymap::problems(KEYS),
+    bound: || keymap::bound(KEYS),
+};
+
+pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
     let c = app.camp.as_ref()?;
     let db = c.db.clone();
-    match code {
-        KeyCode::Enter => match &c.restore_plan {
+    match a {
+        Action::Swap => match &c.restore_plan {
             Ok(what) => {
                 app.prompt = Some(Prompt::typed(
                     Purpose::Restore(Ask::Restore),
@@ -52,7 +83,7 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             }
             Err(why) => app.message = Some(why.clone()),
         },
-        KeyCode::Char('R') => match &c.rollback_plan {
+        Action::Rollback => match &c.rollback_plan {
             Some(what) => {
                 let expect = format!("rollback {db}");
                 app.prompt = Some(Prompt::typed(
@@ -66,9 +97,7 @@ pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
             }
             None => app.message = Some("no restore to roll back".into()),
         },
-        KeyCode::Char('r') => return Some(Cmd::LoadCampaign(db)),
-        KeyCode::Esc => app.screen = Screen::Freeze,
-        _ => {}
+        Action::Refresh => return Some(Cmd::LoadCampaign(db)),
     }
     None
 }
@@ -105,20 +134,8 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         )),
         Line::from(""),
     ];
-    match &c.restore_plan {
-        Ok(what) => {
-            lines.push(Line::from(format!("The swap: {what}")));
-            lines.push(Line::from("Both renames happen in one transaction; the filestore follows; production is reopened."));
-            lines.push(Line::from(""));
-            lines.push(Line::from(vec![
-                Span::styled("Enter", theme.key()),
-                Span::raw(" swap into place (you type the database name)"),
-            ]));
-        }
-        Err(why) => lines.push(Line::from(Span::styled(why.clone(), theme.dim()))),
-    }
+    // A swap done from this screen comes first: what moved and its checks.
     if let Some(r) = &app.restore.result {
-        lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(r.what.clone(), theme.done())));
         for (ok, d) in &r.checks {
             lines.push(Line::from(Span::styled(
@@ -126,11 +143,33 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
                 if *ok { theme.done() } else { theme.error() },
             )));
         }
+        lines.push(Line::from(""));
+    } else if c.rollback_plan.is_some() && c.restore_plan.is_err() {
+        lines.push(Line::from(Span::styled(
+            "Restored: the upgraded copy is production now.",
+            theme.done(),
+        )));
+        lines.push(Line::from(""));
+    }
+    match &c.restore_plan {
+        Ok(what) => {
+            lines.push(Line::from(format!("The swap: {what}")));
+            lines.push(Line::from("Both renames happen in one transaction; the filestore follows; production is reopened."));
+            lines.push(Line::from(""));
+            lines.push(Line::from(vec![
+                Span::styled(keymap::keys_of(KEYS, Action::Swap), theme.key()),
+                Span::raw(" swap into place (you type the database name)"),
+            ]));
+        }
+        // Why no (other) swap is planned: news only when nothing was restored.
+        Err(why) if app.restore.result.is_none() && c.rollback_plan.is_none() => {
+            lines.push(Line::from(Span::styled(why.clone(), theme.dim())))
+        }
+        Err(_) => {}
     }
     if let Some(rb) = &c.rollback_plan {
-        lines.push(Line::from(""));
         lines.push(Line::from(vec![
-            Span::styled("R", theme.key()),
+            Span::styled(keymap::keys_of(KEYS, Action::Rollback), theme.key()),
             Span::raw(format!(" roll back: {rb}")),
         ]));
     }
@@ -146,8 +185,34 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
 mod tests {
     use super::*;
     use crate::tui::fixtures::*;
+    use crate::tui::model::{Msg, SwapView};
+    use crate::tui::screens::Screen;
     use crate::tui::update::update;
     use crossterm::event::KeyCode;
+
+    /// Right after a restore, the screen says it is done, not that the copy
+    /// "was already restored" (the engine's reason no second restore is planned).
+    #[test]
+    fn after_a_restore_the_screen_says_it_is_done() {
+        let mut app = app_on(Screen::Restore);
+        update(
+            &mut app,
+            Msg::Swapped(Ok(SwapView {
+                what: "restored: \"prod\" → \"prod_before_17.0\", upgraded \"prod_upgrade_17.0\" → \"prod\"".into(),
+                checks: vec![(true, "modules: 26 installed, none to upgrade".into())],
+            })),
+        );
+        let c = app.camp.as_mut().unwrap();
+        c.restore_plan = Err(
+            "\"prod_upgrade_17.0\" was already restored into \"prod\"; run production again for a new upgrade".into(),
+        );
+        c.rollback_plan =
+            Some("\"prod\" (upgraded) → \"prod_failed\", \"prod_before_17.0\" → \"prod\"".into());
+        let text = render(&app, 80, 24);
+        assert!(!text.contains("already restored"), "{text}");
+        assert!(text.contains("restored: \"prod\""), "{text}");
+        insta::assert_snapshot!("restore_after_swap_80x24", text);
+    }
 
     #[test]
     fn restore_and_rollback_are_typed() {

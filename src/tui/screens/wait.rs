@@ -1,25 +1,18 @@
 //! Steps 2 and 8: a job runs (test or production); its steps, gauges and log.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Gauge, Paragraph, Row, Table};
 
-use super::Screen;
+use super::{Room, Screen};
 use crate::tui::App;
-use crate::tui::keymap::Binding;
+use crate::tui::keymap::{self, Entry, Key};
 use crate::tui::model::{Cmd, JobView, StepState};
 use crate::tui::overlays::confirm::Confirm;
 use crate::tui::theme::Theme;
-
-/// The keys of this screen, for the footer and the help.
-pub const KEYS: &[Binding] = &[
-    Binding::new("PgUp/PgDn", "scroll log"),
-    Binding::new("c", "cancel job"),
-    Binding::new("Esc", "request"),
-];
 
 #[derive(Debug, Default)]
 pub struct State {
@@ -27,16 +20,70 @@ pub struct State {
     pub scroll: usize,
 }
 
-pub fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
-    let job = app.job.as_mut()?;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
+pub enum Action {
+    ScrollUp,
+    ScrollDown,
+    Cancel,
+    Next,
+}
+
+pub const KEYS: &[Entry<Action>] = &[
+    Entry {
+        keys: "PgUp/PgDn K/J",
+        desc: "scroll the log",
+        foot: "PgUp/PgDn scroll log",
+        bind: &[
+            (Key::code(KeyCode::PageUp), Action::ScrollUp),
+            (Key::ch('K'), Action::ScrollUp),
+            (Key::code(KeyCode::PageDown), Action::ScrollDown),
+            (Key::ch('J'), Action::ScrollDown),
+        ],
+    },
+    Entry {
+        keys: "c",
+        desc: "cancel the job (its copy is dropped)",
+        foot: "c cancel job",
+        bind: &[(Key::ch('c'), Action::Cancel)],
+    },
+    Entry {
+        keys: "Enter",
+        desc: "the next step, once the job is done",
+        foot: "",
+        bind: &[(Key::code(KeyCode::Enter), Action::Next)],
+    },
+];
+
+pub const ROOM: Room = Room {
+    walkthrough: "wait",
+    step: |app| {
+        if app.job.as_ref().is_some_and(|j| j.production) {
+            8
+        } else {
+            2
+        }
+    },
+    takes_text: false,
+    key: |app, k| keymap::resolve(KEYS, &k).and_then(|a| act(app, a)),
+    view,
+    hints: || keymap::hints(KEYS),
+    problems: || keymap::problems(KEYS),
+    bound: || keymap::bound(KEYS),
+};
+
+pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
+    let job = app.job.as_ref()?;
     let scroll = &mut app.wait.scroll;
-    match k.code {
-        KeyCode::PageUp | KeyCode::Char('K') => *scroll = (*scroll + 10).min(job.log.len()),
-        KeyCode::PageDown | KeyCode::Char('J') => *scroll = scroll.saturating_sub(10),
-        KeyCode::Char('c') if job.running() => app.confirm = Some(Confirm::CancelJob),
-        KeyCode::Esc => app.screen = Screen::Request,
-        KeyCode::Enter if matches!(job.result, Some(Ok(_))) => app.screen = Screen::Ready,
-        _ => {}
+    match a {
+        Action::ScrollUp => *scroll = (*scroll + 10).min(job.log.len()),
+        Action::ScrollDown => *scroll = scroll.saturating_sub(10),
+        Action::Cancel if job.running() => app.confirm = Some(Confirm::CancelJob),
+        Action::Cancel => app.message = Some("the job is not running".into()),
+        Action::Next => match (&job.result, job.production) {
+            (Some(Ok(_)), false) => super::go(app, Screen::Ready),
+            (Some(Ok(_)), true) => super::go(app, Screen::Restore),
+            _ => {}
+        },
     }
     None
 }
@@ -64,8 +111,10 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         Constraint::Min(0),
     ])
     .areas(area);
+    // An ended job has no time left.
     let eta = job
         .eta()
+        .filter(|_| job.running())
         .map(|e| format!("  ETA {}", fmt_dur(e)))
         .unwrap_or_default();
     let state = match &job.result {
@@ -181,4 +230,26 @@ fn log_tail(job: &JobView, scroll: usize, f: &mut Frame, area: Rect, theme: &The
         Paragraph::new(lines).block(Block::bordered().title(title)),
         area,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixtures::*;
+
+    #[test]
+    fn a_failed_job() {
+        let app = failed_app();
+        assert_eq!(app.screen, Screen::Wait, "a failed job stays on Wait");
+        insta::assert_snapshot!("failed_80x24", render(&app, 80, 24));
+        insta::assert_snapshot!("failed_120x40", render(&app, 120, 40));
+    }
+
+    #[test]
+    fn the_production_job() {
+        let app = production_app();
+        assert_eq!(app.step(), 8);
+        insta::assert_snapshot!("production_80x24", render(&app, 80, 24));
+        insta::assert_snapshot!("production_120x40", render(&app, 120, 40));
+    }
 }

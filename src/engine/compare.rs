@@ -1,0 +1,210 @@
+//! The comparison with production: the `compare` command, and the job's
+//! `compare` step (DESIGN.md §4b). Production's side of a job is read from the
+//! fresh copy right after the clone (the production state the upgrade starts
+//! from, readable even when production is frozen), and kept beside the job.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::emit::Emitter;
+use super::events::Event;
+use super::job::{self, JobRecord};
+use super::{Engine, EngineError};
+use crate::campaign::store;
+use crate::odoo::compare::{self, Comparison, Snapshot};
+use crate::odoo::filestore;
+use crate::pg::ident::{check_db_name, file_name_for};
+
+pub const STEP: &str = "compare";
+
+/// Who accepted the production comparison's differences before the restore.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Acknowledged {
+    pub by: String,
+    pub at: chrono::DateTime<Utc>,
+    pub differences: usize,
+}
+
+fn baseline_path(state: &Path, job_id: &str) -> PathBuf {
+    state
+        .join("compare")
+        .join(format!("{}.production.json", file_name_for(job_id)))
+}
+
+impl Engine {
+    fn filestore_of(&self, db: &str) -> Option<PathBuf> {
+        self.data_dir.as_deref().map(|d| filestore::path(d, db))
+    }
+
+    /// `upgrade-pilot compare`: both databases read at once and compared. Reads only.
+    pub async fn compare_dbs(&self, prod: &str, copy: &str) -> Result<Comparison, EngineError> {
+        for (flag, db) in [("--db", prod), ("--test-db", copy)] {
+            check_db_name(db).map_err(|e| EngineError::Preflight(format!("{flag}: {e}")))?;
+        }
+        if prod == copy {
+            return Err(EngineError::Preflight(
+                "--db and --test-db name the same database: give production and its upgraded copy"
+                    .into(),
+            ));
+        }
+        let (a, b) = tokio::join!(self.conn.connect(prod), self.conn.connect(copy));
+        let b = b?;
+        let a = match a {
+            Ok(a) => a,
+            // A frozen database (the `_before_` kept by a restore) takes no connection:
+            // its state was read from its copy when the production job began.
+            Err(e @ crate::pg::conn::ConnError::NotAccepting { .. }) => {
+                let Some(mut before) = self.kept_reading(prod)? else {
+                    return Err(e.into());
+                };
+                before.db = prod.to_string();
+                before.filestore = self.filestore_of(prod);
+                let t0 = Instant::now();
+                let after = compare::snapshot(&b, copy, self.filestore_of(copy)).await?;
+                return Ok(compare::compare(&before, &after, t0).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(compare::compare_clients(
+            (&a, prod, self.filestore_of(prod)),
+            (&b, copy, self.filestore_of(copy)),
+        )
+        .await?)
+    }
+
+    /// Production's state read by the production job whose restore set `db` aside.
+    fn kept_reading(&self, db: &str) -> Result<Option<Snapshot>, EngineError> {
+        let key = self.conn.server_key();
+        for c in crate::campaign::all(&self.state_dir)? {
+            if c.server != key {
+                continue;
+            }
+            for s in c.history.iter().rev().filter(|s| s.aside == db) {
+                if let Some(id) = &s.production_job {
+                    if let Some(snap) = store::read_json(&baseline_path(&self.state_dir, id))? {
+                        return Ok(Some(snap));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Production's side, read from the job's copy before anything changed it.
+    /// Taken once per copy (`fresh`: the copy was just made, an older reading is stale).
+    pub(super) async fn compare_baseline(&self, record: &JobRecord, fresh: bool, emit: &Emitter) {
+        let path = baseline_path(&self.state_dir, &record.id);
+        if path.is_file() && !fresh {
+            return;
+        }
+        let t0 = Instant::now();
+        let result = async {
+            let c = self.conn.connect(&record.work_db).await?;
+            let mut snap =
+                compare::snapshot(&c, &record.work_db, self.filestore_of(&record.source_db))
+                    .await?;
+            snap.db = record.source_db.clone();
+            store::write_json(&path, &snap)?;
+            Ok::<_, EngineError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => emit.log(format!(
+                "read production's state for the comparison from the fresh copy ({:.1}s)",
+                t0.elapsed().as_secs_f64()
+            )),
+            // The compare step falls back to reading production itself.
+            Err(e) => emit.log(format!(
+                "warning: production's state not read from the copy: {e}"
+            )),
+        }
+    }
+
+    /// The job's last step: the copy against production. Differences are
+    /// findings for the tester, never a failure of the job.
+    pub(super) async fn compare_step(
+        &self,
+        record: &mut JobRecord,
+        emit: &Emitter,
+        current: &mut String,
+    ) -> Result<(), EngineError> {
+        *current = STEP.into();
+        let t0 = self.begin(record, STEP, emit)?;
+        emit.event(Event::StepStarted { step: STEP.into() }).await;
+        let detail = match self.compare_job(record).await {
+            Ok(c) => {
+                let line = c.summary();
+                for check in c.failed() {
+                    emit.log(format!(
+                        "compare: {} ({}): {}",
+                        check.name, check.area, check.summary
+                    ));
+                }
+                record.comparison = Some(Box::new(c));
+                line
+            }
+            Err(e) => {
+                emit.log(format!("warning: comparison with production not made: {e}"));
+                record.comparison = None;
+                format!("not compared: {e}")
+            }
+        };
+        self.finish(record, STEP, t0, detail, emit).await
+    }
+
+    async fn compare_job(&self, record: &JobRecord) -> Result<Comparison, EngineError> {
+        let t0 = Instant::now();
+        let copy = self.conn.connect(&record.work_db).await?;
+        let baseline: Option<Snapshot> =
+            store::read_json(&baseline_path(&self.state_dir, &record.id))?;
+        let before = match baseline {
+            Some(b) => b,
+            None => {
+                // No state read at clone time (an older job): production as it is now.
+                let prod = self.conn.connect(&record.source_db).await?;
+                compare::snapshot(
+                    &prod,
+                    &record.source_db,
+                    self.filestore_of(&record.source_db),
+                )
+                .await?
+            }
+        };
+        let after =
+            compare::snapshot(&copy, &record.work_db, self.filestore_of(&record.work_db)).await?;
+        Ok(compare::compare(&before, &after, t0).await)
+    }
+
+    /// The production job a restore would swap in, with its comparison.
+    pub fn production_comparison(&self, db: &str) -> Result<Option<JobRecord>, EngineError> {
+        let Some(c) = crate::campaign::load(&self.state_dir, &self.conn.server_key(), db)? else {
+            return Ok(None);
+        };
+        for id in c.production_jobs.iter().rev() {
+            if let Some(j) = job::load(&self.state_dir, id)? {
+                if j.status == job::JobStatus::Ready {
+                    return Ok(Some(j));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records that the production comparison's differences were accepted.
+    pub fn acknowledge_comparison(&self, mut record: JobRecord) -> Result<JobRecord, EngineError> {
+        let n = record
+            .comparison
+            .as_ref()
+            .map_or(0, |c| c.difference_count());
+        record.comparison_acknowledged = Some(Box::new(Acknowledged {
+            by: super::freeze::os_user(),
+            at: Utc::now(),
+            differences: n,
+        }));
+        job::save(&self.state_dir, &record)?;
+        Ok(record)
+    }
+}

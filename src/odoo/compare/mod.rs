@@ -1,0 +1,334 @@
+//! Compares an upgraded copy with production (DESIGN.md §4b "Compare"): records
+//! per business model, accounting sums to the cent, stock, sequences, views,
+//! modules, custom fields, files, languages and currencies.
+//!
+//! Each database is read once, in one read-only snapshot, into a [`Snapshot`]
+//! of server-side aggregates; two snapshots are then compared row by row. A
+//! job takes production's snapshot from its fresh copy, before anything
+//! changes it, so a frozen (unreachable) production needs no connection.
+
+mod diff;
+mod fields;
+pub mod files;
+pub mod rules;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio_postgres::Client;
+
+use super::schema::Schema;
+pub use diff::compare;
+
+/// Ids listed per group at most; beyond, only counts are compared.
+const ISLANDS_CAP: usize = 20_000;
+/// Differing rows kept per check (the rest only counted).
+pub const MAX_ROWS: usize = 50;
+
+#[derive(Debug, Error)]
+pub enum CompareError {
+    #[error("PostgreSQL on {db:?}: {}", crate::pg::db_message(.source))]
+    Pg {
+        db: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One database's side of every check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub db: String,
+    pub taken_at: DateTime<Utc>,
+    /// Base version (e.g. 17.0.1.3), when readable.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Row checks, by check name.
+    pub rows: BTreeMap<String, Side>,
+    /// Records per business model: by "model group" key.
+    pub records: BTreeMap<String, Group>,
+    /// Custom fields: "model.field" → non-empty values.
+    pub fields: BTreeMap<String, i64>,
+    /// Stored attachments: id → file name in the filestore and checksum.
+    pub attachments: BTreeMap<i64, Attachment>,
+    /// The filestore this database's files are read from, when known.
+    #[serde(default)]
+    pub filestore: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Side {
+    /// No query of the check applies to this series.
+    Absent,
+    Rows(BTreeMap<String, Row>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Row {
+    pub label: String,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Group {
+    pub count: i64,
+    /// Runs of consecutive ids (first, last); None when too scattered to keep.
+    pub ranges: Option<Vec<(i64, i64)>>,
+    /// Sum of ids, as text (no overflow), to tell the same count with other ids.
+    #[serde(default)]
+    pub id_sum: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attachment {
+    pub store_fname: String,
+    pub checksum: Option<String>,
+    pub name: String,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckResult {
+    pub name: String,
+    pub area: String,
+    pub ok: bool,
+    pub summary: String,
+    /// One line per differing row, at most [`MAX_ROWS`].
+    pub differences: Vec<String>,
+    /// Differing rows beyond those listed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub more: usize,
+    /// What changed without being a loss (modules the upgrade installed…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Comparison {
+    pub production: String,
+    pub copy: String,
+    pub at: DateTime<Utc>,
+    pub seconds: f64,
+    /// When production's side was read (a job reads it from the fresh copy).
+    pub production_read_at: DateTime<Utc>,
+    pub checks: Vec<CheckResult>,
+}
+
+impl Comparison {
+    pub fn ok(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+
+    pub fn failed(&self) -> impl Iterator<Item = &CheckResult> {
+        self.checks.iter().filter(|c| !c.ok)
+    }
+
+    /// Differing rows in all checks (listed or not).
+    pub fn difference_count(&self) -> usize {
+        self.failed().map(|c| c.differences.len() + c.more).sum()
+    }
+
+    /// One line: "all 14 checks hold" or "3 of 14 checks differ (42 rows)".
+    pub fn summary(&self) -> String {
+        let n = self.checks.len();
+        let bad = self.failed().count();
+        if bad == 0 {
+            format!("all {n} checks hold")
+        } else {
+            format!(
+                "{bad} of {n} checks differ ({} row(s))",
+                self.difference_count()
+            )
+        }
+    }
+}
+
+fn pg(db: &str) -> impl Fn(tokio_postgres::Error) -> CompareError + '_ {
+    move |source| CompareError::Pg {
+        db: db.to_string(),
+        source,
+    }
+}
+
+/// Reads one database's side of every check, in one read-only snapshot.
+/// `filestore` is the folder holding its files (`<data_dir>/filestore/<db>`).
+pub async fn snapshot(
+    client: &Client,
+    db: &str,
+    filestore: Option<PathBuf>,
+) -> Result<Snapshot, CompareError> {
+    let e = pg(db);
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(&e)?;
+    let result = read(client, db, filestore).await;
+    // Read only: nothing to keep; a failed transaction is rolled back alike.
+    let _ = client.batch_execute("ROLLBACK").await;
+    result
+}
+
+async fn read(
+    client: &Client,
+    db: &str,
+    filestore: Option<PathBuf>,
+) -> Result<Snapshot, CompareError> {
+    let e = pg(db);
+    let schema = Schema::load(client).await.map_err(&e)?;
+    let rules = rules::rules();
+    let version = if schema.has_column("ir_module_module", "latest_version") {
+        client
+            .query_opt(
+                "SELECT latest_version FROM ir_module_module WHERE name = 'base'",
+                &[],
+            )
+            .await
+            .map_err(&e)?
+            .and_then(|r| r.get::<_, Option<String>>(0))
+    } else {
+        None
+    };
+    let mut rows = BTreeMap::new();
+    for check in &rules.check {
+        let mut found = false;
+        let mut out = BTreeMap::new();
+        for q in check.query.iter().filter(|q| q.applies(&schema)) {
+            found = true;
+            let sql = q.sql_for(&schema);
+            for r in client.query(sql.as_str(), &[]).await.map_err(&e)? {
+                let key: Option<String> = r.get(0);
+                let label: Option<String> = r.get(1);
+                let values = (2..r.len())
+                    .map(|i| r.get::<_, Option<String>>(i).unwrap_or_default())
+                    .collect();
+                let key = key.unwrap_or_default();
+                out.insert(
+                    key.clone(),
+                    Row {
+                        label: label.unwrap_or(key),
+                        values,
+                    },
+                );
+            }
+        }
+        rows.insert(
+            check.name.clone(),
+            if found { Side::Rows(out) } else { Side::Absent },
+        );
+    }
+
+    let mut records = BTreeMap::new();
+    let mut seen_models = std::collections::HashSet::new();
+    for rec in rules.records.iter().filter(|r| r.applies(&schema)) {
+        if !seen_models.insert(rec.model.clone()) {
+            continue;
+        }
+        let islands = client
+            .query(rec.islands_sql(ISLANDS_CAP).as_str(), &[])
+            .await
+            .map_err(&e)?;
+        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+        if islands.len() <= ISLANDS_CAP {
+            for r in &islands {
+                let g = groups.entry(r.get(0)).or_default();
+                g.count += r.get::<_, i64>(3);
+                g.ranges
+                    .get_or_insert_with(Vec::new)
+                    .push((r.get(1), r.get(2)));
+            }
+            for g in groups.values_mut() {
+                if let Some(r) = g.ranges.as_mut() {
+                    r.sort_unstable();
+                    g.id_sum = r
+                        .iter()
+                        .map(|(a, b)| (*a as i128 + *b as i128) * (*b as i128 - *a as i128 + 1) / 2)
+                        .sum::<i128>()
+                        .to_string();
+                }
+            }
+        } else {
+            for r in client
+                .query(rec.counts_sql().as_str(), &[])
+                .await
+                .map_err(&e)?
+            {
+                groups.insert(
+                    r.get(0),
+                    Group {
+                        count: r.get(1),
+                        ranges: None,
+                        id_sum: r.get(2),
+                    },
+                );
+            }
+        }
+        for (g, v) in groups {
+            let key = if g.is_empty() {
+                rec.model.clone()
+            } else {
+                format!("{} {g}", rec.model)
+            };
+            records.insert(key, v);
+        }
+    }
+
+    let fields = fields::custom_fields(client, &schema).await.map_err(&e)?;
+    let attachments = files::attachments(client, &schema).await.map_err(&e)?;
+    Ok(Snapshot {
+        db: db.to_string(),
+        taken_at: Utc::now(),
+        version,
+        rows,
+        records,
+        fields,
+        attachments,
+        filestore,
+    })
+}
+
+/// The model names whose records are compared (for the README and the checklist).
+pub fn record_models() -> Vec<String> {
+    let mut m: Vec<String> = rules::rules()
+        .records
+        .into_iter()
+        .map(|r| r.model)
+        .collect();
+    m.dedup();
+    m
+}
+
+/// Every check's (name, area), in the order results are given.
+pub fn check_names() -> Vec<(String, String)> {
+    let r = rules::rules();
+    let mut v = vec![(
+        "records per business model".to_string(),
+        "records".to_string(),
+    )];
+    v.extend(r.check.iter().map(|c| (c.name.clone(), c.area.clone())));
+    v.push((fields::NAME.to_string(), "customizations".to_string()));
+    v.push((files::NAME.to_string(), "files".to_string()));
+    v
+}
+
+/// Both databases read at once, on two connections, then compared.
+pub async fn compare_clients(
+    prod: (&Client, &str, Option<PathBuf>),
+    copy: (&Client, &str, Option<PathBuf>),
+) -> Result<Comparison, CompareError> {
+    let t0 = std::time::Instant::now();
+    let (a, b) = tokio::join!(
+        snapshot(prod.0, prod.1, prod.2),
+        snapshot(copy.0, copy.1, copy.2)
+    );
+    let (a, b) = (a?, b?);
+    Ok(compare(&a, &b, t0).await)
+}
