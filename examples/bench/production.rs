@@ -78,6 +78,7 @@ pub fn production(ctx: &mut Ctx) -> color_eyre::Result<()> {
         plan: Some(plan_dir.join("plan.toml")),
         import: None,
         discard: false,
+        allow_other_database: false,
         engine: Default::default(),
     };
     settle();

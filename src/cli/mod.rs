@@ -141,6 +141,9 @@ pub enum Command {
         /// Drop an interrupted or failed earlier production job instead of resuming it.
         #[arg(long)]
         discard: bool,
+        /// Accept a result that is another Odoo database (its database.uuid or enterprise code differs from production's).
+        #[arg(long)]
+        allow_other_database: bool,
         #[arg(long)]
         yes: bool,
         #[arg(long)]
@@ -408,7 +411,7 @@ pub fn run() -> Result<i32> {
             Command::Status { db, json } => status::run(&engine, db.as_deref(), json).await,
             Command::Backup { db, format, out } => {
                 crate::pg::ident::check_db_name(&db)?;
-                let bytes = crate::engine::backup::backup_db(
+                let (bytes, notes) = crate::engine::backup::backup_db(
                     &engine.conn,
                     &db,
                     format,
@@ -417,6 +420,9 @@ pub fn run() -> Result<i32> {
                     engine.config.clone.jobs,
                 )
                 .await?;
+                for n in notes {
+                    output::err(&format!("  [warn] {n}"));
+                }
                 output::out(&format!(
                     "{} written ({})",
                     out.display(),
@@ -446,6 +452,7 @@ pub fn run() -> Result<i32> {
                 plan,
                 import,
                 discard,
+                allow_other_database,
                 yes,
                 json,
                 detach,
@@ -460,6 +467,7 @@ pub fn run() -> Result<i32> {
                     plan,
                     import,
                     discard,
+                    allow_other_database,
                     engine: engine_choice.unwrap_or_default(),
                 };
                 production::production(&engine, req, yes, json).await

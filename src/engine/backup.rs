@@ -54,7 +54,7 @@ pub async fn backup(
     filestore: Option<(&Path, &Path)>,
     jobs: u32,
     cancel: &CancellationToken,
-) -> Result<Backup, EngineError> {
+) -> Result<(Backup, Vec<String>), EngineError> {
     crate::campaign::store::ensure_dir(dir).map_err(|e| err(e.to_string()))?;
     let file = crate::pg::ident::file_name_for(db);
     let dump = dir.join(format!("{file}.dumpdir"));
@@ -84,26 +84,76 @@ pub async fn backup(
         list.arg("--list").arg(&dump);
         run(list, "pg_restore --list (backup check)", cancel).await?;
         if let (Some((root, name)), Some(tar)) = (filestore, &tar) {
-            let mut cmd = tokio::process::Command::new("tar");
-            cmd.arg("-C").arg(root).arg("-cf").arg(tar).arg(name);
-            run(cmd, "tar of the filestore", cancel).await?;
+            return tar_filestore(root, name, tar, cancel).await;
         }
-        Ok::<(), EngineError>(())
+        Ok::<Vec<String>, EngineError>(Vec::new())
     }
     .await;
-    if let Err(e) = result {
-        // Disk full or cancelled: no partial backup that looks usable.
-        let _ = std::fs::remove_dir_all(&dump);
-        if let Some(t) = &tar {
-            let _ = std::fs::remove_file(t);
+    let notes = match result {
+        Ok(n) => n,
+        Err(e) => {
+            // Disk full or cancelled: no partial backup that looks usable.
+            let _ = std::fs::remove_dir_all(&dump);
+            if let Some(t) = &tar {
+                let _ = std::fs::remove_file(t);
+            }
+            // The job's own folder, when nothing else is in it.
+            let _ = std::fs::remove_dir(dir);
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     let bytes = dir_size(&dump) + tar.as_deref().map(size_of).unwrap_or(0);
-    Ok(Backup {
-        dump,
-        filestore_tar: tar,
-        bytes,
+    Ok((
+        Backup {
+            dump,
+            filestore_tar: tar,
+            bytes,
+        },
+        notes,
+    ))
+}
+
+/// Tars `<root>/<name>` as `<name>/…` through symbolic links, so that a part
+/// of the filestore moved to another disk is in the backup (a top folder
+/// that is a link too). Links pointing nowhere hold no file: left out, and
+/// returned so that the caller says so.
+async fn tar_filestore(
+    root: &Path,
+    name: &Path,
+    tar: &Path,
+    cancel: &CancellationToken,
+) -> Result<Vec<String>, EngineError> {
+    let listing = crate::odoo::filestore::list(&root.join(name)).map_err(|e| {
+        err(format!(
+            "reading the filestore {}: {e}",
+            root.join(name).display()
+        ))
+    })?;
+    let mut cmd = tokio::process::Command::new("tar");
+    // Exclusions are literal names, anchored at the archive's top.
+    cmd.arg("-C")
+        .arg(root)
+        .args(["--dereference", "--no-wildcards", "--anchored"]);
+    for d in &listing.dead_links {
+        let mut ex = std::ffi::OsString::from("--exclude=");
+        ex.push(name.join(d));
+        cmd.arg(ex);
+    }
+    cmd.arg("-cf").arg(tar).arg(name);
+    run(cmd, "tar of the filestore", cancel).await?;
+    Ok(if listing.dead_links.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!(
+            "{} symbolic link(s) of the filestore point nowhere (or to a folder above them) and are not in the backup: {}",
+            listing.dead_links.len(),
+            listing
+                .dead_links
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )]
     })
 }
 
@@ -143,7 +193,7 @@ pub async fn backup_db(
     out: &Path,
     data_dir: Option<&Path>,
     jobs: u32,
-) -> Result<u64, EngineError> {
+) -> Result<(u64, Vec<String>), EngineError> {
     if out.exists() {
         return Err(EngineError::Preflight(format!(
             "{} already exists: choose another --out",
@@ -166,16 +216,18 @@ pub async fn backup_db(
                 .arg(ConnInfo::conninfo_db(db))
                 .envs(conn.child_env());
             run(cmd, "pg_dump", &never).await?;
-            if let Some(root) = &fs_root {
-                let mut tar = tokio::process::Command::new("tar");
-                tar.arg("-C")
-                    .arg(root)
-                    .arg("-cf")
-                    .arg(out.with_extension("filestore.tar"))
-                    .arg(db);
-                run(tar, "tar of the filestore", &never).await?;
+            match &fs_root {
+                Some(root) => {
+                    tar_filestore(
+                        root,
+                        Path::new(db),
+                        &out.with_extension("filestore.tar"),
+                        &never,
+                    )
+                    .await
+                }
+                None => Ok(Vec::new()),
             }
-            Ok(())
         }
         Format::Dir => {
             let pg_dump = tools::client_tool("pg_dump", major).map_err(err)?;
@@ -186,16 +238,12 @@ pub async fn backup_db(
                 .arg(ConnInfo::conninfo_db(db))
                 .envs(conn.child_env());
             run(cmd, "pg_dump", &never).await?;
-            if let Some(root) = &fs_root {
-                let mut tar = tokio::process::Command::new("tar");
-                tar.arg("-C")
-                    .arg(root)
-                    .arg("-cf")
-                    .arg(out.join("filestore.tar"))
-                    .arg(db);
-                run(tar, "tar of the filestore", &never).await?;
+            match &fs_root {
+                Some(root) => {
+                    tar_filestore(root, Path::new(db), &out.join("filestore.tar"), &never).await
+                }
+                None => Ok(Vec::new()),
             }
-            Ok(())
         }
         Format::Zip => {
             let manifest = odoo_manifest(&c, db).await?;
@@ -213,19 +261,23 @@ pub async fn backup_db(
             .map_err(|e| err(e.to_string()))?
         }
     };
-    if let Err(e) = result {
-        let _ = if out.is_dir() {
-            std::fs::remove_dir_all(out)
-        } else {
-            std::fs::remove_file(out)
-        };
-        return Err(e);
-    }
-    Ok(if out.is_dir() {
+    let notes = match result {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = if out.is_dir() {
+                std::fs::remove_dir_all(out)
+            } else {
+                std::fs::remove_file(out)
+            };
+            return Err(e);
+        }
+    };
+    let bytes = if out.is_dir() {
         dir_size(out)
     } else {
         size_of(out)
-    })
+    };
+    Ok((bytes, notes))
 }
 
 fn dir_size(p: &Path) -> u64 {
@@ -275,7 +327,7 @@ fn write_zip(
     out: &Path,
     filestore: Option<&Path>,
     manifest: &serde_json::Value,
-) -> Result<(), EngineError> {
+) -> Result<Vec<String>, EngineError> {
     use std::io::Write;
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -313,25 +365,24 @@ fn write_zip(
                 .unwrap_or("")
         )));
     }
+    let mut notes = Vec::new();
     if let Some(root) = filestore {
-        let mut stack = vec![root.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let mut entries: Vec<_> = std::fs::read_dir(&dir)
-                .map_err(|e| err(e.to_string()))?
-                .flatten()
-                .collect();
-            entries.sort_by_key(|e| e.file_name());
-            for e in entries {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if let Ok(rel) = p.strip_prefix(root) {
-                    zip.start_file(format!("filestore/{}", rel.display()), opts)
-                        .map_err(|e| err(e.to_string()))?;
-                    let mut f = std::fs::File::open(&p).map_err(|e| err(e.to_string()))?;
-                    std::io::copy(&mut f, &mut zip).map_err(|e| err(e.to_string()))?;
-                }
-            }
+        // Through symbolic links: the files they point to are the attachments.
+        let listing = crate::odoo::filestore::list(root)
+            .map_err(|e| err(format!("reading the filestore {}: {e}", root.display())))?;
+        for (rel, real) in &listing.files {
+            zip.start_file(format!("filestore/{}", rel.display()), opts)
+                .map_err(|e| err(e.to_string()))?;
+            let mut f =
+                std::fs::File::open(real).map_err(|e| err(format!("{}: {e}", real.display())))?;
+            std::io::copy(&mut f, &mut zip).map_err(|e| err(e.to_string()))?;
+        }
+        if !listing.dead_links.is_empty() {
+            notes.push(format!(
+                "{} symbolic link(s) of the filestore point nowhere (or to a folder above them) and are not in the zip: {}",
+                listing.dead_links.len(),
+                listing.dead_links.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+            ));
         }
     }
     zip.start_file("manifest.json", opts)
@@ -344,5 +395,5 @@ fn write_zip(
     .map_err(|e| err(e.to_string()))?;
     let f = zip.finish().map_err(|e| err(e.to_string()))?;
     f.sync_all().map_err(|e| err(e.to_string()))?;
-    Ok(())
+    Ok(notes)
 }

@@ -107,15 +107,19 @@ pub async fn template_copy(
     } else {
         ""
     };
+    // The copy keeps the source's owner: without it the copy belongs to the
+    // role running the tool, and on 15+ Odoo's role loses CREATE on public.
+    let rights = Rights::of(maint, src).await?;
     let sql = format!(
-        "CREATE DATABASE {} TEMPLATE {}{strategy}",
+        "CREATE DATABASE {} OWNER {} TEMPLATE {}{strategy}",
         quote_ident(dst),
+        quote_ident(&rights.owner),
         quote_ident(src)
     );
     let token = maint.cancel_token();
     tokio::select! {
         r = maint.batch_execute(&sql) => match r {
-            Ok(()) => Ok(()),
+            Ok(()) => rights.apply(maint, dst).await,
             Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) => {
                 let sessions = server::sessions(maint, src).await.unwrap_or_default();
                 Err(CloneError::Busy { db: src.to_string(), sessions })
@@ -126,6 +130,83 @@ pub async fn template_copy(
             let _ = token.cancel_query(tokio_postgres::NoTls).await;
             Err(CloneError::Cancelled)
         }
+    }
+}
+
+/// A database's owner and privileges (`GRANT … ON DATABASE`), which neither
+/// `CREATE DATABASE … TEMPLATE` nor a dump carries over.
+#[derive(Debug, Clone)]
+pub struct Rights {
+    pub owner: String,
+    /// (grantee or PUBLIC, privilege, with grant option); None: the defaults.
+    grants: Option<Vec<(String, String, bool)>>,
+}
+
+impl Rights {
+    pub async fn of(maint: &Client, db: &str) -> Result<Rights, tokio_postgres::Error> {
+        let row = maint
+            .query_one(
+                "SELECT pg_get_userbyid(datdba), datacl IS NULL FROM pg_database WHERE datname = $1",
+                &[&db],
+            )
+            .await?;
+        let (owner, default): (String, bool) = (row.get(0), row.get(1));
+        let grants = if default {
+            None
+        } else {
+            let rows = maint
+                .query(
+                    "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type, a.is_grantable                      FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = $1",
+                    &[&db],
+                )
+                .await?;
+            Some(
+                rows.iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .collect(),
+            )
+        };
+        Ok(Rights { owner, grants })
+    }
+
+    /// Gives `db` this owner and these privileges.
+    pub async fn apply(&self, maint: &Client, db: &str) -> Result<(), CloneError> {
+        let mut sql = format!(
+            "ALTER DATABASE {} OWNER TO {};",
+            quote_ident(db),
+            quote_ident(&self.owner)
+        );
+        if let Some(grants) = &self.grants {
+            // From a clean slate, so that a right revoked on the source stays revoked.
+            sql.push_str(&format!(
+                "REVOKE ALL ON DATABASE {db} FROM PUBLIC; REVOKE ALL ON DATABASE {db} FROM {owner};",
+                db = quote_ident(db),
+                owner = quote_ident(&self.owner)
+            ));
+            for (grantee, privilege, grantable) in grants {
+                let to = if grantee == "PUBLIC" {
+                    "PUBLIC".to_string()
+                } else {
+                    quote_ident(grantee)
+                };
+                // privilege_type is one of PostgreSQL's keywords (CREATE, CONNECT, TEMPORARY).
+                if !privilege.chars().all(|c| c.is_ascii_uppercase()) {
+                    continue;
+                }
+                sql.push_str(&format!(
+                    "GRANT {privilege} ON DATABASE {} TO {to}{};",
+                    quote_ident(db),
+                    if *grantable { " WITH GRANT OPTION" } else { "" }
+                ));
+            }
+        }
+        maint.batch_execute(&sql).await.map_err(|e| {
+            CloneError::Tool(format!(
+                "cannot give the copy {db:?} the owner and rights of its source ({}): {}",
+                self.owner,
+                crate::pg::db_message(&e)
+            ))
+        })
     }
 }
 
@@ -167,12 +248,13 @@ pub async fn snapshot_copy(
     } = copy;
     let row = maint
         .query_one(
-            "SELECT pg_encoding_to_char(encoding), datcollate, datctype, pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1",
+            "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = $1",
             &[&src],
         )
         .await?;
-    let (enc, collate, ctype, owner): (String, String, String, String) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (enc, collate, ctype): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    let src_rights = Rights::of(maint, src).await?;
+    let owner = src_rights.owner.clone();
     maint
         .batch_execute(&format!(
             "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
@@ -183,20 +265,7 @@ pub async fn snapshot_copy(
         ))
         .await?;
     let rights = server::role_rights(maint).await?;
-    if let Err(e) = maint
-        .batch_execute(&format!(
-            "ALTER DATABASE {} OWNER TO {}",
-            quote_ident(dst),
-            quote_ident(&owner)
-        ))
-        .await
-    {
-        emit.warn(format!(
-            "the copy stays owned by {} (cannot give it to {owner}: {e})",
-            rights.name
-        ))
-        .await;
-    }
+    src_rights.apply(maint, dst).await?;
     let dump = tools::client_tool("pg_dump", major).map_err(CloneError::Tool)?;
     let restore = tools::client_tool("pg_restore", major).map_err(CloneError::Tool)?;
     let tool = Tools {
@@ -206,6 +275,7 @@ pub async fn snapshot_copy(
         src,
         dst,
         superuser: rights.superuser,
+        owner: &owner,
         data_share: if jobs > 1 { 0.7 } else { 1.0 },
     };
     let source = conn
@@ -330,6 +400,8 @@ struct Tools<'a> {
     src: &'a str,
     dst: &'a str,
     superuser: bool,
+    /// The source's owner: what a plain role restores as, so objects stay its.
+    owner: &'a str,
     /// The part of the progress gauge the data pipe fills; the indexes the rest.
     data_share: f64,
 }
@@ -424,7 +496,8 @@ impl Tools<'_> {
             .arg(ConnInfo::conninfo_db(self.dst));
         if !self.superuser {
             // Objects owned by other roles cannot be given away by a plain owner.
-            r.args(["--no-owner", "--no-privileges"]);
+            r.args(["--no-owner", "--no-privileges"])
+                .arg(format!("--role={}", self.owner));
         }
         r.envs(self.conn.child_env())
             .stdout(Stdio::null())

@@ -100,19 +100,70 @@ pub fn check(path: &Path, pg_restore: &Path) -> Result<Format, ImportError> {
                     "the zip has no dump.sql: it is not an Odoo backup",
                 ));
             }
+            let mut names = Vec::new();
+            let mut links = Vec::new();
             for i in 0..zip.len() {
-                let f = zip.by_index(i).map_err(|e| bad(path, e.to_string()))?;
-                if f.enclosed_name().is_none() {
+                let mut f = zip.by_index(i).map_err(|e| bad(path, e.to_string()))?;
+                let Some(rel) = f.enclosed_name() else {
                     return Err(bad(
                         path,
-                        format!("refusing entry {:?}: its path leaves the archive", f.name()),
+                        format!(
+                            "refusing entry {:?}: its path leaves the archive",
+                            entry_name(&f)
+                        ),
                     ));
+                };
+                if f.is_symlink() {
+                    let mut target = String::new();
+                    let _ = (&mut f).take(4096).read_to_string(&mut target);
+                    links.push((rel.clone(), entry_name(&f), target));
                 }
+                names.push((rel, entry_name(&f)));
             }
+            check_links(path, &names, &links)?;
         }
         Format::Sql | Format::SqlGz => {}
     }
     Ok(format)
+}
+
+/// The entry's name as stored in the archive.
+fn entry_name<R: Read>(f: &zip::read::ZipFile<'_, R>) -> String {
+    f.name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "(unreadable name)".into())
+}
+
+/// A link in an archive could point anywhere (`/etc`): an entry under one
+/// would be written there, and a link in the filestore would serve any file
+/// of the server as an attachment. Odoo's backups hold plain files only.
+fn check_links(
+    path: &Path,
+    names: &[(PathBuf, String)],
+    links: &[(PathBuf, String, String)],
+) -> Result<(), ImportError> {
+    for (rel, name) in names {
+        if let Some((_, link, target)) = links
+            .iter()
+            .find(|(l, _, _)| rel != l && rel.starts_with(l))
+        {
+            return Err(bad(
+                path,
+                format!(
+                    "refusing entry {name:?}: it lies under {link:?}, a symbolic link (to {target:?}) in the archive; nothing was made"
+                ),
+            ));
+        }
+    }
+    if let Some((_, link, target)) = links.first() {
+        return Err(bad(
+            path,
+            format!(
+                "refusing entry {link:?}: a symbolic link (to {target:?}); an Odoo backup holds plain files only"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Errors a plain dump from another server may raise that change nothing of
@@ -225,9 +276,9 @@ pub async fn import(
     let pg_restore = tools::client_tool("pg_restore", major).map_err(|e| bad(path, e))?;
     let format = check(path, &pg_restore)?;
     emit.log(format!("import {} ({format:?})", path.display()));
-    let owner = server::db_owner(maint, work)
-        .await?
-        .unwrap_or_else(|| conn.user.clone());
+    // The working copy has production's owner and rights: the import keeps them.
+    let rights = super::clone::Rights::of(maint, work).await?;
+    let owner = rights.owner.clone();
     server::drop_db(maint, work, major).await?;
     maint
         .batch_execute(&format!(
@@ -236,6 +287,10 @@ pub async fn import(
             quote_ident(&owner)
         ))
         .await?;
+    rights
+        .apply(maint, work)
+        .await
+        .map_err(|e| bad(path, e.to_string()))?;
     match format {
         Format::Custom | Format::Directory => {
             let out = tokio::process::Command::new(&pg_restore)
@@ -324,9 +379,18 @@ fn merge_filestore(
         let Some(rel) = f.enclosed_name() else {
             return Err(bad(
                 path,
-                format!("refusing entry {:?}: its path leaves the archive", f.name()),
+                format!(
+                    "refusing entry {:?}: its path leaves the archive",
+                    entry_name(&f)
+                ),
             ));
         };
+        if f.is_symlink() {
+            return Err(bad(
+                path,
+                format!("refusing entry {:?}: a symbolic link", entry_name(&f)),
+            ));
+        }
         let Ok(rel) = rel.strip_prefix("filestore") else {
             continue;
         };

@@ -86,6 +86,9 @@ pub struct JobRecord {
     /// Production jobs: the backup of the working copy taken before the plan.
     #[serde(default)]
     pub backup: Option<Backup>,
+    /// Production jobs: who production is, and what the user allowed.
+    #[serde(default)]
+    pub golive: Box<GoLive>,
     /// The last step's comparison with production (findings, not failures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Box<crate::odoo::compare::Comparison>>,
@@ -104,6 +107,15 @@ pub struct JobRecord {
     /// Odoo's own `neutralize` on the test copy, when that series' Odoo is configured.
     #[serde(default)]
     pub odoo_neutralize: Option<String>,
+}
+
+/// What a production result is checked against (before `restore` too).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct GoLive {
+    /// Production's identity, read on the fresh copy before the plan runs.
+    pub production: Option<crate::odoo::golive::Identity>,
+    /// `--allow-other-database`: the result may be another database.
+    pub allow_other_database: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -162,6 +174,7 @@ impl JobRecord {
             source_uuid: n.source_uuid,
             filestore: None,
             backup: None,
+            golive: Box::default(),
             comparison: None,
             comparison_acknowledged: None,
             openupgrade: Vec::new(),

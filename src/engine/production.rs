@@ -20,7 +20,7 @@ use super::{Engine, EngineError, JobHandle, backup};
 use crate::campaign;
 use crate::odoo::inspect::human_size;
 use crate::odoo::version::Series;
-use crate::odoo::{filestore, verify};
+use crate::odoo::{filestore, golive, verify};
 use crate::pg::ident::check_db_name;
 use crate::pg::server;
 
@@ -41,6 +41,8 @@ pub struct ProductionRequest {
     /// An upgraded dump made elsewhere, instead of a plan.
     pub import: Option<PathBuf>,
     pub discard: bool,
+    /// Accept a result whose identity is not production's (`--allow-other-database`).
+    pub allow_other_database: bool,
     pub engine: super::openupgrade::EngineChoice,
 }
 
@@ -106,6 +108,12 @@ impl Engine {
             return Err(fail(format!(
                 "role {:?} cannot create databases: as a superuser run ALTER ROLE \"{}\" CREATEDB",
                 rights.name, rights.name
+            )));
+        }
+        if !rights.superuser && !server::can_own(&maint, &req.db).await? {
+            return Err(fail(format!(
+                "role {:?} does not own {:?}: connect as its owner (db_user in odoo.conf) or a superuser, so the upgraded copy keeps production's owner",
+                rights.name, req.db
             )));
         }
         let mut notes = Vec::new();
@@ -182,6 +190,8 @@ impl Engine {
                 source_uuid: freeze.uuid.clone(),
             }),
         };
+        // The choice of this run counts, also for a resumed job.
+        record.golive.allow_other_database = req.allow_other_database;
         record.openupgrade = hops;
         self.register(&mut camp, &record)?;
         Ok(PreparedProduction {
@@ -272,6 +282,7 @@ impl Engine {
                 current,
             )
             .await?;
+        self.production_facts(record, maint, major).await?;
         // Production's side of the comparison: the frozen production, read from its copy.
         if !record.is_done("plan") || !cloned {
             self.compare_baseline(record, !cloned, emit).await;
@@ -293,7 +304,8 @@ impl Engine {
                 step: current.clone(),
             })
             .await;
-            let dir = backup::default_dir(&self.state_dir);
+            // One folder per job: a later job never overwrites this one's backup.
+            let dir = backup::default_dir(&self.state_dir).join(&record.id);
             let fs_root = self.data_dir.as_ref().map(|d| d.join("filestore"));
             let fs = fs_root
                 .as_deref()
@@ -301,7 +313,11 @@ impl Engine {
                 .map(|r| (r, std::path::Path::new(work.as_str())));
             super::emit::pause_point("during:backup").await;
             let jobs = self.config.clone.jobs;
-            let b = backup::backup(&self.conn, major, &work, &dir, fs, jobs, cancel).await?;
+            let (b, notes) =
+                backup::backup(&self.conn, major, &work, &dir, fs, jobs, cancel).await?;
+            for n in notes {
+                emit.warn(format!("backup: {n}")).await;
+            }
             emit.log(format!(
                 "backup {} ({})",
                 b.dump.display(),
@@ -351,13 +367,22 @@ impl Engine {
         })
         .await;
         let c = self.conn.connect(&work).await?;
-        let checks = verify::upgraded(&c, &work, target).await?;
+        let mut checks = verify::upgraded(&c, &work, target).await?;
+        let golive = golive_checks(&c, record).await?;
+        let refused = refusal(&golive);
+        checks.extend(golive);
         let failed: Vec<String> = checks
             .iter()
             .filter(|c| !c.ok)
             .map(|c| format!("{}: {}", c.name, c.detail))
             .collect();
         record.checks = checks;
+        if let Some(why) = refused {
+            return Err(EngineError::Verify(format!(
+                "{}; {work:?} must not become production: {why}",
+                failed.join("; ")
+            )));
+        }
         if !failed.is_empty() {
             return Err(EngineError::Verify(format!(
                 "{}; {work:?} is not ready to restore (fix the plan and run production again)",
@@ -367,6 +392,115 @@ impl Engine {
         self.finish(record, "verify", t0, "ready to restore".into(), emit)
             .await?;
         self.compare_step(record, emit, current).await?;
+        Ok(())
+    }
+}
+
+/// The checks that keep a neutralized or foreign database out of production.
+pub(super) async fn golive_checks(
+    c: &Client,
+    record: &JobRecord,
+) -> Result<Vec<verify::Check>, EngineError> {
+    let mut checks = golive::not_neutralized(c).await?;
+    let result = golive::identity(c).await?;
+    // Jobs recorded before the identity was kept: the uuid seen at freeze time.
+    let production = record
+        .golive
+        .production
+        .clone()
+        .unwrap_or_else(|| golive::Identity {
+            uuid: record.source_uuid.clone(),
+            enterprise_code: None,
+        });
+    checks.extend(golive::same_database(
+        &production,
+        &result,
+        record.golive.allow_other_database,
+    ));
+    Ok(checks)
+}
+
+/// What to tell the user when a go-live check failed, or None.
+fn refusal(checks: &[verify::Check]) -> Option<&'static str> {
+    let failed = |names: &[&str]| {
+        checks
+            .iter()
+            .any(|c| !c.ok && names.contains(&c.name.as_str()))
+    };
+    if failed(&[
+        "neutralization flag",
+        "dummy mail server",
+        "neutralization banner",
+    ]) {
+        Some(
+            "it is a neutralized copy (a test database); import or upgrade production's own database",
+        )
+    } else if failed(&["database uuid", "enterprise code"]) {
+        Some(
+            "it is another database; import the upgraded dump of this production, or add --allow-other-database if it really replaces it",
+        )
+    } else {
+        None
+    }
+}
+
+impl Engine {
+    /// `restore` checks again: the copy may have been changed since its job
+    /// verified it (neutralized by hand, replaced under the same name).
+    pub(super) async fn golive_before_restore(&self, job: &JobRecord) -> Result<(), EngineError> {
+        let c = self.conn.connect(&job.work_db).await?;
+        let checks = golive_checks(&c, job).await?;
+        if let Some(why) = refusal(&checks) {
+            let found: Vec<String> = checks
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect();
+            return Err(fail(format!(
+                "refusing to restore {:?}: {}; it must not become production: {why}",
+                job.work_db,
+                found.join("; ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// On the fresh copy, before anything changes it: production's identity
+    /// (what the result must still be) and no module left half-done. Frozen
+    /// production accepts no connection, so its copy is read instead.
+    async fn production_facts(
+        &self,
+        record: &mut JobRecord,
+        maint: &Client,
+        major: u32,
+    ) -> Result<(), EngineError> {
+        let untouched = record
+            .step("plan")
+            .is_none_or(|s| s.status == job::StepStatus::Pending);
+        if !untouched {
+            return Ok(());
+        }
+        let work = record.work_db.clone();
+        let c = self.conn.connect(&work).await?;
+        let pending = golive::pending_modules(&c).await?;
+        if record.golive.production.is_none() {
+            record.golive.production = Some(golive::identity(&c).await?);
+            job::save(&self.state_dir, record)?;
+        }
+        drop(c);
+        if !pending.is_empty() {
+            // A copy of a half-done state is of no use: dropped, so that the
+            // next run copies production again once it is fixed.
+            server::drop_db(maint, &work, major).await?;
+            if let Some(dd) = &self.data_dir {
+                filestore::remove(dd, &work).map_err(|e| EngineError::Io(e.to_string()))?;
+            }
+            return Err(fail(format!(
+                "modules of {:?} are left in a pending state by an unfinished operation: {}; unfreeze, finish or cancel it in Odoo, freeze and run production again",
+                record.source_db,
+                pending.join(", ")
+            )));
+        }
         Ok(())
     }
 }

@@ -248,6 +248,10 @@ impl Engine {
                     stats.files,
                     human_size(stats.bytes as i64)
                 ));
+                // Never a file dropped silently: links and odd entries are said.
+                for n in stats.link_notes() {
+                    emit.warn(format!("filestore: {n}")).await;
+                }
             }
         }
         self.finish(

@@ -238,6 +238,8 @@ impl Engine {
                 job.work_db
             )));
         }
+        // Never a neutralized or foreign database into production (issue 10, case 2).
+        self.golive_before_restore(&job).await?;
         if camp.freeze.is_none() || server::allows_connections(maint, db).await? {
             return Err(fail(format!(
                 "production {db:?} is not frozen: freeze it before the swap (upgrade-pilot freeze --db {db:?})"

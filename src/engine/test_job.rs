@@ -527,6 +527,20 @@ impl Engine {
             }
             return Ok(name.to_string());
         }
+        // A name an earlier job of this campaign used is never taken again,
+        // even when its database was renamed away (a rollback's `_failed_`):
+        // its job record, log and backup keep naming it.
+        let used: Vec<String> = match campaign::load(&self.state_dir, &self.conn.server_key(), db)?
+        {
+            Some(c) => c
+                .test_jobs
+                .iter()
+                .chain(c.production_jobs.iter())
+                .filter_map(|id| job::load(&self.state_dir, id).ok().flatten())
+                .map(|j| j.work_db)
+                .collect(),
+            None => Vec::new(),
+        };
         let stamp = Utc::now().format("%Y_%m_%d_%H_%M");
         for n in 1..100 {
             let suffix = if n == 1 {
@@ -535,7 +549,7 @@ impl Engine {
                 format!("_{kind}_{target}_{stamp}_{n}")
             };
             let (name, shortened) = name_with_suffix(db, &suffix);
-            if !server::db_exists(maint, &name).await? {
+            if !used.contains(&name) && !server::db_exists(maint, &name).await? {
                 if shortened {
                     notes.push(Note {
                         level: "info",

@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod conf;
 pub mod filestore;
+pub mod golive;
 pub mod inspect;
 pub mod neutralize;
 pub mod neutralize_rules;

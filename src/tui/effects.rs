@@ -135,6 +135,7 @@ impl Effects {
                         plan: None,
                         import: None,
                         discard: false,
+                        allow_other_database: false,
                         engine: EngineChoice::for_target(&engine.config, &target),
                     };
                     let prepared = match engine.prepare_production(&req).await {
@@ -250,6 +251,12 @@ impl Effects {
                     let _ = tx.send(Msg::Changed(res.map_err(|e| e.to_string())));
                 });
             }
+            Cmd::Compare { db, test_db } => {
+                tokio::spawn(async move {
+                    let res = engine.recompare_test(&db, &test_db).await.map(Box::new);
+                    let _ = tx.send(Msg::Compared(res.map_err(|e| e.to_string())));
+                });
+            }
             Cmd::StopOther(pid) => {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid as i32),
@@ -312,6 +319,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
     let c = campaign::load_or_new(&engine.state_dir, &key, db)?;
     let items = engine.checklist_items()?;
     let last = engine.last_ready_test(&c)?;
+    let comparison = last.as_ref().and_then(|j| j.comparison.clone());
     let maint = engine.conn.connect_maintenance().await?;
     let sessions = server::sessions(&maint, db).await.unwrap_or_default();
     let upgraded_ready = match c.production_jobs.last() {
@@ -364,5 +372,6 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             pid: j.pid,
             error: j.error.clone(),
         }),
+        comparison,
     })
 }

@@ -100,6 +100,7 @@ pub fn camp() -> CampView {
         rollback_plan: None,
         sessions: Vec::new(),
         ticket: "Before production: open an Odoo support ticket of type \"An issue related to my upgrade\".".into(),
+        comparison: None,
     }
 }
 
@@ -256,6 +257,7 @@ pub fn ready_app() -> App {
         source_uuid: None,
         filestore: None,
         backup: None,
+        golive: Default::default(),
         comparison: None,
         comparison_acknowledged: None,
         openupgrade: Vec::new(),

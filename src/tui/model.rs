@@ -97,6 +97,8 @@ pub struct CampView {
     pub ticket: String,
     /// The last job, when it did not finish.
     pub unfinished: Option<Unfinished>,
+    /// The last test copy's comparison with production (the "Automatic checks").
+    pub comparison: Option<Box<crate::odoo::compare::Comparison>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -176,6 +178,8 @@ pub enum Msg {
     /// A freeze or a discard answered: say so, then read the campaign again.
     Changed(Result<String, String>),
     Swapped(Result<SwapView, String>),
+    /// The comparison run again (`r` on the checklist).
+    Compared(Result<Box<crate::odoo::compare::Comparison>, String>),
     /// Wall clock, sent with the tick while a freeze is scheduled.
     Clock(chrono::DateTime<chrono::Utc>),
     /// A job run by another process, as its job file and log say now.
@@ -221,4 +225,9 @@ pub enum Cmd {
     Discard(String),
     /// SIGTERM to the process running an attached job: it stops cleanly.
     StopOther(u32),
+    /// Compare the test copy with production again, and keep it in its job.
+    Compare {
+        db: String,
+        test_db: String,
+    },
 }

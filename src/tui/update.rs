@@ -10,7 +10,7 @@ use super::model::{Cmd, JobView, LOG_CAP, Msg, StepState, StepView};
 use super::overlays::confirm::{self, Confirm};
 use super::overlays::help;
 use super::overlays::prompt::{self, Outcome};
-use super::screens::{self, Screen, anomaly_form, freeze, request, restore};
+use super::screens::{self, Screen, anomaly_form, checklist, freeze, request, restore};
 use crate::engine::job::StepStatus;
 use crate::engine::{Event, Progress};
 
@@ -141,6 +141,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             app.campaign_db().map(Cmd::LoadCampaign)
         }
         Msg::Swapped(r) => restore::swapped(app, r),
+        Msg::Compared(r) => checklist::compared(app, r),
         Msg::Clock(now) => freeze::clock(app, now),
     }
 }
@@ -211,7 +212,8 @@ fn campaign(app: &mut App, c: super::model::CampView) -> Option<Cmd> {
     if app.camp.as_ref().is_none_or(|old| old.db == c.db)
         || app.request.selected_db().is_some_and(|d| d.name == c.db)
     {
-        app.checklist.cursor = app.checklist.cursor.min(c.items.len().saturating_sub(1));
+        let rows = c.items.len() + checklist::automatic(&c).len();
+        app.checklist.cursor = app.checklist.cursor.min(rows.saturating_sub(1));
         app.camp = Some(c);
     }
     None
