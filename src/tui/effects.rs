@@ -76,6 +76,7 @@ impl Effects {
                 db,
                 target,
                 drop_previous,
+                engine: choice,
             } => {
                 let slot = self.cancel.clone();
                 tokio::spawn(async move {
@@ -98,7 +99,8 @@ impl Effects {
                         test_db: None,
                         clone,
                         discard: false,
-                        engine: EngineChoice::for_target(&engine.config, &target),
+                        engine: choice
+                            .unwrap_or_else(|| EngineChoice::for_target(&engine.config, &target)),
                         dry_run: false,
                     };
                     let prepared = match engine.prepare_test(&req).await {
@@ -181,6 +183,22 @@ impl Effects {
                         c.anomalies = anomalies;
                     });
                 let _ = tx.send(Msg::Saved(res.map(|_| ()).map_err(|e| e.to_string())));
+            }
+            Cmd::SettleDraft { db, id, keep } => {
+                let res = campaign::settle_draft(
+                    &engine.state_dir,
+                    &engine.conn.server_key(),
+                    &db,
+                    id,
+                    keep,
+                )
+                .map(|kept| match kept {
+                    Some(a) => format!("draft {id} kept as anomaly #{a}"),
+                    None if keep => format!("draft {id} is gone already"),
+                    None => format!("draft {id} dropped"),
+                })
+                .map_err(|e| e.to_string());
+                let _ = tx.send(Msg::Changed(res));
             }
             Cmd::ExportReport(db) => {
                 tokio::spawn(async move {
@@ -343,6 +361,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
         items,
         states: c.checklist.clone(),
         anomalies: c.anomalies.clone(),
+        drafts: c.anomaly_drafts.clone(),
         frozen_since: c
             .freeze
             .as_ref()
