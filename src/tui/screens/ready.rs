@@ -7,6 +7,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::{Room, Screen};
 use crate::engine::JobRecord;
+use crate::odoo::neutralize;
 use crate::tui::App;
 use crate::tui::keymap::{self, Entry, Key};
 use crate::tui::model::Cmd;
@@ -139,7 +140,25 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         .chain(rec.neutralized_again.0.keys())
         .collect();
     let mut cells: Vec<String> = Vec::new();
-    for action in actions {
+    // Grouped by module when the job recorded it (jobs from before did not).
+    let by_module = neutralize::module_cells(
+        &rec.by_module.neutralized_by_module,
+        &rec.by_module.neutralized_again_by_module,
+    );
+    for (module, n, again, custom) in &by_module {
+        let n = if *custom {
+            "sql".to_string()
+        } else {
+            n.to_string()
+        };
+        let plus = if *again > 0 {
+            format!(" +{again}")
+        } else {
+            String::new()
+        };
+        cells.push(format!("{module:<16.16}{n:>4}{plus:<6}"));
+    }
+    for action in actions.into_iter().filter(|_| by_module.is_empty()) {
         let first = rec.neutralized.0.get(action).copied().flatten();
         let again = rec.neutralized_again.0.get(action).copied().flatten();
         let custom = rec.neutralized.0.get(action) == Some(&None);
