@@ -20,6 +20,8 @@ pub enum Action {
     NewTest,
     Freeze,
     Request,
+    /// Open the test copy in a browser: its series' Odoo on 127.0.0.1.
+    Serve,
 }
 
 pub const KEYS: &[Entry<Action>] = &[
@@ -53,6 +55,12 @@ pub const KEYS: &[Entry<Action>] = &[
         foot: "n request",
         bind: &[(Key::ch('n'), Action::Request)],
     },
+    Entry {
+        keys: "s",
+        desc: "serve the test copy with its Odoo on 127.0.0.1 (again: stop)",
+        foot: "",
+        bind: &[(Key::ch('s'), Action::Serve)],
+    },
 ];
 
 pub const ROOM: Room = Room {
@@ -76,6 +84,7 @@ pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
         Action::Anomalies => super::open_anomalies(app),
         Action::Freeze => super::open_freeze(app),
         Action::NewTest => super::new_test(app),
+        Action::Serve => app.camp.as_ref()?.test_db.clone().map(Cmd::Serve),
     }
 }
 
@@ -185,4 +194,21 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         ),
         table,
     );
+}
+
+#[cfg(test)]
+mod serve_tests {
+    use super::*;
+    use crate::tui::fixtures::*;
+    use crate::tui::update::update;
+    use crossterm::event::KeyCode;
+
+    #[test]
+    fn s_serves_the_ready_test_copy() {
+        let mut app = app_on(Screen::Ready);
+        assert_eq!(
+            update(&mut app, press(KeyCode::Char('s'))),
+            Some(Cmd::Serve("prod_test_17.0_2026_11_23_09_30".into()))
+        );
+    }
 }
