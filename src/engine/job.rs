@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::store::{self, StoreError};
-use crate::odoo::neutralize::Report;
+use crate::odoo::neutralize::{ByModule, Report};
 use crate::odoo::verify::Check;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +70,10 @@ pub struct JobRecord {
     pub neutralized: Report,
     #[serde(default)]
     pub neutralized_again: Report,
+    /// The same changes grouped by module, and notes (boxed: the TUI passes
+    /// records in messages; flattened: the fields sit beside `neutralized`).
+    #[serde(flatten)]
+    pub by_module: Box<ByModule>,
     #[serde(default)]
     pub checks: Vec<Check>,
     #[serde(default)]
@@ -82,6 +86,10 @@ pub struct JobRecord {
     /// Production jobs: the backup of the working copy taken before the plan.
     #[serde(default)]
     pub backup: Option<Backup>,
+    /// Production jobs: the server's statistics of the source when the copy
+    /// was taken; `restore` refuses the copy if sessions were opened since.
+    #[serde(default)]
+    pub source_activity: Option<Box<crate::pg::activity::DbActivity>>,
     /// Production jobs: who production is, and what the user allowed.
     #[serde(default)]
     pub golive: Box<GoLive>,
@@ -164,11 +172,13 @@ impl JobRecord {
             steps: steps(n.steps),
             neutralized: Default::default(),
             neutralized_again: Default::default(),
+            by_module: Default::default(),
             checks: Vec::new(),
             error: None,
             source_uuid: n.source_uuid,
             filestore: None,
             backup: None,
+            source_activity: None,
             golive: Box::default(),
             comparison: None,
             comparison_acknowledged: None,

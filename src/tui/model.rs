@@ -80,6 +80,8 @@ pub struct CampView {
     pub items: Vec<Item>,
     pub states: States,
     pub anomalies: Vec<Anomaly>,
+    /// Anomalies the upgrade log suggested (OpenUpgrade errors), to keep or drop.
+    pub drafts: Vec<crate::campaign::anomaly::Draft>,
     pub frozen_since: Option<String>,
     /// The last test copy that reached "ready", and its target.
     pub test_db: Option<String>,
@@ -203,6 +205,8 @@ pub enum Cmd {
         db: String,
         target: String,
         drop_previous: Option<String>,
+        /// None: as the config decides (a resumed job keeps its way).
+        engine: Option<crate::engine::openupgrade::EngineChoice>,
     },
     CancelJob,
     LoadCampaign(String),
@@ -212,6 +216,14 @@ pub enum Cmd {
         anomalies: Vec<Anomaly>,
     },
     ExportReport(String),
+    /// Serve the test copy with its series' Odoo, or stop serving it.
+    Serve(String),
+    /// Keep a draft (it becomes an anomaly) or drop it.
+    SettleDraft {
+        db: String,
+        id: u32,
+        keep: bool,
+    },
     Freeze(String),
     StartProduction {
         db: String,

@@ -272,15 +272,25 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 }
             };
         }
+        if app.help {
+            return help::key(app, k);
+        }
         if app.screen.takes_text() {
-            return screens::key(app, k);
+            // The screen's own keys, then the global keys that type nothing
+            // (F1, Ctrl-C), then the key is typed.
+            let own = (screens::room(app.screen).bound)()
+                .iter()
+                .any(|(b, _)| b.matches(&k));
+            let global = keymap::bound(keymap::GLOBAL)
+                .iter()
+                .any(|(b, _)| b.matches(&k) && b.types_nothing());
+            if own || !global {
+                return screens::key(app, k);
+            }
         }
     }
     if app.confirm.is_some() && !ctrl_c {
         return confirm::key(app, k);
-    }
-    if app.help && !ctrl_c {
-        return help::key(app, k);
     }
     match keymap::resolve(keymap::GLOBAL, &k) {
         Some(g) => global(app, g),
@@ -333,7 +343,8 @@ mod tests {
             Some(Cmd::StartTest {
                 db: "prod".into(),
                 target: "17.0".into(),
-                drop_previous: None
+                drop_previous: None,
+                engine: Some(crate::engine::openupgrade::EngineChoice::Plan),
             })
         );
         update(

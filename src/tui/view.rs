@@ -47,12 +47,12 @@ pub fn view(app: &App, f: &mut Frame, theme: &Theme) {
 /// The shown screen's footer entries, then `?` and `q`; all from the key tables.
 fn footer(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     let mut spans = Vec::new();
-    // While typing, only the form's own keys work.
-    let global = if app.screen.takes_text() {
-        Vec::new()
-    } else {
-        keymap::hints(keymap::GLOBAL)
-    };
+    // While typing, the global keys that type nothing (F1); otherwise the others.
+    let typing = app.screen.takes_text();
+    let global: Vec<_> = keymap::hints(keymap::GLOBAL)
+        .into_iter()
+        .filter(|h| h.types_nothing == typing)
+        .collect();
     for h in screens::hints(app.screen).iter().chain(&global) {
         let Some((keys, what)) = h.foot.split_once(' ') else {
             continue;
@@ -91,6 +91,30 @@ mod tests {
         let app = ready_app();
         insta::assert_snapshot!("ready_80x24", render(&app, 80, 24));
         insta::assert_snapshot!("ready_120x40", render(&app, 120, 40));
+    }
+
+    /// A job that recorded its changes by module shows them by module.
+    #[test]
+    fn ready_screen_by_module() {
+        use crate::odoo::neutralize::ModuleChanges;
+        let mut app = ready_app();
+        let m = |module: &str, rows| ModuleChanges {
+            module: module.into(),
+            rows,
+            rules: Vec::new(),
+        };
+        if let Some(Some(Ok(rec))) = app.job.as_mut().map(|j| j.result.as_mut()) {
+            rec.by_module.neutralized_by_module = vec![
+                m("base", 19),
+                m("mail", 3),
+                m("payment_stripe", 1),
+                m("pos_adyen", 2),
+                m("l10n_es_edi_sii", 1),
+                m("website", 0),
+            ];
+            rec.by_module.neutralized_again_by_module = vec![m("base", 2)];
+        }
+        insta::assert_snapshot!("ready_by_module_80x24", render(&app, 80, 24));
     }
 
     #[test]

@@ -658,6 +658,28 @@ mod tests {
         assert_eq!(anomalies[0].status, Status::Fixed);
     }
 
+    /// The form takes typed keys; F1 (types nothing) still opens its help,
+    /// and Esc closes the help, not the form.
+    #[test]
+    fn the_form_has_its_help() {
+        let mut app = app_on(Screen::Checklist);
+        update(&mut app, press(KeyCode::Char('f')));
+        typed(&mut app, "?q");
+        assert!(!app.help && !app.quit, "? and q are typed");
+        assert!(app.form.as_ref().unwrap().text(0).ends_with("?q"));
+        update(&mut app, press(KeyCode::F(1)));
+        assert!(app.help);
+        update(&mut app, press(KeyCode::Esc));
+        assert!(!app.help);
+        assert_eq!(app.screen, Screen::AnomalyForm);
+        update(&mut app, press(KeyCode::Esc));
+        assert_eq!(
+            app.screen,
+            Screen::Checklist,
+            "Esc cancels the form: back to the checklist"
+        );
+    }
+
     #[test]
     fn notes_filter_and_empty_title_refused() {
         let mut app = app_on(Screen::Checklist);
