@@ -64,6 +64,19 @@ fn an_autovacuum_worker_is_not_a_session() {
     let o = env.run(&["inspect", "--db", DB, "--json"]);
     assert_ok(&o);
     assert_eq!(json(&o)["sessions"], serde_json::json!([]), "inspect");
+    // A role that may not see other backends' backend_type (Odoo's own).
+    env.exec(
+        "postgres",
+        "CREATE ROLE odoo LOGIN; GRANT pg_read_all_data TO odoo",
+    );
+    let odoo = format!("{} user=odoo", env.dsn().replace(" user=postgres", ""));
+    let o = env.run_dsn(&odoo, &["inspect", "--db", DB, "--json"], &[]);
+    assert_ok(&o);
+    assert_eq!(
+        json(&o)["sessions"],
+        serde_json::json!([]),
+        "inspect as odoo"
+    );
 
     wait_for_autovacuum(&env, DB);
     let o = env.run(&[
@@ -609,4 +622,32 @@ fn a_frozen_source_is_tested_through_a_template_copy() {
         &o,
         "modules left in a pending state by an unfinished operation: sale (to upgrade)",
     );
+}
+
+/// The job lock holds whatever maintenance database each run uses (advisory
+/// locks belong to one database): a second run with `dbname=template1` in its
+/// DSN is refused while the first runs, naming the holder.
+#[test]
+fn the_job_lock_holds_across_maintenance_databases() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let (plan, flag) = waiting_plan(&env);
+    let mut first = spawn_job(&env, &job_args("test", DB, &plan));
+    wait_for_step(&env, 3);
+    let o = env.run_dsn(
+        &format!("{} dbname=template1", env.dsn()),
+        &[
+            "test",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--plan",
+            plan.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_refused(&o, "another upgrade-pilot is working on \"prod\"");
+    std::fs::write(&flag, "").unwrap();
+    assert!(first.wait().unwrap().success());
 }

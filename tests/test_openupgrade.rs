@@ -357,6 +357,22 @@ fn a_failed_hop_leaves_the_copy_drafts_anomalies_and_is_never_resumed() {
     );
     assert!(ex.contains("Failed to load registry"), "{ex}");
 
+    // `report` lists the draft.
+    let out = env.dir.path().join("report");
+    let r = run_ou(
+        &env,
+        &odoo,
+        &["report", "--db", DB, "--out", out.to_str().unwrap()],
+        &[],
+    );
+    assert_ok(&r);
+    assert!(stdout(&r).contains("1 anomaly draft(s)"), "{}", stdout(&r));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("OpenUpgrade 16.0 → 17.0: sale: error in migration script"),
+        "{md}"
+    );
+
     // Running again does not pretend to resume the half-done hop.
     let o = run_ou(&env, &odoo, &test_copy_args(), &[]);
     assert!(!o.status.success());
@@ -575,5 +591,211 @@ fn serve_opens_only_a_neutralized_copy_on_localhost_and_stops_on_ctrl_c() {
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "Odoo stopped with us"
+    );
+}
+
+#[test]
+fn production_runs_the_same_hops_without_neutralizing() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    assert_ok(&run_ou(&env, &odoo, &["freeze", "--db", DB, "--yes"], &[]));
+    let o = run_ou(
+        &env,
+        &odoo,
+        &[
+            "production",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--engine",
+            "openupgrade",
+            "--yes",
+            "--json",
+        ],
+        &[],
+    );
+    assert_ok(&o);
+    let v = json(&o);
+    let up = v["upgraded_db"].as_str().unwrap();
+    let h = &v["hops"][0];
+    assert_eq!(h["ok"], true, "{h}");
+    assert!(h["seconds"].as_f64().unwrap() > 0.0);
+    assert!(
+        PathBuf::from(h["log"].as_str().unwrap()).is_file(),
+        "the hop's log is kept"
+    );
+    assert_eq!(
+        env.one::<String>(
+            up,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'base'"
+        ),
+        "17.0.1.3"
+    );
+    // The future production: the hop's new cron stays on, nothing neutralized.
+    let active: i64 = env.one(up, "SELECT count(*) FROM ir_cron WHERE active");
+    assert!(active > 1, "{active}");
+    assert_eq!(
+        env.one::<i64>(up, "SELECT count(*) FROM ir_config_parameter WHERE key = 'database.is_neutralized' AND value = 'true'"),
+        0
+    );
+}
+
+/// A plan command that needs `{data_dir}` used to fail only after the clone,
+/// leaving a failed copy: it is refused at preflight now.
+#[test]
+fn a_plan_needing_the_data_dir_is_refused_before_copying() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let dir = env.dir.path().join("plan");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("plan.toml"),
+        "name = \"needs data dir\"\n[[hop]]\nfrom = \"16.0\"\nto = \"17.0\"\n[[hop.step]]\nname = \"odoo\"\ncommand = [\"/bin/true\", \"--data-dir={data_dir}\"]\n",
+    )
+    .unwrap();
+    let dbs = env.databases();
+    let o = std::process::Command::new(BIN)
+        .args(["test", "--db", DB, "--target", "17.0", "--plan"])
+        .arg(dir.join("plan.toml"))
+        .args(["--dsn", &env.dsn()])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.dir.path())
+        .env("UPGRADE_PILOT_STATE_DIR", env.state_dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("plan step \"odoo\" needs Odoo's data dir"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(env.databases(), dbs, "nothing copied");
+}
+
+#[test]
+fn preflight_lists_modules_the_target_cannot_migrate() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    std::fs::remove_dir_all(odoo.root.join("addons/crm")).unwrap();
+    manifest(&odoo.root.join("addons"), "acme_invoice_layout", "16.0.1.0");
+    let o = run_ou(
+        &env,
+        &odoo,
+        &[
+            "test",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--engine",
+            "openupgrade",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_ok(&o);
+    let s = stdout(&o);
+    assert!(s.contains("[warn] 1 installed module(s) not on Odoo 17.0's addons path, which cannot migrate them: crm"), "{s}");
+    assert!(s.contains("[warn] 1 custom module(s) without a 17.0 version in their manifest (not ported yet?): acme_invoice_layout"), "{s}");
+}
+
+/// The real 16.0 fixture (100 modules, made by Odoo) through a 17.0 hop of the
+/// stand-in: the figures of the note (`--nocapture` prints them).
+#[test]
+fn the_real_16_fixture_through_a_17_hop() {
+    let Some(dir) = std::env::var_os("UPGRADE_PILOT_FIXTURES").map(PathBuf::from) else {
+        eprintln!("skipped: UPGRADE_PILOT_FIXTURES does not name the fixtures folder");
+        return;
+    };
+    let env = Env::new();
+    let db = "odoo16_real";
+    env.exec("postgres", &format!("CREATE DATABASE {db}"));
+    let restore = std::process::Command::new(
+        upgrade_pilot::pg::tools::client_tool("pg_restore", 15).unwrap(),
+    )
+    .envs(env.conn().child_env())
+    .args(["--no-owner", "--no-privileges", "-d", db])
+    .arg(dir.join("odoo16_real.dump"))
+    .output()
+    .unwrap();
+    assert!(
+        restore.status.success()
+            || String::from_utf8_lossy(&restore.stderr).contains("errors ignored")
+    );
+    let fs = env.data_dir().join("filestore");
+    std::fs::create_dir_all(&fs).unwrap();
+    let tar = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(dir.join("odoo16_real.filestore.tar.gz"))
+        .arg("-C")
+        .arg(&fs)
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    env.exec("postgres", "CREATE ROLE odoo LOGIN SUPERUSER");
+    let modules: Vec<String> = env
+        .sql(
+            db,
+            "SELECT name::text FROM ir_module_module WHERE state = 'installed'",
+        )
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let odoo = odoo_tree(&env, "17.0", "17.0", &modules, "");
+    let o = run_ou(
+        &env,
+        &odoo,
+        &[
+            "test",
+            "--db",
+            db,
+            "--target",
+            "17.0",
+            "--engine",
+            "openupgrade",
+            "--yes",
+            "--json",
+        ],
+        &[],
+    );
+    assert_ok(&o);
+    let v = json(&o);
+    let h = &v["hops"][0];
+    assert_eq!(h["ok"], true, "{h}");
+    assert_eq!(h["modules"].as_u64().unwrap() as usize, modules.len());
+    let t = v["test_db"].as_str().unwrap();
+    assert_eq!(
+        env.one::<String>(
+            t,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'base'"
+        ),
+        "17.0.1.3"
+    );
+    assert!(v["odoo_neutralize"].as_str().unwrap().contains("ran"));
+    eprintln!("figures: {} modules installed", modules.len());
+    for s in v["steps"].as_array().unwrap() {
+        eprintln!(
+            "figures: step {:<17} {:>7.2}s",
+            s["name"].as_str().unwrap(),
+            s["seconds"].as_f64().unwrap_or(0.0)
+        );
+    }
+    eprintln!(
+        "figures: hop {} s, {} migrations, {} warnings, {} errors; neutralized {} then {} rows",
+        h["seconds"],
+        h["migrations"],
+        h["warnings"],
+        h["errors"],
+        v["neutralized"]
+            .as_object()
+            .map(|o| o.values().filter_map(|x| x.as_i64()).sum::<i64>())
+            .unwrap_or(0),
+        v["neutralized_again"]
+            .as_object()
+            .map(|o| o.values().filter_map(|x| x.as_i64()).sum::<i64>())
+            .unwrap_or(0),
     );
 }

@@ -105,9 +105,17 @@ impl Draft {
             .excerpt
             .lines()
             .next()
-            .map(|l| match l.split_once(": ") {
-                // Past the `DATE TIME PID LEVEL DB logger` prefix.
-                Some((_, m)) => m,
+            .map(|l| match crate::odoo::oulog::parse_line(l) {
+                // Past the `DATE TIME PID LEVEL DB logger` prefix, and the
+                // module's name OpenUpgrade repeats.
+                Some(e) => {
+                    let m = e.message;
+                    self.module
+                        .as_deref()
+                        .and_then(|n| m.strip_prefix(n))
+                        .and_then(|r| r.strip_prefix(": "))
+                        .unwrap_or(m)
+                }
                 None => l,
             })
             .unwrap_or_default();

@@ -17,6 +17,9 @@ pub struct Item {
     pub title: String,
     #[serde(default)]
     pub help: String,
+    /// Automatic checks (by name) that cover part of this item.
+    #[serde(default)]
+    pub automatic: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -26,6 +26,8 @@ pub struct Input<'a> {
 pub struct Written {
     pub dir: PathBuf,
     pub anomalies: usize,
+    /// Anomaly drafts listed (found by the tool, not yet kept or dropped).
+    pub drafts: usize,
     pub attachments: usize,
     pub ticket: String,
     pub missing_files: Vec<String>,
@@ -128,6 +130,23 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
             ));
         }
     }
+    if !c.anomaly_drafts.is_empty() {
+        md.push_str(&format!(
+            "## Anomaly drafts ({}, found in the upgrade log, not yet kept or dropped)\n\n",
+            c.anomaly_drafts.len()
+        ));
+        for d in &c.anomaly_drafts {
+            md.push_str(&format!(
+                "### draft {} {} ({}, {} error(s){})\n\n```\n{}\n```\n\n",
+                d.id,
+                d.title(),
+                d.level,
+                d.count,
+                if d.failed_hop { ", the hop failed" } else { "" },
+                d.excerpt.trim()
+            ));
+        }
+    }
     md.push_str(&format!(
         "## Checklist\n\n{} passed, {} failed, {} skipped, {} to do, {} to check again on the new copy\n\n",
         summary.passed, summary.failed, summary.skipped, summary.todo, summary.stale
@@ -176,6 +195,22 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
                     .unwrap_or_else(|| "custom SQL".into())
             ));
         }
+        if let Some(o) = &j.odoo_neutralize {
+            md.push_str(&format!("- {o}\n"));
+        }
+        for h in &j.hops {
+            md.push_str(&format!(
+                "\nOpenUpgrade hop {} → {}: {} in {:.1}s, {} modules, {} migration scripts, {} warning(s), {} error(s)\n",
+                h.from,
+                h.to,
+                if h.ok { "done" } else { "FAILED" },
+                h.seconds,
+                h.modules,
+                h.migrations,
+                h.warnings,
+                h.errors
+            ));
+        }
     }
     for (what, cmp) in input.comparisons {
         md.push_str(&format!(
@@ -211,8 +246,9 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
         "server": c.server,
         "ticket": ticket,
         "anomalies": c.anomalies,
+        "anomaly_drafts": c.anomaly_drafts,
         "checklist": { "summary": summary, "items": input.items.iter().map(|i| json!({"id": i.id, "area": i.area, "title": i.title, "state": c.checklist.get(&i.id)})).collect::<Vec<_>>() },
-        "test": input.last_test.map(|j| json!({"db": j.work_db, "source_version": j.source_version, "target": j.target, "neutralized": j.neutralized.0, "status": j.status})),
+        "test": input.last_test.map(|j| json!({"db": j.work_db, "source_version": j.source_version, "target": j.target, "neutralized": j.neutralized.0, "odoo_neutralize": j.odoo_neutralize, "hops": j.hops, "status": j.status})),
         "modules": input.inspection.map(|i| i.installed.iter().map(|m| json!({"name": m.name, "version": m.version, "custom": m.custom})).collect::<Vec<_>>()),
         "log_tail": input.log_tail,
         "comparisons": input.comparisons.iter().map(|(what, c)| json!({"job": what, "comparison": c})).collect::<Vec<_>>(),
@@ -227,6 +263,7 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
     Ok(Written {
         dir: out.to_path_buf(),
         anomalies: c.anomalies.len(),
+        drafts: c.anomaly_drafts.len(),
         attachments,
         ticket,
         missing_files: missing,

@@ -438,6 +438,12 @@ pub fn run() -> Result<i32> {
                     w.anomalies,
                     w.attachments
                 ));
+                if w.drafts > 0 {
+                    output::out(&format!(
+                        "  {} anomaly draft(s) from the upgrade log listed too: keep or drop them on the Anomalies screen",
+                        w.drafts
+                    ));
+                }
                 for m in &w.missing_files {
                     output::err(&format!("  attachment not found, left out: {m}"));
                 }

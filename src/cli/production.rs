@@ -91,6 +91,9 @@ pub async fn production(
             "backup": record.backup,
             "checks": record.checks,
             "steps": steps,
+            "openupgrade": record.openupgrade,
+            "hops": record.hops,
+            "anomaly_drafts": record.anomaly_drafts,
             "comparison": record.comparison,
         }));
     } else {
@@ -102,6 +105,20 @@ pub async fn production(
             out(&format!(
                 "  backup taken before the upgrade: {}",
                 b.dump.display()
+            ));
+        }
+        for h in &record.hops {
+            out(&format!(
+                "  hop {} → {}: {:.1}s, {} modules, {} error(s) (log {})",
+                h.from,
+                h.to,
+                h.seconds,
+                h.modules,
+                h.errors,
+                h.log
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
             ));
         }
         if let Some(c) = &record.comparison {

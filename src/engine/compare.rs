@@ -178,6 +178,24 @@ impl Engine {
         Ok(compare::compare(&before, &after, t0).await)
     }
 
+    /// The checklist's `r`: the test copy against production as it is now, kept
+    /// in the copy's job (its report and checklist show this one from then on).
+    pub async fn recompare_test(&self, db: &str, test_db: &str) -> Result<Comparison, EngineError> {
+        let cmp = self.compare_dbs(db, test_db).await?;
+        if let Some(c) = crate::campaign::load(&self.state_dir, &self.conn.server_key(), db)? {
+            for id in c.test_jobs.iter().rev() {
+                if let Some(mut j) = job::load(&self.state_dir, id)? {
+                    if j.work_db == test_db {
+                        j.comparison = Some(Box::new(cmp.clone()));
+                        job::save(&self.state_dir, &j)?;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(cmp)
+    }
+
     /// The production job a restore would swap in, with its comparison.
     pub fn production_comparison(&self, db: &str) -> Result<Option<JobRecord>, EngineError> {
         let Some(c) = crate::campaign::load(&self.state_dir, &self.conn.server_key(), db)? else {

@@ -31,9 +31,18 @@ pub enum LockError {
     Pg(#[from] tokio_postgres::Error),
 }
 
+/// Where the lock lives. Advisory locks belong to one database: two runs whose
+/// maintenance db differ (`dbname=` in --dsn, PGDATABASE) would not see each
+/// other's, so every run takes it in this one, when it can connect there.
+const LOCK_DB: &str = "postgres";
+
 /// Takes the lock for `db` or says who holds it.
 pub async fn acquire(conn: &ConnInfo, db: &str) -> Result<JobLock, LockError> {
-    let client = conn.connect_maintenance().await?;
+    let client = match conn.connect(LOCK_DB).await {
+        Ok(c) => c,
+        Err(e @ ConnError::Unreachable { .. }) => return Err(e.into()),
+        Err(_) => conn.connect_maintenance().await?,
+    };
     let who = format!(
         "upgrade-pilot pid {} user {}",
         std::process::id(),

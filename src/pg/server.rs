@@ -119,13 +119,17 @@ pub fn own_backends() -> (Vec<i32>, Vec<i64>) {
 }
 
 /// Which rows of pg_stat_activity `a` are sessions on `$1`: client backends
-/// only (autovacuum and the server's other workers are not sessions; before
-/// PostgreSQL 10 there is no backend_type and every row is a client's), never
+/// only (autovacuum and the server's other workers are not sessions), never
 /// the calling session nor another connection of this process (`$2`, `$3`).
+/// backend_type is hidden from a role without pg_read_all_stats for others'
+/// backends (and absent before PostgreSQL 10): a server process then shows
+/// as one without a role (usesysid is null), a client always has one.
 fn session_filter() -> String {
     format!(
         "a.datname = $1 AND a.pid <> pg_backend_pid() \
-         AND coalesce(to_jsonb(a) ->> 'backend_type', 'client backend') = 'client backend' \
+         AND coalesce(to_jsonb(a) ->> 'backend_type', \
+                      CASE WHEN a.usesysid IS NULL THEN 'server process' ELSE 'client backend' END) \
+             = 'client backend' \
          AND NOT EXISTS (SELECT 1 FROM unnest($2::int4[], $3::int8[]) o(pid, start) \
                          WHERE o.pid = a.pid AND o.start = {})",
         BACKEND_START_US.replace("backend_start", "a.backend_start")

@@ -76,6 +76,7 @@ impl Effects {
                 db,
                 target,
                 drop_previous,
+                engine: choice,
             } => {
                 let slot = self.cancel.clone();
                 tokio::spawn(async move {
@@ -98,7 +99,8 @@ impl Effects {
                         test_db: None,
                         clone,
                         discard: false,
-                        engine: EngineChoice::for_target(&engine.config, &target),
+                        engine: choice
+                            .unwrap_or_else(|| EngineChoice::for_target(&engine.config, &target)),
                         dry_run: false,
                     };
                     let prepared = match engine.prepare_test(&req).await {
@@ -182,6 +184,22 @@ impl Effects {
                     });
                 let _ = tx.send(Msg::Saved(res.map(|_| ()).map_err(|e| e.to_string())));
             }
+            Cmd::SettleDraft { db, id, keep } => {
+                let res = campaign::settle_draft(
+                    &engine.state_dir,
+                    &engine.conn.server_key(),
+                    &db,
+                    id,
+                    keep,
+                )
+                .map(|kept| match kept {
+                    Some(a) => format!("draft {id} kept as anomaly #{a}"),
+                    None if keep => format!("draft {id} is gone already"),
+                    None => format!("draft {id} dropped"),
+                })
+                .map_err(|e| e.to_string());
+                let _ = tx.send(Msg::Changed(res));
+            }
             Cmd::ExportReport(db) => {
                 tokio::spawn(async move {
                     let out = engine.state_dir.join("reports").join(format!(
@@ -251,6 +269,12 @@ impl Effects {
                     let _ = tx.send(Msg::Changed(res.map_err(|e| e.to_string())));
                 });
             }
+            Cmd::Compare { db, test_db } => {
+                tokio::spawn(async move {
+                    let res = engine.recompare_test(&db, &test_db).await.map(Box::new);
+                    let _ = tx.send(Msg::Compared(res.map_err(|e| e.to_string())));
+                });
+            }
             Cmd::StopOther(pid) => {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid as i32),
@@ -313,6 +337,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
     let c = campaign::load_or_new(&engine.state_dir, &key, db)?;
     let items = engine.checklist_items()?;
     let last = engine.last_ready_test(&c)?;
+    let comparison = last.as_ref().and_then(|j| j.comparison.clone());
     let maint = engine.conn.connect_maintenance().await?;
     let sessions = server::sessions(&maint, db).await.unwrap_or_default();
     let upgraded_ready = match c.production_jobs.last() {
@@ -336,6 +361,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
         items,
         states: c.checklist.clone(),
         anomalies: c.anomalies.clone(),
+        drafts: c.anomaly_drafts.clone(),
         frozen_since: c
             .freeze
             .as_ref()
@@ -365,5 +391,6 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             pid: j.pid,
             error: j.error.clone(),
         }),
+        comparison,
     })
 }

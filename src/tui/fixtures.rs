@@ -89,6 +89,7 @@ pub fn camp() -> CampView {
         items: checklist::load(None).unwrap(),
         states: Default::default(),
         anomalies: Vec::new(),
+        drafts: Vec::new(),
         frozen_since: None,
         test_db: Some("prod_test_17.0_2026_11_23_09_30".into()),
         test_target: Some("17.0".into()),
@@ -100,6 +101,7 @@ pub fn camp() -> CampView {
         rollback_plan: None,
         sessions: Vec::new(),
         ticket: "Before production: open an Odoo support ticket of type \"An issue related to my upgrade\".".into(),
+        comparison: None,
     }
 }
 

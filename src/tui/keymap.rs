@@ -34,6 +34,11 @@ impl Key {
         }
     }
 
+    /// It types nothing: it still works while text is typed (F1, Ctrl-C, Esc).
+    pub fn types_nothing(&self) -> bool {
+        self.ctrl || !matches!(self.code, KeyCode::Char(_))
+    }
+
     pub fn matches(&self, k: &KeyEvent) -> bool {
         self.code == k.code && self.ctrl == k.modifiers.contains(KeyModifiers::CONTROL)
     }
@@ -56,6 +61,7 @@ impl Key {
             KeyCode::PageUp => "PgUp".into(),
             KeyCode::PageDown => "PgDn".into(),
             KeyCode::Backspace => "Bksp".into(),
+            KeyCode::F(n) => format!("F{n}"),
             other => format!("{other:?}"),
         };
         if self.ctrl {
@@ -118,6 +124,8 @@ pub struct Hint {
     pub keys: &'static str,
     pub desc: &'static str,
     pub foot: &'static str,
+    /// None of its keys types a character: it works while text is typed.
+    pub types_nothing: bool,
 }
 
 pub fn hints<A>(table: &'static [Entry<A>]) -> Vec<Hint> {
@@ -127,6 +135,7 @@ pub fn hints<A>(table: &'static [Entry<A>]) -> Vec<Hint> {
             keys: e.keys,
             desc: e.desc,
             foot: e.foot,
+            types_nothing: e.bind.iter().all(|(k, _)| k.types_nothing()),
         })
         .collect()
 }
@@ -156,6 +165,12 @@ pub const GLOBAL: &[Entry<Global>] = &[
         desc: "help: the keys of this screen",
         foot: "? help",
         bind: &[(Key::ch('?'), Global::Help)],
+    },
+    Entry {
+        keys: "F1",
+        desc: "help, also while typing",
+        foot: "F1 help",
+        bind: &[(Key::code(KeyCode::F(1)), Global::Help)],
     },
     Entry {
         keys: "i",

@@ -80,6 +80,8 @@ pub struct CampView {
     pub items: Vec<Item>,
     pub states: States,
     pub anomalies: Vec<Anomaly>,
+    /// Anomalies the upgrade log suggested (OpenUpgrade errors), to keep or drop.
+    pub drafts: Vec<crate::campaign::anomaly::Draft>,
     pub frozen_since: Option<String>,
     /// The last test copy that reached "ready", and its target.
     pub test_db: Option<String>,
@@ -97,6 +99,8 @@ pub struct CampView {
     pub ticket: String,
     /// The last job, when it did not finish.
     pub unfinished: Option<Unfinished>,
+    /// The last test copy's comparison with production (the "Automatic checks").
+    pub comparison: Option<Box<crate::odoo::compare::Comparison>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -176,6 +180,8 @@ pub enum Msg {
     /// A freeze or a discard answered: say so, then read the campaign again.
     Changed(Result<String, String>),
     Swapped(Result<SwapView, String>),
+    /// The comparison run again (`r` on the checklist).
+    Compared(Result<Box<crate::odoo::compare::Comparison>, String>),
     /// Wall clock, sent with the tick while a freeze is scheduled.
     Clock(chrono::DateTime<chrono::Utc>),
     /// A job run by another process, as its job file and log say now.
@@ -199,6 +205,8 @@ pub enum Cmd {
         db: String,
         target: String,
         drop_previous: Option<String>,
+        /// None: as the config decides (a resumed job keeps its way).
+        engine: Option<crate::engine::openupgrade::EngineChoice>,
     },
     CancelJob,
     LoadCampaign(String),
@@ -208,6 +216,12 @@ pub enum Cmd {
         anomalies: Vec<Anomaly>,
     },
     ExportReport(String),
+    /// Keep a draft (it becomes an anomaly) or drop it.
+    SettleDraft {
+        db: String,
+        id: u32,
+        keep: bool,
+    },
     Freeze(String),
     StartProduction {
         db: String,
@@ -221,4 +235,9 @@ pub enum Cmd {
     Discard(String),
     /// SIGTERM to the process running an attached job: it stops cleanly.
     StopOther(u32),
+    /// Compare the test copy with production again, and keep it in its job.
+    Compare {
+        db: String,
+        test_db: String,
+    },
 }

@@ -46,6 +46,8 @@ async fn event_loop(
         engine.conn.server(),
         engine.config.odoo.supported_targets.clone(),
     );
+    app.request.plans = engine.config.plans.keys().cloned().collect();
+    app.request.odoo = engine.config.odoo.installs.keys().cloned().collect();
     fx.run(Cmd::LoadDbs);
     let mut events = EventStream::new();
     let mut term = signal(SignalKind::terminate())?;

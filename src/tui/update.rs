@@ -10,7 +10,7 @@ use super::model::{Cmd, JobView, LOG_CAP, Msg, StepState, StepView};
 use super::overlays::confirm::{self, Confirm};
 use super::overlays::help;
 use super::overlays::prompt::{self, Outcome};
-use super::screens::{self, Screen, anomaly_form, freeze, request, restore};
+use super::screens::{self, Screen, anomaly_form, checklist, freeze, request, restore};
 use crate::engine::job::StepStatus;
 use crate::engine::{Event, Progress};
 
@@ -141,6 +141,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             app.campaign_db().map(Cmd::LoadCampaign)
         }
         Msg::Swapped(r) => restore::swapped(app, r),
+        Msg::Compared(r) => checklist::compared(app, r),
         Msg::Clock(now) => freeze::clock(app, now),
     }
 }
@@ -211,7 +212,8 @@ fn campaign(app: &mut App, c: super::model::CampView) -> Option<Cmd> {
     if app.camp.as_ref().is_none_or(|old| old.db == c.db)
         || app.request.selected_db().is_some_and(|d| d.name == c.db)
     {
-        app.checklist.cursor = app.checklist.cursor.min(c.items.len().saturating_sub(1));
+        let rows = c.items.len() + checklist::automatic(&c).len();
+        app.checklist.cursor = app.checklist.cursor.min(rows.saturating_sub(1));
         app.camp = Some(c);
     }
     None
@@ -270,15 +272,25 @@ fn key(app: &mut App, k: KeyEvent) -> Option<Cmd> {
                 }
             };
         }
+        if app.help {
+            return help::key(app, k);
+        }
         if app.screen.takes_text() {
-            return screens::key(app, k);
+            // The screen's own keys, then the global keys that type nothing
+            // (F1, Ctrl-C), then the key is typed.
+            let own = (screens::room(app.screen).bound)()
+                .iter()
+                .any(|(b, _)| b.matches(&k));
+            let global = keymap::bound(keymap::GLOBAL)
+                .iter()
+                .any(|(b, _)| b.matches(&k) && b.types_nothing());
+            if own || !global {
+                return screens::key(app, k);
+            }
         }
     }
     if app.confirm.is_some() && !ctrl_c {
         return confirm::key(app, k);
-    }
-    if app.help && !ctrl_c {
-        return help::key(app, k);
     }
     match keymap::resolve(keymap::GLOBAL, &k) {
         Some(g) => global(app, g),
@@ -331,7 +343,8 @@ mod tests {
             Some(Cmd::StartTest {
                 db: "prod".into(),
                 target: "17.0".into(),
-                drop_previous: None
+                drop_previous: None,
+                engine: Some(crate::engine::openupgrade::EngineChoice::Plan),
             })
         );
         update(

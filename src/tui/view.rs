@@ -47,12 +47,12 @@ pub fn view(app: &App, f: &mut Frame, theme: &Theme) {
 /// The shown screen's footer entries, then `?` and `q`; all from the key tables.
 fn footer(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     let mut spans = Vec::new();
-    // While typing, only the form's own keys work.
-    let global = if app.screen.takes_text() {
-        Vec::new()
-    } else {
-        keymap::hints(keymap::GLOBAL)
-    };
+    // While typing, the global keys that type nothing (F1); otherwise the others.
+    let typing = app.screen.takes_text();
+    let global: Vec<_> = keymap::hints(keymap::GLOBAL)
+        .into_iter()
+        .filter(|h| h.types_nothing == typing)
+        .collect();
     for h in screens::hints(app.screen).iter().chain(&global) {
         let Some((keys, what)) = h.foot.split_once(' ') else {
             continue;

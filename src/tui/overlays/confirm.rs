@@ -124,10 +124,12 @@ fn new_test_choice(app: &mut App, choice: Choice, previous: Option<String>) -> O
         .test_target
         .clone()
         .or_else(|| app.request.target.map(|t| t.to_string()))?;
+    let engine = Some(app.request.engine_for(&target));
     Some(Cmd::StartTest {
         db: camp.db.clone(),
         target,
         drop_previous: drop,
+        engine,
     })
 }
 
@@ -189,7 +191,8 @@ mod tests {
             Some(Cmd::StartTest {
                 db: "prod".into(),
                 target: "17.0".into(),
-                drop_previous: Some("prod_test_17.0_2026_11_23_09_30".into())
+                drop_previous: Some("prod_test_17.0_2026_11_23_09_30".into()),
+                engine: Some(crate::engine::openupgrade::EngineChoice::Plan),
             })
         );
         update(&mut app, press(KeyCode::Char('t')));
@@ -198,7 +201,8 @@ mod tests {
             Some(Cmd::StartTest {
                 db: "prod".into(),
                 target: "17.0".into(),
-                drop_previous: None
+                drop_previous: None,
+                engine: Some(crate::engine::openupgrade::EngineChoice::Plan),
             })
         );
     }

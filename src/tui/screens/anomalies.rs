@@ -92,9 +92,22 @@ pub const ROOM: Room = Room {
 };
 
 pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
-    let n = app.camp.as_ref().map(|c| c.anomalies.len()).unwrap_or(0);
+    let (n, kept) = app
+        .camp
+        .as_ref()
+        .map(|c| (c.anomalies.len() + c.drafts.len(), c.anomalies.len()))
+        .unwrap_or((0, 0));
     let cursor = &mut app.anomalies.cursor;
     match a {
+        // Drafts follow the anomalies in the list: Enter keeps one, x drops it.
+        Action::Edit | Action::Status if *cursor >= kept => {
+            let id = app.camp.as_ref()?.drafts.get(*cursor - kept)?.id;
+            return app.campaign_db().map(|db| Cmd::SettleDraft {
+                db,
+                id,
+                keep: a == Action::Edit,
+            });
+        }
         Action::Checklist => return super::open_checklist(app),
         Action::Retest => return super::new_test(app),
         Action::Down => *cursor = (*cursor + 1).min(n.saturating_sub(1)),
@@ -128,7 +141,7 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         Constraint::Length(2),
     ])
     .areas(area);
-    let items: Vec<ListItem> = c
+    let mut items: Vec<ListItem> = c
         .anomalies
         .iter()
         .map(|a| {
@@ -144,10 +157,23 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             ]))
         })
         .collect();
+    items.extend(c.drafts.iter().map(|d| {
+        ListItem::new(Line::from(vec![
+            Span::raw(format!("d{:<3} ", d.id)),
+            Span::styled(format!("{:<20} ", "draft: Enter/x"), theme.warn()),
+            Span::raw(d.title()),
+        ]))
+    }));
+    let total = c.anomalies.len() + c.drafts.len();
     let mut state = ListState::default()
-        .with_selected((!c.anomalies.is_empty()).then_some(app.anomalies.cursor));
+        .with_selected((total > 0).then_some(app.anomalies.cursor.min(total - 1)));
+    let drafts = if c.drafts.is_empty() {
+        String::new()
+    } else {
+        format!(" · {} draft(s) from the upgrade log", c.drafts.len())
+    };
     let title = format!(
-        " Anomalies: {} open of {} ",
+        " Anomalies: {} open of {}{drafts} ",
         c.open_anomalies(),
         c.anomalies.len()
     );
@@ -158,7 +184,13 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         list_area,
         &mut state,
     );
+    let draft = app
+        .anomalies
+        .cursor
+        .checked_sub(c.anomalies.len())
+        .and_then(|i| c.drafts.get(i));
     let detail: Vec<Line> = match c.anomalies.get(app.anomalies.cursor) {
+        None if draft.is_some() => draft.map(|d| draft_lines(d, theme)).unwrap_or_default(),
         None => vec![Line::from(format!(
             "No anomaly yet. {} adds one; {} on a checklist item files one for it.",
             keymap::keys_of(KEYS, Action::New),
@@ -199,4 +231,84 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             .wrap(Wrap { trim: true }),
         hint,
     );
+}
+
+/// A draft's detail: where it came from and what the log said.
+fn draft_lines(d: &crate::campaign::anomaly::Draft, theme: &Theme) -> Vec<Line<'static>> {
+    let mut out = vec![
+        Line::from(Span::styled(d.title(), theme.title())),
+        Line::from(vec![
+            Span::styled("draft    ", theme.key()),
+            Span::raw("found in the upgrade log: Enter keeps it as an anomaly, x drops it"),
+        ]),
+        Line::from(vec![
+            Span::styled("hop      ", theme.key()),
+            Span::raw(format!(
+                "{} · {} · {} error(s){}",
+                d.hop,
+                d.level,
+                d.count,
+                if d.failed_hop {
+                    " · the hop failed"
+                } else {
+                    ""
+                }
+            )),
+        ]),
+    ];
+    out.extend(
+        d.excerpt
+            .lines()
+            .take(12)
+            .map(|l| Line::from(Span::styled(l.to_string(), theme.dim()))),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::anomaly::Draft;
+    use crate::tui::fixtures::*;
+    use crate::tui::update::update;
+
+    fn draft() -> Draft {
+        Draft {
+            id: 1,
+            job: "job".into(),
+            hop: "16.0 → 17.0".into(),
+            module: Some("sale".into()),
+            level: "CRITICAL".into(),
+            excerpt: "2026-12-01 06:00:03,200 1 ERROR prod_test OpenUpgrade: sale: error in migration script post-migration.py: column \"legacy_ref\" does not exist\nTraceback (most recent call last):\npsycopg2.errors.UndefinedColumn: column \"legacy_ref\" does not exist".into(),
+            count: 3,
+            failed_hop: true,
+            test_db: Some("prod_test".into()),
+            created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn drafts_from_the_upgrade_log_are_kept_or_dropped() {
+        let mut app = app_on(Screen::Anomalies);
+        app.camp.as_mut().unwrap().drafts.push(draft());
+        app.message = None;
+        insta::assert_snapshot!("anomalies_drafts_80x24", render(&app, 80, 24));
+        // On the draft (after the anomalies, none here): Enter keeps it, x drops it.
+        assert_eq!(
+            update(&mut app, press(KeyCode::Enter)),
+            Some(Cmd::SettleDraft {
+                db: "prod".into(),
+                id: 1,
+                keep: true
+            })
+        );
+        assert_eq!(
+            update(&mut app, press(KeyCode::Char('x'))),
+            Some(Cmd::SettleDraft {
+                db: "prod".into(),
+                id: 1,
+                keep: false
+            })
+        );
+    }
 }

@@ -1,4 +1,7 @@
 //! Step 4: the checklist of the test copy; pass, fail (files an anomaly), skip, notes.
+//! On top, the "Automatic checks": the copy's comparison with production, marked
+//! by the tool (Enter shows the differing rows, `f` files them as an anomaly,
+//! `r` compares again).
 
 use chrono::Utc;
 use crossterm::event::KeyCode;
@@ -10,18 +13,106 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use super::Purpose;
 use super::anomaly_form::Form;
 use super::{Room, Screen};
-use crate::campaign::checklist::{ItemState, Mark};
+use crate::campaign::checklist::{Item, ItemState, Mark};
+use crate::odoo::compare::{CheckResult, Comparison};
 use crate::tui::App;
 use crate::tui::keymap::{self, Entry, Key};
-use crate::tui::model::Cmd;
+use crate::tui::model::{CampView, Cmd};
 use crate::tui::overlays::prompt::Prompt;
 use crate::tui::theme::Theme;
 
 #[derive(Debug, Default)]
 pub struct State {
-    /// Position in the visible items.
+    /// Position in the visible rows: the automatic checks, then the items.
     pub cursor: usize,
     pub filter: String,
+    /// The selected automatic check's differing rows are shown in full.
+    pub rows: bool,
+    /// First row shown in that view.
+    pub scroll: usize,
+}
+
+/// The automatic checks (the comparison's), shown above the items.
+pub fn automatic(c: &CampView) -> &[CheckResult] {
+    c.comparison
+        .as_deref()
+        .map(|c| c.checks.as_slice())
+        .unwrap_or(&[])
+}
+
+fn auto_visible<'a>(c: &'a CampView, filter: &str) -> Vec<&'a CheckResult> {
+    let f = filter.to_lowercase();
+    automatic(c)
+        .iter()
+        .filter(|k| {
+            f.is_empty() || k.name.to_lowercase().contains(&f) || k.area.to_lowercase().contains(&f)
+        })
+        .collect()
+}
+
+/// What the cursor is on.
+enum Row<'a> {
+    Auto(&'a CheckResult),
+    Manual(&'a Item),
+}
+
+fn selected<'a>(c: &'a CampView, st: &State) -> Option<Row<'a>> {
+    let auto = auto_visible(c, &st.filter);
+    match st.cursor.checked_sub(auto.len()) {
+        None => auto.get(st.cursor).map(|k| Row::Auto(k)),
+        Some(i) => c.visible(&st.filter).get(i).map(|i| Row::Manual(i)),
+    }
+}
+
+fn selected_item(app: &App) -> Option<Item> {
+    match selected(app.camp.as_ref()?, &app.checklist)? {
+        Row::Manual(i) => Some(i.clone()),
+        Row::Auto(_) => None,
+    }
+}
+
+fn selected_check(app: &App) -> Option<CheckResult> {
+    match selected(app.camp.as_ref()?, &app.checklist)? {
+        Row::Auto(k) => Some(k.clone()),
+        Row::Manual(_) => None,
+    }
+}
+
+/// The comparison came back from `r`.
+pub fn compared(app: &mut App, r: Result<Box<Comparison>, String>) -> Option<Cmd> {
+    match r {
+        Ok(c) => {
+            app.message = Some(format!("compared with production: {}", c.summary()));
+            if let Some(camp) = app.camp.as_mut() {
+                camp.comparison = Some(c);
+            }
+        }
+        Err(e) => app.message = Some(format!("comparison not made: {e}")),
+    }
+    None
+}
+
+/// A failing automatic check as an anomaly, its rows in "Actual".
+fn anomaly_from(k: &CheckResult, c: &CampView) -> Form {
+    let mut form = Form::new(&format!("{}: {}", k.name, k.summary), &k.area, None);
+    let copy = c.test_db.as_deref().unwrap_or("the test copy");
+    let steps = format!(
+        "upgrade-pilot compare --db {} --test-db {copy} (check \"{}\")",
+        c.db, k.name
+    );
+    let mut actual: Vec<String> = k.differences.clone();
+    if k.more > 0 {
+        actual.push(format!("… and {} more", k.more));
+    }
+    let lines = [
+        (3, vec![steps]),
+        (4, vec!["the same as in production".to_string()]),
+        (5, actual),
+    ];
+    for (field, text) in lines {
+        form.fields[field] = ratatui_textarea::TextArea::new(text);
+    }
+    form
 }
 
 /// What a prompt opened from the checklist asks for.
@@ -33,9 +124,11 @@ pub enum Ask {
 }
 
 fn mark(app: &mut App, m: Mark) -> Option<Cmd> {
-    let State { cursor, filter } = &app.checklist;
+    let Some(id) = selected_item(app).map(|i| i.id) else {
+        app.message = Some("automatic checks are marked by the tool: r compares again".into());
+        return None;
+    };
     let camp = app.camp.as_mut()?;
-    let id = camp.visible(filter).get(*cursor)?.id.clone();
     let test_db = camp.test_db.clone();
     let note = camp
         .states
@@ -65,6 +158,9 @@ pub enum Action {
     Find,
     Anomalies,
     Retest,
+    /// The selected automatic check's rows (Enter again closes them).
+    Rows,
+    Compare,
 }
 
 pub const KEYS: &[Entry<Action>] = &[
@@ -121,6 +217,18 @@ pub const KEYS: &[Entry<Action>] = &[
         foot: "t retest",
         bind: &[(Key::ch('t'), Action::Retest)],
     },
+    Entry {
+        keys: "Enter",
+        desc: "automatic check: its differing rows (Enter or Esc closes them)",
+        foot: "",
+        bind: &[(Key::code(KeyCode::Enter), Action::Rows)],
+    },
+    Entry {
+        keys: "r",
+        desc: "compare the test copy with production again",
+        foot: "",
+        bind: &[(Key::ch('r'), Action::Compare)],
+    },
 ];
 
 pub const ROOM: Room = Room {
@@ -138,10 +246,46 @@ pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
     let n = app
         .camp
         .as_ref()
-        .map(|c| c.visible(&app.checklist.filter).len())
+        .map(|c| {
+            c.visible(&app.checklist.filter).len() + auto_visible(c, &app.checklist.filter).len()
+        })
         .unwrap_or(0);
+    if app.checklist.rows {
+        // The rows of one automatic check: scroll, file them, or back to the list.
+        let st = &mut app.checklist;
+        match a {
+            Action::Down => st.scroll += 1,
+            Action::Up => st.scroll = st.scroll.saturating_sub(1),
+            Action::Rows => st.rows = false,
+            Action::Fail => {
+                st.rows = false;
+                return act(app, a);
+            }
+            _ => {}
+        }
+        return None;
+    }
+    let on_check = selected_check(app).is_some();
     let st = &mut app.checklist;
     match a {
+        Action::Rows => {
+            if on_check {
+                st.rows = true;
+                st.scroll = 0;
+            }
+        }
+        Action::Compare => {
+            let c = app.camp.as_ref()?;
+            let Some(test_db) = c.test_db.clone() else {
+                app.message = Some("no test copy to compare yet".into());
+                return None;
+            };
+            app.message = Some(format!("comparing {test_db} with production…"));
+            return Some(Cmd::Compare {
+                db: c.db.clone(),
+                test_db,
+            });
+        }
         Action::Anomalies => return super::open_anomalies(app),
         Action::Retest => return super::new_test(app),
         Action::Down => st.cursor = (st.cursor + 1).min(n.saturating_sub(1)),
@@ -149,22 +293,25 @@ pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
         Action::Pass => return mark(app, Mark::Pass),
         Action::Skip => return mark(app, Mark::Skip),
         Action::Fail => {
+            if let Some(k) = selected_check(app) {
+                if k.ok {
+                    app.message = Some("this automatic check holds: nothing to report".into());
+                } else if let Some(c) = app.camp.as_ref() {
+                    app.form = Some(anomaly_from(&k, c));
+                    super::go(app, Screen::AnomalyForm);
+                }
+                return None;
+            }
             let cmd = mark(app, Mark::Fail);
-            let State { cursor, filter } = &app.checklist;
-            let item = app
-                .camp
-                .as_ref()
-                .and_then(|c| c.visible(filter).get(*cursor).map(|i| (*i).clone()));
-            if let Some(i) = item {
+            if let Some(i) = selected_item(app) {
                 app.form = Some(Form::new(&format!("{}: ", i.title), &i.area, Some(i.id)));
                 super::go(app, Screen::AnomalyForm);
             }
             return cmd;
         }
         Action::Note => {
-            let State { cursor, filter } = &app.checklist;
+            let id = selected_item(app)?.id;
             let c = app.camp.as_ref()?;
-            let id = c.visible(filter).get(*cursor)?.id.clone();
             let input = c
                 .states
                 .get(&id)
@@ -246,13 +393,56 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         ])),
         head,
     );
+    if app.checklist.rows {
+        if let Some(k) = selected_check(app) {
+            return rows_view(&k, app.checklist.scroll, f, body, theme);
+        }
+    }
     let [list_area, help_area] =
         Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(body);
     let visible = c.visible(&app.checklist.filter);
+    let auto = auto_visible(c, &app.checklist.filter);
     let mut last_area = "";
     let mut items = Vec::new();
     let mut selected_row = 0;
+    let compared = c.comparison.as_ref().map(|cmp| {
+        if cmp.ok() {
+            "all hold".to_string()
+        } else {
+            format!("{} differ", cmp.failed().count())
+        }
+    });
+    items.push(ListItem::new(Line::from(vec![
+        Span::styled("Automatic checks", theme.title()),
+        Span::styled(
+            match &compared {
+                Some(s) => format!("  by upgrade-pilot: {s} · r: again"),
+                None => "  not compared yet · r: compare with production".to_string(),
+            },
+            theme.dim(),
+        ),
+    ])));
+    for (n, k) in auto.iter().enumerate() {
+        if n == app.checklist.cursor {
+            selected_row = items.len();
+        }
+        let (sym, style) = if k.ok {
+            ("✓", theme.done())
+        } else {
+            ("✗", theme.error())
+        };
+        items.push(ListItem::new(Line::from(vec![
+            Span::styled(format!(" {sym} "), style),
+            Span::raw(format!("{}: ", k.name)),
+            Span::styled(
+                k.summary.clone(),
+                if k.ok { theme.dim() } else { theme.warn() },
+            ),
+        ])));
+    }
     for (n, i) in visible.iter().enumerate() {
+        let n = n + auto.len();
+
         if i.area != last_area {
             items.push(ListItem::new(Line::from(Span::styled(
                 i.area.clone(),
@@ -282,8 +472,8 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             Span::raw(format!("{}{note}", i.title)),
         ])));
     }
-    let mut state =
-        ListState::default().with_selected((!visible.is_empty()).then_some(selected_row));
+    let mut state = ListState::default()
+        .with_selected((!visible.is_empty() || !auto.is_empty()).then_some(selected_row));
     let title = format!(
         " Checklist: test {} ",
         c.test_db.as_deref().unwrap_or("(no test copy yet)")
@@ -295,7 +485,39 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         list_area,
         &mut state,
     );
-    let help = visible.get(app.checklist.cursor).map(|i| {
+    if let Some(k) = selected_check(app) {
+        let mut t = vec![
+            Line::from(Span::styled(k.name.clone(), theme.title())),
+            Line::from(Span::styled(
+                format!("{} · {}", k.area, if k.ok { "holds" } else { "differs" }),
+                if k.ok { theme.done() } else { theme.error() },
+            )),
+            Line::from(k.summary.clone()),
+            Line::from(""),
+        ];
+        for d in k
+            .differences
+            .iter()
+            .take(help_area.height.saturating_sub(8) as usize)
+        {
+            t.push(Line::from(format!("• {d}")));
+        }
+        if !k.ok {
+            t.push(Line::from(""));
+            t.push(Line::from(Span::styled(
+                "Enter: all rows · f: file them as an anomaly",
+                theme.key(),
+            )));
+        }
+        f.render_widget(
+            Paragraph::new(t)
+                .wrap(Wrap { trim: true })
+                .block(Block::bordered().title(" Compared with production ")),
+            help_area,
+        );
+        return;
+    }
+    let help = selected_item(app).map(|i| {
         let note = c
             .states
             .get(&i.id)
@@ -310,6 +532,25 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             t.push(Line::from(""));
             t.push(Line::from(Span::styled(format!("note: {n}"), theme.key())));
         }
+        // What the comparison already checked of this item; the rest is the tester's.
+        for name in &i.automatic {
+            let k = automatic(c).iter().find(|k| &k.name == name);
+            t.push(Line::from(""));
+            t.push(Line::from(match k {
+                Some(k) => Span::styled(
+                    format!(
+                        "{} automatic check \"{name}\": {}",
+                        if k.ok { "✓" } else { "✗" },
+                        k.summary
+                    ),
+                    if k.ok { theme.done() } else { theme.error() },
+                ),
+                None => Span::styled(
+                    format!("partly covered by the automatic check \"{name}\" (r runs it)"),
+                    theme.dim(),
+                ),
+            }));
+        }
         t
     });
     f.render_widget(
@@ -317,6 +558,41 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             .wrap(Wrap { trim: true })
             .block(Block::bordered().title(" How to test it ")),
         help_area,
+    );
+}
+
+/// One automatic check's differing rows (and notes), full width.
+fn rows_view(k: &CheckResult, scroll: usize, f: &mut Frame, area: Rect, theme: &Theme) {
+    let mut lines: Vec<Line> = k
+        .differences
+        .iter()
+        .map(|d| Line::from(format!("✗ {d}")))
+        .collect();
+    if k.more > 0 {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "… and {} more (upgrade-pilot compare lists them all)",
+                k.more
+            ),
+            theme.dim(),
+        )));
+    }
+    for n in &k.notes {
+        lines.push(Line::from(Span::styled(format!("note: {n}"), theme.dim())));
+    }
+    if lines.is_empty() {
+        lines.push(Line::from(Span::styled("no differing row", theme.done())));
+    }
+    let scroll = scroll.min(lines.len().saturating_sub(1));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll as u16, 0))
+            .block(Block::bordered().title(format!(
+                " {} · {}: {} — j/k scroll · f anomaly · Esc back ",
+                k.area, k.name, k.summary
+            ))),
+        area,
     );
 }
 
@@ -382,6 +658,28 @@ mod tests {
         assert_eq!(anomalies[0].status, Status::Fixed);
     }
 
+    /// The form takes typed keys; F1 (types nothing) still opens its help,
+    /// and Esc closes the help, not the form.
+    #[test]
+    fn the_form_has_its_help() {
+        let mut app = app_on(Screen::Checklist);
+        update(&mut app, press(KeyCode::Char('f')));
+        typed(&mut app, "?q");
+        assert!(!app.help && !app.quit, "? and q are typed");
+        assert!(app.form.as_ref().unwrap().text(0).ends_with("?q"));
+        update(&mut app, press(KeyCode::F(1)));
+        assert!(app.help);
+        update(&mut app, press(KeyCode::Esc));
+        assert!(!app.help);
+        assert_eq!(app.screen, Screen::AnomalyForm);
+        update(&mut app, press(KeyCode::Esc));
+        assert_eq!(
+            app.screen,
+            Screen::Checklist,
+            "Esc cancels the form: back to the checklist"
+        );
+    }
+
     #[test]
     fn notes_filter_and_empty_title_refused() {
         let mut app = app_on(Screen::Checklist);
@@ -409,5 +707,158 @@ mod tests {
         assert_eq!(update(&mut app, ctrl('s')), None);
         assert_eq!(app.message.as_deref(), Some("an anomaly needs a title"));
         assert_eq!(app.screen, Screen::AnomalyForm);
+    }
+
+    /// The comparison a test copy could have: one check differs, the others hold.
+    fn comparison() -> Box<Comparison> {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let check = |name: &str, area: &str, diffs: &[&str]| CheckResult {
+            name: name.into(),
+            area: area.into(),
+            ok: diffs.is_empty(),
+            summary: if diffs.is_empty() {
+                "8 row(s) compared, all hold".into()
+            } else {
+                format!("{} account(s) differ", diffs.len())
+            },
+            differences: diffs.iter().map(|d| d.to_string()).collect(),
+            more: 0,
+            notes: Vec::new(),
+        };
+        Box::new(Comparison {
+            production: "prod".into(),
+            copy: "prod_test_17.0_2026_11_23_09_30".into(),
+            at,
+            seconds: 0.4,
+            production_read_at: at,
+            checks: vec![
+                check("records per business model", "records", &[]),
+                check(
+                    "journal items per account",
+                    "accounting",
+                    &[
+                        "My Company · 400000: debit 1200.00 → 1100.00, balance -1200.00 → -1100.00",
+                        "My Company · 101401: credit 85.67 → 81.17",
+                    ],
+                ),
+                check("views kept active", "views", &[]),
+            ],
+        })
+    }
+
+    fn compared_app() -> App {
+        let mut app = app_on(Screen::Checklist);
+        app.camp.as_mut().unwrap().comparison = Some(comparison());
+        app
+    }
+
+    #[test]
+    fn automatic_checks_lead_the_checklist_marked_by_the_tool() {
+        let mut app = compared_app();
+        app.checklist.cursor = 1;
+        insta::assert_snapshot!("checklist_automatic_80x24", render(&app, 80, 24));
+        insta::assert_snapshot!("checklist_automatic_120x40", render(&app, 120, 40));
+        // Enter: the differing rows in full; Esc back.
+        update(&mut app, press(KeyCode::Enter));
+        assert!(app.checklist.rows);
+        insta::assert_snapshot!("checklist_automatic_rows_80x24", render(&app, 80, 24));
+        update(&mut app, press(KeyCode::Esc));
+        assert!(!app.checklist.rows);
+        // A manual item says what the tool already checked of it.
+        app.checklist.cursor = 3;
+        insta::assert_snapshot!(
+            "checklist_item_partly_automatic_80x24",
+            render(&app, 80, 24)
+        );
+        app.checklist.cursor = 1;
+        // The tool marks them, not the tester.
+        assert_eq!(update(&mut app, press(KeyCode::Char(' '))), None);
+        assert!(
+            app.message
+                .as_deref()
+                .unwrap()
+                .contains("marked by the tool")
+        );
+        // Below them, the manual items work as before.
+        update(&mut app, press(KeyCode::Char('j')));
+        update(&mut app, press(KeyCode::Char('j')));
+        let (checklist, _) = saved(update(&mut app, press(KeyCode::Char(' '))));
+        assert_eq!(checklist["views"].mark, Some(Mark::Pass));
+    }
+
+    #[test]
+    fn a_failing_automatic_check_files_a_prefilled_anomaly_with_its_rows() {
+        let mut app = compared_app();
+        // A check that holds has nothing to report.
+        update(&mut app, press(KeyCode::Char('f')));
+        assert_eq!(app.screen, Screen::Checklist);
+        update(&mut app, press(KeyCode::Char('j')));
+        update(&mut app, press(KeyCode::Char('f')));
+        assert_eq!(app.screen, Screen::AnomalyForm);
+        let form = app.form.as_ref().unwrap();
+        assert_eq!(
+            form.text(0),
+            "journal items per account: 2 account(s) differ"
+        );
+        assert_eq!(form.text(1), "accounting");
+        assert!(
+            form.text(3).contains(
+                "upgrade-pilot compare --db prod --test-db prod_test_17.0_2026_11_23_09_30"
+            )
+        );
+        assert_eq!(
+            form.text(5),
+            "My Company · 400000: debit 1200.00 → 1100.00, balance -1200.00 → -1100.00\nMy Company · 101401: credit 85.67 → 81.17"
+        );
+        let (_, anomalies) = saved(update(&mut app, ctrl('s')));
+        assert_eq!(anomalies[0].area, "accounting");
+        assert!(anomalies[0].actual.contains("101401"));
+    }
+
+    #[test]
+    fn r_compares_again_and_the_answer_replaces_the_checks() {
+        let mut app = app_on(Screen::Checklist);
+        insta::assert_snapshot!("checklist_not_compared_80x24", render(&app, 80, 24));
+        assert_eq!(
+            update(&mut app, press(KeyCode::Char('r'))),
+            Some(Cmd::Compare {
+                db: "prod".into(),
+                test_db: "prod_test_17.0_2026_11_23_09_30".into()
+            })
+        );
+        update(&mut app, Msg::Compared(Ok(comparison())));
+        assert_eq!(
+            crate::tui::screens::checklist::automatic(app.camp.as_ref().unwrap()).len(),
+            3
+        );
+        assert_eq!(
+            app.message.as_deref(),
+            Some("compared with production: 1 of 3 checks differ (2 row(s))")
+        );
+        update(&mut app, Msg::Compared(Err("connection refused".into())));
+        assert_eq!(
+            app.message.as_deref(),
+            Some("comparison not made: connection refused")
+        );
+        assert_eq!(
+            automatic(app.camp.as_ref().unwrap()).len(),
+            3,
+            "the last comparison stays"
+        );
+    }
+
+    #[test]
+    fn the_default_checklist_names_only_real_automatic_checks() {
+        let names: Vec<String> = crate::odoo::compare::check_names()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        for i in crate::campaign::checklist::load(None).unwrap() {
+            for a in &i.automatic {
+                assert!(names.contains(a), "{}: no automatic check {a:?}", i.id);
+            }
+        }
     }
 }

@@ -204,9 +204,11 @@ pub fn answer(app: &mut App, ask: Ask, input: &str) -> Option<Cmd> {
                 .with_timezone(&chrono::Local)
                 .format("%Y-%m-%d %H:%M")
                 .to_string();
-            app.message = Some(
-                "freeze scheduled: keep this screen open (Esc and s again to change it)".into(),
-            );
+            app.message = Some(format!(
+                "freeze scheduled: keep this screen open ({} changes the time, {} cancels)",
+                keymap::keys_of(KEYS, Action::Schedule),
+                keymap::keys_of(KEYS, Action::Unschedule)
+            ));
             None
         }
         Ask::Production => Some(Cmd::StartProduction {

@@ -20,7 +20,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Paragraph};
 
 use super::App;
-use super::keymap::{Hint, Key};
+use super::keymap::{self, Hint, Key};
 use super::model::Cmd;
 use super::overlays::confirm::Confirm;
 use super::theme::Theme;
@@ -150,6 +150,11 @@ pub fn go(app: &mut App, to: Screen) {
 /// Esc: back to the screen you came from (one that can still be shown); from
 /// the screen the TUI opened on, to the request (step 1).
 pub fn back(app: &mut App) {
+    // The rows of an automatic check close first.
+    if app.screen == Screen::Checklist && app.checklist.rows {
+        app.checklist.rows = false;
+        return;
+    }
     while let Some(s) = app.history.pop() {
         if s != app.screen && showable(app, s).is_ok() {
             app.screen = s;
@@ -159,18 +164,26 @@ pub fn back(app: &mut App) {
     app.screen = Screen::Request;
 }
 
+/// How a test job starts, for the why-not lines.
+fn start_hint() -> String {
+    format!(
+        "{} on Request (1) starts one",
+        keymap::keys_of(request::KEYS, request::Action::Start)
+    )
+}
+
 /// Whether `s` has something to show now, or why not.
 fn showable(app: &App, s: Screen) -> Result<(), String> {
     let test_job = app.job.as_ref().is_some_and(|j| !j.production);
     match s {
         Screen::Request => Ok(()),
         Screen::Wait if app.job.is_some() => Ok(()),
-        Screen::Wait => Err("no job yet; Enter on Request (1) starts one".into()),
+        Screen::Wait => Err(format!("no job yet; {}", start_hint())),
         Screen::Ready if ready::record(app).is_some() => Ok(()),
         Screen::Ready if test_job && app.job_running() => {
             Err("not ready yet: the test job is running (2)".into())
         }
-        Screen::Ready => Err("no test database yet; Enter on Request (1) starts one".into()),
+        Screen::Ready => Err(format!("no test database yet; {}", start_hint())),
         Screen::AnomalyForm if app.form.is_none() => Err("no anomaly is being edited".into()),
         Screen::Checklist | Screen::Anomalies | Screen::AnomalyForm | Screen::Freeze => {
             match app.campaign_db() {
@@ -210,7 +223,7 @@ fn reach(app: &App, n: usize) -> Result<Reach, String> {
     let screen = match n {
         1 => Screen::Request,
         2 if job_is(false) => Screen::Wait,
-        2 => return Err("no test job yet; Enter on Request (1) starts one".into()),
+        2 => return Err(format!("no test job yet; {}", start_hint())),
         3 => Screen::Ready,
         4 => Screen::Checklist,
         5 => Screen::Anomalies,
@@ -226,7 +239,10 @@ fn reach(app: &App, n: usize) -> Result<Reach, String> {
         7 => Screen::Freeze,
         8 if job_is(true) => Screen::Wait,
         8 => {
-            return Err("no production job yet; it starts on Freeze (7)".into());
+            return Err(format!(
+                "no production job yet; {} on Freeze (7) starts it",
+                keymap::keys_of(freeze::KEYS, freeze::Action::Upgrade)
+            ));
         }
         9 => Screen::Restore,
         _ => return Err(format!("there is no step {n}: the steps are 1 to 9")),
@@ -386,6 +402,51 @@ mod tests {
         );
         update(&mut app, press(KeyCode::Esc));
         assert_eq!(app.screen, Screen::Request);
+    }
+
+    /// A digit opens the step the campaign allows, and says why not otherwise.
+    #[test]
+    fn digits_jump_to_allowed_steps() {
+        let mut app = app_on(Screen::Checklist);
+        assert_eq!(
+            update(&mut app, press(KeyCode::Char('7'))),
+            Some(Cmd::LoadCampaign("prod".into()))
+        );
+        assert_eq!(app.screen, Screen::Freeze);
+        update(&mut app, press(KeyCode::Char('2')));
+        assert_eq!(app.screen, Screen::Freeze, "no job: step 2 stays shut");
+        assert_eq!(
+            app.message.as_deref(),
+            Some("step 2 (Wait): no test job yet; Enter on Request (1) starts one")
+        );
+        update(&mut app, press(KeyCode::Char('9')));
+        assert!(
+            app.message
+                .as_deref()
+                .unwrap()
+                .starts_with("step 9 (Restore): nothing to restore yet")
+        );
+        assert_eq!(mark(&app, 9), Mark::Blocked);
+        app.camp.as_mut().unwrap().upgraded_ready = Some("prod_upgrade_17.0".into());
+        assert_eq!(mark(&app, 9), Mark::Open);
+        update(&mut app, press(KeyCode::Char('9')));
+        assert_eq!(app.screen, Screen::Restore);
+        assert_eq!(
+            app.message, None,
+            "a jump that works clears the last why-not"
+        );
+        update(&mut app, press(KeyCode::Char('6')));
+        assert!(
+            matches!(app.confirm, Some(Confirm::NewTest { .. })),
+            "step 6 asks for a new test"
+        );
+        update(&mut app, press(KeyCode::Esc));
+        update(&mut app, press(KeyCode::Char('4')));
+        assert_eq!(
+            (app.screen, mark(&app, 4)),
+            (Screen::Checklist, Mark::Current)
+        );
+        assert_eq!(mark(&app, 3), Mark::Done, "a test copy exists");
     }
 
     /// Every key a user could press: printable ASCII, the named keys, Ctrl+letter.

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{Room, Screen};
+use crate::engine::openupgrade::EngineChoice;
 use crate::odoo::inspect::{Inspection, human_size};
 use crate::odoo::version::Series;
 use crate::tui::App;
@@ -21,9 +22,26 @@ pub struct State {
     pub selected: usize,
     pub inspection: Option<Inspection>,
     pub target: Option<Series>,
+    /// The engine the user chose with `o`; none: decided by the config.
+    pub engine: Option<EngineChoice>,
+    /// Targets with a plan in `[plans]`, series with an Odoo in `[odoo."<series>"]`.
+    pub plans: Vec<String>,
+    pub odoo: Vec<String>,
 }
 
 impl State {
+    /// What makes the upgrade to `target`: the user's choice, else a plan
+    /// configured for it, else OpenUpgrade when its Odoo is configured.
+    pub fn engine_for(&self, target: &str) -> EngineChoice {
+        self.engine.unwrap_or(
+            if !self.plans.iter().any(|p| p == target) && self.odoo.iter().any(|o| o == target) {
+                EngineChoice::OpenUpgrade
+            } else {
+                EngineChoice::Plan
+            },
+        )
+    }
+
     pub fn selected_db(&self) -> Option<&DbRow> {
         self.dbs.get(self.selected)
     }
@@ -128,6 +146,8 @@ pub enum Action {
     Checklist,
     Anomalies,
     Freeze,
+    /// Switch between a written plan and OpenUpgrade.
+    Engine,
 }
 
 pub const KEYS: &[Entry<Action>] = &[
@@ -192,6 +212,12 @@ pub const KEYS: &[Entry<Action>] = &[
             (Key::ch('f'), Action::Freeze),
         ],
     },
+    Entry {
+        keys: "o",
+        desc: "upgrade by a plan or by OpenUpgrade",
+        foot: "",
+        bind: &[(Key::ch('o'), Action::Engine)],
+    },
 ];
 
 pub const ROOM: Room = Room {
@@ -249,6 +275,7 @@ pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
                         db,
                         target,
                         drop_previous: None,
+                        engine: None,
                     }
                 });
             }
@@ -257,6 +284,7 @@ pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
                     db: i.db.clone(),
                     target: t.to_string(),
                     drop_previous: None,
+                    engine: Some(app.request.engine_for(&t.to_string())),
                 }),
                 _ => None,
             }
@@ -264,6 +292,18 @@ pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
         Action::Checklist => super::open_checklist(app),
         Action::Anomalies => super::open_anomalies(app),
         Action::Freeze => super::open_freeze(app),
+        Action::Engine => {
+            let t = app
+                .request
+                .target
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            app.request.engine = Some(match app.request.engine_for(&t) {
+                EngineChoice::Plan => EngineChoice::OpenUpgrade,
+                EngineChoice::OpenUpgrade => EngineChoice::Plan,
+            });
+            None
+        }
     }
 }
 
@@ -361,6 +401,25 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             lines.push(Line::from(
                 "Purpose Test (a neutralized copy; production is only read)",
             ));
+            let by = match app.request.engine_for(&target) {
+                EngineChoice::OpenUpgrade if app.request.odoo.contains(&target) => {
+                    "OpenUpgrade, a hop per major".to_string()
+                }
+                EngineChoice::OpenUpgrade => format!("OpenUpgrade: no [odoo.\"{target}\"]"),
+                EngineChoice::Plan if app.request.plans.contains(&target) => {
+                    "plan from [plans]".to_string()
+                }
+                EngineChoice::Plan => format!("plan: none for {target}"),
+            };
+            // Only when the config offers something to choose from.
+            if !app.request.plans.is_empty() || !app.request.odoo.is_empty() {
+                lines.push(Line::from(vec![
+                    Span::styled("Upgrade ", theme.title()),
+                    Span::raw(format!("{by} (")),
+                    Span::styled(keymap::keys_of(KEYS, Action::Engine), theme.key()),
+                    Span::raw(": change)"),
+                ]));
+            }
             lines.push(Line::from(""));
             if i.custom_modules.is_empty() {
                 lines.push(Line::from(Span::styled("✓ no custom module", theme.done())));
@@ -452,13 +511,43 @@ mod tests {
             Some(Cmd::StartTest {
                 db: "prod".into(),
                 target: "17.0".into(),
-                drop_previous: None
+                drop_previous: None,
+                engine: None,
             }),
             "Enter resumes it"
         );
         assert_eq!(
             update(&mut app, press(crossterm::event::KeyCode::Char('D'))),
             Some(Cmd::Discard("prod".into()))
+        );
+    }
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use super::*;
+    use crate::tui::fixtures::*;
+    use crate::tui::update::update;
+
+    #[test]
+    fn the_engine_follows_the_config_and_o_changes_it() {
+        let mut app = request_app();
+        app.request.odoo = vec!["17.0".into()];
+        // No plan for 17.0 but its Odoo is configured: OpenUpgrade.
+        assert_eq!(app.request.engine_for("17.0"), EngineChoice::OpenUpgrade);
+        assert!(render(&app, 120, 40).contains("Upgrade OpenUpgrade, a hop per major"));
+        update(&mut app, press(KeyCode::Char('o')));
+        assert_eq!(app.request.engine_for("17.0"), EngineChoice::Plan);
+        let Some(Cmd::StartTest { engine, .. }) = update(&mut app, press(KeyCode::Enter)) else {
+            panic!("Enter starts the test")
+        };
+        assert_eq!(engine, Some(EngineChoice::Plan));
+        app.request.plans = vec!["17.0".into()];
+        app.request.engine = None;
+        assert_eq!(
+            app.request.engine_for("17.0"),
+            EngineChoice::Plan,
+            "a written plan wins"
         );
     }
 }
