@@ -414,7 +414,10 @@ impl Tools<'_> {
             .arg("-d")
             .arg(ConnInfo::conninfo_db(self.src))
             .envs(self.conn.child_env())
-            .env(super::leftovers::MARKER, self.dst)
+            .env(
+                super::leftovers::MARKER,
+                super::leftovers::tag(self.conn, self.dst),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -502,7 +505,10 @@ impl Tools<'_> {
                 .arg(format!("--role={}", self.owner));
         }
         r.envs(self.conn.child_env())
-            .env(super::leftovers::MARKER, self.dst)
+            .env(
+                super::leftovers::MARKER,
+                super::leftovers::tag(self.conn, self.dst),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);

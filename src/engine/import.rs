@@ -190,7 +190,7 @@ async fn psql_stream(
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=0", "-d"])
         .arg(ConnInfo::conninfo_db(db))
         .envs(conn.child_env())
-        .env(super::leftovers::MARKER, db)
+        .env(super::leftovers::MARKER, super::leftovers::tag(conn, db))
         .env(
             "PGOPTIONS",
             format!("-c role={}", owner.replace(' ', "\\ ")),
@@ -278,7 +278,7 @@ pub async fn import(
     let format = check(path, &pg_restore)?;
     emit.log(format!("import {} ({format:?})", path.display()));
     // A killed run's psql or pg_restore may still be writing into the copy.
-    super::leftovers::end(maint, work, emit).await?;
+    super::leftovers::end(maint, conn, work, emit).await?;
     // The working copy has production's owner and rights: the import keeps them.
     let rights = super::clone::Rights::of(maint, work).await?;
     let owner = rights.owner.clone();
@@ -301,7 +301,7 @@ pub async fn import(
                 .arg(ConnInfo::conninfo_db(work))
                 .arg(path)
                 .envs(conn.child_env())
-                .env(super::leftovers::MARKER, work)
+                .env(super::leftovers::MARKER, super::leftovers::tag(conn, work))
                 .env(
                     "PGOPTIONS",
                     format!("-c role={}", owner.replace(' ', "\\ ")),

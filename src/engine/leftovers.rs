@@ -10,16 +10,28 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
 use super::emit::Emitter;
+use crate::pg::conn::ConnInfo;
 use crate::pg::ident::quote_ident;
 
-/// Set on every child that works on a copy: the copy's name, so that a later
-/// run finds the children of a killed one.
+/// Set on every child that works on a copy: the server and the copy's name
+/// ([`tag`]), so that a later run finds the children of a killed one, and
+/// never those of a job on another server with a copy of the same name.
 pub const MARKER: &str = "UPGRADE_PILOT_COPY";
+
+/// The value of [`MARKER`] for the copy `dst` on `conn`'s server.
+pub fn tag(conn: &ConnInfo, dst: &str) -> String {
+    format!("{}/{dst}", conn.server_key())
+}
 
 /// Ends the killed runs' children and server work on the copy `dst`, waits
 /// until they are gone, and says what it ended.
-pub async fn end(maint: &Client, dst: &str, emit: &Emitter) -> Result<(), tokio_postgres::Error> {
-    let pids = children_of_killed_runs(dst);
+pub async fn end(
+    maint: &Client,
+    conn: &ConnInfo,
+    dst: &str,
+    emit: &Emitter,
+) -> Result<(), tokio_postgres::Error> {
+    let pids = children_of_killed_runs(&tag(conn, dst));
     for pid in &pids {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(*pid),
@@ -81,9 +93,9 @@ pub async fn end(maint: &Client, dst: &str, emit: &Emitter) -> Result<(), tokio_
     }
 }
 
-/// Processes of this OS user, not this one, whose environment names `dst`.
-fn children_of_killed_runs(dst: &str) -> Vec<i32> {
-    let want = format!("{MARKER}={dst}").into_bytes();
+/// Processes of this OS user, not this one, whose environment bears `tag`.
+fn children_of_killed_runs(tag: &str) -> Vec<i32> {
+    let want = format!("{MARKER}={tag}").into_bytes();
     let me = std::process::id() as i32;
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
