@@ -33,7 +33,8 @@ pub struct Config {
 pub struct OdooSection {
     /// Modules to report as custom even when their author says Odoo S.A.
     pub custom_modules: Vec<String>,
-    /// Series Odoo's upgrade service accepts as a target (a warning outside).
+    /// Series Odoo's upgrade service accepts as a target (a warning outside);
+    /// default: the last three majors of the version table.
     pub supported_targets: Vec<String>,
     /// `[odoo."17.0"]`: how each series' Odoo is installed here (OpenUpgrade engine, serve).
     pub installs: BTreeMap<String, OdooInstall>,
@@ -88,7 +89,7 @@ impl TryFrom<toml::Table> for OdooSection {
 }
 
 fn default_supported() -> Vec<String> {
-    vec!["17.0".into(), "18.0".into(), "19.0".into()]
+    crate::odoo::version::default_window()
 }
 
 impl Default for OdooSection {
@@ -107,9 +108,12 @@ pub struct NeutralizeSection {
     /// Action names to leave out (see `upgrade-pilot neutralize --help`).
     #[serde(default)]
     pub skip: Vec<String>,
-    /// Extra SQL files run in the same transaction, after the built-in actions.
+    /// Extra SQL files run in the same transaction, after the rules.
     #[serde(default)]
     pub extra_sql: Vec<PathBuf>,
+    /// Your own rules files (the format of assets/neutralize/*.toml), run after the built-in ones.
+    #[serde(default)]
+    pub extra_rules: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -181,6 +185,7 @@ impl Config {
             .plans
             .values_mut()
             .chain(cfg.neutralize.extra_sql.iter_mut())
+            .chain(cfg.neutralize.extra_rules.iter_mut())
             .chain(installs)
         {
             if p.is_relative() {
@@ -230,7 +235,11 @@ mod tests {
         let cfg: Config = toml::from_str(include_str!("../config/upgrade-pilot.example.toml"))
             .expect("example config parses");
         assert_eq!(cfg.clone.method, "auto");
-        assert_eq!(cfg.odoo.supported_targets, ["17.0", "18.0", "19.0"]);
+        assert_eq!(cfg.odoo.supported_targets, ["18.0", "19.0", "20.0"]);
+        assert_eq!(
+            Config::default().odoo.supported_targets,
+            ["18.0", "19.0", "20.0"]
+        );
     }
 
     #[test]

@@ -46,10 +46,15 @@ fn missing_db_non_odoo_db_and_bad_targets() {
     refused(&env, &test_cmd(DB, "16.0", p), "target 16.0 is not above");
     refused(&env, &test_cmd(DB, "15.0", p), "is not above");
     refused(&env, &test_cmd(DB, "17.5", p), "is not an Odoo version");
+    refused(&env, &test_cmd(DB, "7.0", p), "not a released Odoo version");
+    // The hint echoes a valid form of what was typed (issue 10, case 23).
+    refused(&env, &test_cmd(DB, "18", p), "write it as 18.0");
+    refused(&env, &test_cmd(DB, "saas~18", p), "write it as saas~18.1");
+    // Newer than the version table: not refused as unknown (the plan decides).
     refused(
         &env,
-        &test_cmd(DB, "99.0", p),
-        "not a released Odoo version",
+        &test_cmd(DB, "21.0", p),
+        "the plan ends at 17.0 but the target is 21.0",
     );
     refused(
         &env,

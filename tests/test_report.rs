@@ -87,7 +87,9 @@ fn report_bundle_before_and_after_production() {
         "attachments/1-1-invoice.png",
         "[FAIL] Interface / Reports print",
         "acme_delivery_rules *",
-        "- crons: 13",
+        // Grouped by module, each rule with its rows and reason.
+        "- **base**: ",
+        "  - crons (13): every scheduled action off but base.autovacuum_job",
         "16.0.1.3",
         "target: 17.0",
         "== verify: done",

@@ -188,15 +188,31 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
     }
     if let Some(j) = input.last_test {
         md.push_str("\n## Neutralization of the test copy\n\n");
-        for (k, v) in &j.neutralized.0 {
-            md.push_str(&format!(
-                "- {k}: {}\n",
-                v.map(|n| n.to_string())
-                    .unwrap_or_else(|| "custom SQL".into())
-            ));
+        if j.by_module.neutralized_by_module.is_empty() {
+            // A job recorded before the report was grouped by module.
+            for (k, v) in &j.neutralized.0 {
+                md.push_str(&format!(
+                    "- {k}: {}\n",
+                    v.map(|n| n.to_string())
+                        .unwrap_or_else(|| "custom SQL".into())
+                ));
+            }
+        }
+        for m in &j.by_module.neutralized_by_module {
+            md.push_str(&format!("- **{}**: {} row(s)\n", m.module, m.rows));
+            for r in &m.rules {
+                let rows = r
+                    .rows
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "custom SQL".into());
+                md.push_str(&format!("  - {} ({rows}): {}\n", r.rule, r.reason));
+            }
         }
         if let Some(o) = &j.odoo_neutralize {
             md.push_str(&format!("- {o}\n"));
+        }
+        for n in &j.by_module.neutralize_notes {
+            md.push_str(&format!("\nNote: {n}\n"));
         }
         for h in &j.hops {
             md.push_str(&format!(
@@ -248,7 +264,7 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
         "anomalies": c.anomalies,
         "anomaly_drafts": c.anomaly_drafts,
         "checklist": { "summary": summary, "items": input.items.iter().map(|i| json!({"id": i.id, "area": i.area, "title": i.title, "state": c.checklist.get(&i.id)})).collect::<Vec<_>>() },
-        "test": input.last_test.map(|j| json!({"db": j.work_db, "source_version": j.source_version, "target": j.target, "neutralized": j.neutralized.0, "odoo_neutralize": j.odoo_neutralize, "hops": j.hops, "status": j.status})),
+        "test": input.last_test.map(|j| json!({"db": j.work_db, "source_version": j.source_version, "target": j.target, "neutralized": j.neutralized.0, "neutralized_by_module": j.by_module.neutralized_by_module, "neutralize_notes": j.by_module.neutralize_notes, "odoo_neutralize": j.odoo_neutralize, "hops": j.hops, "status": j.status})),
         "modules": input.inspection.map(|i| i.installed.iter().map(|m| json!({"name": m.name, "version": m.version, "custom": m.custom})).collect::<Vec<_>>()),
         "log_tail": input.log_tail,
         "comparisons": input.comparisons.iter().map(|(what, c)| json!({"job": what, "comparison": c})).collect::<Vec<_>>(),

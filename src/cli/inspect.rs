@@ -3,13 +3,19 @@ use color_eyre::Result;
 use super::output::{json, out};
 use crate::engine::Engine;
 use crate::odoo::inspect::{self, human_size};
+use crate::odoo::version;
 
 pub async fn run(engine: &Engine, db: &str, as_json: bool) -> Result<i32> {
     crate::pg::ident::check_db_name(db)?;
     let client = engine.conn.connect(db).await?;
     let i = inspect::inspect(&client, db, &engine.config.odoo.custom_modules).await?;
+    let support = version::support(i.series, &engine.config.odoo.supported_targets);
     if as_json {
-        json(&serde_json::to_value(&i)?);
+        let mut v = serde_json::to_value(&i)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("support".into(), serde_json::to_value(&support)?);
+        }
+        json(&v);
         return Ok(0);
     }
     let yes_no = |b: bool| if b { "yes" } else { "no" };
@@ -22,6 +28,7 @@ pub async fn run(engine: &Engine, db: &str, as_json: bool) -> Result<i32> {
         "version      {} (base {})",
         i.series, i.base_version
     ));
+    out(&format!("support      {}", support.summary));
     out(&format!("size         {}", human_size(i.size_bytes)));
     out(&format!(
         "modules      {} installed, {} pending",

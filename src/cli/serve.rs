@@ -11,22 +11,6 @@ use nix::unistd::Pid;
 use super::output::{err, out};
 use crate::engine::Engine;
 
-/// `ssh -L` so that a browser on the user's machine reaches 127.0.0.1 here.
-fn ssh_line(port: u16) -> String {
-    // Over SSH, SSH_CONNECTION names the address the user came to.
-    let host = std::env::var("SSH_CONNECTION")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(2).map(str::to_string))
-        .or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-        })
-        .unwrap_or_else(|| "this-server".into());
-    let user = crate::engine::freeze::os_user();
-    format!("ssh -N -L {port}:127.0.0.1:{port} {user}@{host}")
-}
-
 pub async fn run(engine: &Engine, db: &str, port: Option<u16>) -> Result<i32> {
     let plan = engine.serve_plan(db, port).await?;
     let mut cmd = tokio::process::Command::new(&plan.argv[0]);
@@ -43,7 +27,10 @@ pub async fn run(engine: &Engine, db: &str, port: Option<u16>) -> Result<i32> {
         "serving {db:?} with Odoo {} at http://127.0.0.1:{}/web (Ctrl-C stops it)",
         plan.series, plan.port
     ));
-    out(&format!("  from your machine: {}", ssh_line(plan.port)));
+    out(&format!(
+        "  from your machine: {}",
+        crate::engine::openupgrade::ssh_tunnel(plan.port)
+    ));
     let pid = child.id().map(|p| Pid::from_raw(p as i32));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let stop = tokio::select! {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::store::{self, StoreError};
-use crate::odoo::neutralize::Report;
+use crate::odoo::neutralize::{ByModule, Report};
 use crate::odoo::verify::Check;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +70,10 @@ pub struct JobRecord {
     pub neutralized: Report,
     #[serde(default)]
     pub neutralized_again: Report,
+    /// The same changes grouped by module, and notes (boxed: the TUI passes
+    /// records in messages; flattened: the fields sit beside `neutralized`).
+    #[serde(flatten)]
+    pub by_module: Box<ByModule>,
     #[serde(default)]
     pub checks: Vec<Check>,
     #[serde(default)]
@@ -164,6 +168,7 @@ impl JobRecord {
             steps: steps(n.steps),
             neutralized: Default::default(),
             neutralized_again: Default::default(),
+            by_module: Default::default(),
             checks: Vec::new(),
             error: None,
             source_uuid: n.source_uuid,

@@ -942,6 +942,22 @@ impl Engine {
     }
 }
 
+/// The `ssh -L` line that brings a port on 127.0.0.1 here to the user's machine.
+pub fn ssh_tunnel(port: u16) -> String {
+    // Over SSH, SSH_CONNECTION names the address the user came to.
+    let host = std::env::var("SSH_CONNECTION")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2).map(str::to_string))
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_else(|| "this-server".into());
+    let user = super::freeze::os_user();
+    format!("ssh -N -L {port}:127.0.0.1:{port} {user}@{host}")
+}
+
 /// How `serve` starts Odoo on a test copy.
 #[derive(Debug, Clone)]
 pub struct ServePlan {

@@ -117,6 +117,9 @@ impl Engine {
             )));
         }
         let mut notes = Vec::new();
+        if let Some(n) = super::test_job::beyond_table_note(target) {
+            notes.push(n);
+        }
         let resume = self
             .resume_or_discard(
                 &maint,

@@ -75,6 +75,17 @@ pub struct PreparedTest {
     source_frozen: bool,
 }
 
+/// A target newer than the version table is accepted, with this warning.
+pub fn beyond_table_note(target: Series) -> Option<Note> {
+    target.is_beyond_table().then(|| Note {
+        level: "warn",
+        text: format!(
+            "{target} is newer than the versions this upgrade-pilot knows (up to {}.0): its neutralization applies the newest rules where the schema matches",
+            crate::odoo::version::newest_major()
+        ),
+    })
+}
+
 fn fail(msg: impl Into<String>) -> EngineError {
     EngineError::Preflight(msg.into())
 }
@@ -100,6 +111,7 @@ impl Engine {
         Options {
             skip: self.config.neutralize.skip.clone(),
             extra_sql: self.config.neutralize.extra_sql.clone(),
+            extra_rules: self.config.neutralize.extra_rules.clone(),
         }
     }
 
@@ -250,6 +262,7 @@ impl Engine {
         self.check_disk(&maint, &rights, inspection.size_bytes, &mut notes)
             .await?;
 
+        notes.extend(beyond_table_note(target));
         if !self
             .config
             .odoo
@@ -745,7 +758,13 @@ impl Engine {
             })
             .await;
             let mut c = self.conn.connect(&work).await?;
-            record.neutralized = neutralize::neutralize(&mut c, &opts).await?;
+            let outcome = neutralize::neutralize(&mut c, &opts).await?;
+            for n in &outcome.notes {
+                emit.log(format!("neutralize: {n}"));
+            }
+            record.neutralized = outcome.report;
+            record.by_module.neutralized_by_module = outcome.modules;
+            record.by_module.neutralize_notes = outcome.notes;
             let total = record.neutralized.total();
             self.finish(record, "neutralize", t0, format!("{total} rows"), emit)
                 .await?;
@@ -788,7 +807,15 @@ impl Engine {
         })
         .await;
         let mut c = self.conn.connect(&work).await?;
-        record.neutralized_again = neutralize::neutralize(&mut c, &opts).await?;
+        let again = neutralize::neutralize(&mut c, &opts).await?;
+        record.neutralized_again = again.report;
+        record.by_module.neutralized_again_by_module = again.modules;
+        for n in again.notes {
+            if !record.by_module.neutralize_notes.contains(&n) {
+                emit.log(format!("neutralize: {n}"));
+                record.by_module.neutralize_notes.push(n);
+            }
+        }
         let total = record.neutralized_again.total();
         drop(c);
         let odoo = self.odoo_neutralize(record, target, emit, cancel).await;
@@ -812,6 +839,7 @@ impl Engine {
         })
         .await;
         let mut checks = verify::neutralized(&c, record.source_uuid.as_deref()).await?;
+        checks.extend(verify::rules_hold(&c, &again.postconditions).await?);
         checks.extend(verify::upgraded(&c, &work, target).await?);
         let failed: Vec<String> = checks
             .iter()
@@ -899,7 +927,7 @@ impl Engine {
     pub async fn neutralize_db(
         &self,
         db: &str,
-    ) -> Result<(neutralize::Report, Vec<verify::Check>), EngineError> {
+    ) -> Result<(neutralize::Outcome, Vec<verify::Check>), EngineError> {
         check_db_name(db).map_err(|e| fail(e.to_string()))?;
         if campaign::is_production(&self.state_dir, &self.conn.server_key(), db)? {
             return Err(fail(format!(
@@ -909,8 +937,9 @@ impl Engine {
         let mut c = self.conn.connect(db).await?;
         inspect::base_version(&c, db).await?;
         let _lock = lock::acquire(&self.conn, db).await?;
-        let report = neutralize::neutralize(&mut c, &self.neutralize_options()).await?;
-        let checks = verify::neutralized(&c, None).await?;
-        Ok((report, checks))
+        let outcome = neutralize::neutralize(&mut c, &self.neutralize_options()).await?;
+        let mut checks = verify::neutralized(&c, None).await?;
+        checks.extend(verify::rules_hold(&c, &outcome.postconditions).await?);
+        Ok((outcome, checks))
     }
 }

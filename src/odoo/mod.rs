@@ -6,6 +6,7 @@ pub mod filestore;
 pub mod golive;
 pub mod inspect;
 pub mod neutralize;
+pub mod neutralize_rules;
 pub mod oulog;
 pub mod schema;
 pub mod verify;

@@ -27,6 +27,8 @@ pub struct Effects {
     pub engine: Engine,
     pub tx: Tx,
     pub cancel: Arc<Mutex<Option<CancellationToken>>>,
+    /// The Odoo serving the test copy; dropped (killed) when the TUI ends.
+    pub served: Arc<tokio::sync::Mutex<Option<tokio::process::Child>>>,
 }
 
 impl Effects {
@@ -183,6 +185,46 @@ impl Effects {
                         c.anomalies = anomalies;
                     });
                 let _ = tx.send(Msg::Saved(res.map(|_| ()).map_err(|e| e.to_string())));
+            }
+            Cmd::Serve(db) => {
+                let served = self.served.clone();
+                tokio::spawn(async move {
+                    let mut slot = served.lock().await;
+                    if let Some(mut child) = slot.take() {
+                        let _ = child.start_kill();
+                        let _ = child.wait().await;
+                        let _ = tx.send(Msg::Changed(Ok("Odoo stopped".into())));
+                        return;
+                    }
+                    let res = async {
+                        let plan = engine.serve_plan(&db, None).await.map_err(|e| e.to_string())?;
+                        // Its output would tear the screen: to a log file instead.
+                        let log = job::log_path(&engine.state_dir, &format!("serve-{db}"));
+                        let _ = log.parent().map(crate::campaign::store::ensure_dir);
+                        let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+                        let err = out.try_clone().map_err(|e| e.to_string())?;
+                        let child = tokio::process::Command::new(&plan.argv[0])
+                            .args(&plan.argv[1..])
+                            .envs(plan.env.iter().cloned())
+                            .stdin(std::process::Stdio::null())
+                            .stdout(out)
+                            .stderr(err)
+                            .process_group(0)
+                            .kill_on_drop(true)
+                            .spawn()
+                            .map_err(|e| format!("cannot start Odoo {}: {e}", plan.series))?;
+                        *slot = Some(child);
+                        Ok(format!(
+                            "serving {db} with Odoo {} at http://127.0.0.1:{}/web (s again stops it; log {}); from your machine: {}",
+                            plan.series,
+                            plan.port,
+                            log.display(),
+                            crate::engine::openupgrade::ssh_tunnel(plan.port)
+                        ))
+                    }
+                    .await;
+                    let _ = tx.send(Msg::Changed(res));
+                });
             }
             Cmd::SettleDraft { db, id, keep } => {
                 let res = campaign::settle_draft(

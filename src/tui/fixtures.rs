@@ -252,6 +252,7 @@ pub fn ready_app() -> App {
         steps: job::steps(&crate::engine::test_job::STEPS),
         neutralized,
         neutralized_again: again,
+        by_module: Default::default(),
         checks: Vec::new(),
         error: None,
         source_uuid: None,

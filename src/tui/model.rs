@@ -216,6 +216,8 @@ pub enum Cmd {
         anomalies: Vec<Anomaly>,
     },
     ExportReport(String),
+    /// Serve the test copy with its series' Odoo, or stop serving it.
+    Serve(String),
     /// Keep a draft (it becomes an anomaly) or drop it.
     SettleDraft {
         db: String,

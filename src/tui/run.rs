@@ -41,6 +41,7 @@ async fn event_loop(
         engine: engine.clone(),
         tx,
         cancel: Arc::new(Mutex::new(None)),
+        served: Default::default(),
     };
     let mut app = App::new(
         engine.conn.server(),

@@ -93,6 +93,30 @@ mod tests {
         insta::assert_snapshot!("ready_120x40", render(&app, 120, 40));
     }
 
+    /// A job that recorded its changes by module shows them by module.
+    #[test]
+    fn ready_screen_by_module() {
+        use crate::odoo::neutralize::ModuleChanges;
+        let mut app = ready_app();
+        let m = |module: &str, rows| ModuleChanges {
+            module: module.into(),
+            rows,
+            rules: Vec::new(),
+        };
+        if let Some(Some(Ok(rec))) = app.job.as_mut().map(|j| j.result.as_mut()) {
+            rec.by_module.neutralized_by_module = vec![
+                m("base", 19),
+                m("mail", 3),
+                m("payment_stripe", 1),
+                m("pos_adyen", 2),
+                m("l10n_es_edi_sii", 1),
+                m("website", 0),
+            ];
+            rec.by_module.neutralized_again_by_module = vec![m("base", 2)];
+        }
+        insta::assert_snapshot!("ready_by_module_80x24", render(&app, 80, 24));
+    }
+
     #[test]
     fn overlays() {
         let mut app = wait_app();

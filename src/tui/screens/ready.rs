@@ -7,6 +7,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::{Room, Screen};
 use crate::engine::JobRecord;
+use crate::odoo::neutralize;
 use crate::tui::App;
 use crate::tui::keymap::{self, Entry, Key};
 use crate::tui::model::Cmd;
@@ -19,6 +20,8 @@ pub enum Action {
     NewTest,
     Freeze,
     Request,
+    /// Open the test copy in a browser: its series' Odoo on 127.0.0.1.
+    Serve,
 }
 
 pub const KEYS: &[Entry<Action>] = &[
@@ -52,6 +55,12 @@ pub const KEYS: &[Entry<Action>] = &[
         foot: "n request",
         bind: &[(Key::ch('n'), Action::Request)],
     },
+    Entry {
+        keys: "s",
+        desc: "serve the test copy with its Odoo on 127.0.0.1 (again: stop)",
+        foot: "",
+        bind: &[(Key::ch('s'), Action::Serve)],
+    },
 ];
 
 pub const ROOM: Room = Room {
@@ -75,6 +84,7 @@ pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
         Action::Anomalies => super::open_anomalies(app),
         Action::Freeze => super::open_freeze(app),
         Action::NewTest => super::new_test(app),
+        Action::Serve => app.camp.as_ref()?.test_db.clone().map(Cmd::Serve),
     }
 }
 
@@ -130,7 +140,25 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         .chain(rec.neutralized_again.0.keys())
         .collect();
     let mut cells: Vec<String> = Vec::new();
-    for action in actions {
+    // Grouped by module when the job recorded it (jobs from before did not).
+    let by_module = neutralize::module_cells(
+        &rec.by_module.neutralized_by_module,
+        &rec.by_module.neutralized_again_by_module,
+    );
+    for (module, n, again, custom) in &by_module {
+        let n = if *custom {
+            "sql".to_string()
+        } else {
+            n.to_string()
+        };
+        let plus = if *again > 0 {
+            format!(" +{again}")
+        } else {
+            String::new()
+        };
+        cells.push(format!("{module:<16.16}{n:>4}{plus:<6}"));
+    }
+    for action in actions.into_iter().filter(|_| by_module.is_empty()) {
         let first = rec.neutralized.0.get(action).copied().flatten();
         let again = rec.neutralized_again.0.get(action).copied().flatten();
         let custom = rec.neutralized.0.get(action) == Some(&None);
@@ -166,4 +194,21 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         ),
         table,
     );
+}
+
+#[cfg(test)]
+mod serve_tests {
+    use super::*;
+    use crate::tui::fixtures::*;
+    use crate::tui::update::update;
+    use crossterm::event::KeyCode;
+
+    #[test]
+    fn s_serves_the_ready_test_copy() {
+        let mut app = app_on(Screen::Ready);
+        assert_eq!(
+            update(&mut app, press(KeyCode::Char('s'))),
+            Some(Cmd::Serve("prod_test_17.0_2026_11_23_09_30".into()))
+        );
+    }
 }
