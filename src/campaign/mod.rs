@@ -14,10 +14,20 @@ use sha2::{Digest, Sha256};
 
 pub use store::StoreError;
 
+use crate::pg::activity::DbActivity;
+use crate::pg::conn::IDENTITY_PREFIX;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Campaign {
+    /// The server's identity ([`crate::pg::conn::ConnInfo::server_key`]).
     pub server: String,
     pub db: String,
+    /// The address last used to reach the server, for messages.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Production's `database.uuid`, once read: a copy carrying it is production's data.
+    #[serde(default)]
+    pub uuid: Option<String>,
     pub created_at: DateTime<Utc>,
     /// Test job ids, oldest first.
     #[serde(default)]
@@ -54,6 +64,13 @@ pub struct Freeze {
     pub sessions_ended: usize,
     #[serde(default)]
     pub uuid: Option<String>,
+    /// The server's statistics of production once frozen: compared before a
+    /// swap, they tell whether it was reopened since (a freeze lifted by hand).
+    #[serde(default)]
+    pub activity: Option<DbActivity>,
+    /// Found frozen on the server and taken over by `freeze`.
+    #[serde(default)]
+    pub adopted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +112,9 @@ pub struct Swap {
     pub stay_frozen: bool,
     #[serde(default)]
     pub production_job: Option<String>,
+    /// A half-done restore being put back by `rollback`.
+    #[serde(default)]
+    pub reverting: bool,
 }
 
 /// File name for a campaign: readable prefix plus a hash, so any db name works.
@@ -130,6 +150,8 @@ pub fn load_or_new(state: &Path, server: &str, db: &str) -> Result<Campaign, Sto
     Ok(load(state, server, db)?.unwrap_or_else(|| Campaign {
         server: server.to_string(),
         db: db.to_string(),
+        address: None,
+        uuid: None,
         created_at: Utc::now(),
         test_jobs: Vec::new(),
         freeze: None,
@@ -167,13 +189,104 @@ pub fn all(state: &Path) -> Result<Vec<Campaign>, StoreError> {
     Ok(out)
 }
 
+/// Every readable campaign, and the damaged files apart (for `status`, which
+/// shows the others). Guards use [`all`], which stops at a damaged file: it
+/// may be the one that marks a database as production.
+pub fn all_readable(state: &Path) -> (Vec<Campaign>, Vec<StoreError>) {
+    let mut out = Vec::new();
+    let mut damaged = Vec::new();
+    let Ok(entries) = std::fs::read_dir(campaigns_dir(state)) else {
+        return (out, damaged);
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    for p in paths {
+        match store::read_json(&p) {
+            Ok(Some(c)) => out.push(c),
+            Ok(None) => {}
+            Err(e) => damaged.push(e),
+        }
+    }
+    (out, damaged)
+}
+
+/// Whether a campaign's key may name `server`: the same identity, or an
+/// address key from an older version (not migrated because it was made over
+/// another address), which could be any server: guards count it.
+fn may_be(campaign_server: &str, server: &str) -> bool {
+    campaign_server == server || !campaign_server.starts_with(IDENTITY_PREFIX)
+}
+
+/// Moves campaigns keyed by `legacy` (the address this run uses, as older
+/// versions keyed them) to the server's identity `key`. A file already
+/// present under the new key is kept and the old one left alone.
+pub fn migrate(state: &Path, legacy: &str, key: &str) -> Result<usize, StoreError> {
+    if legacy == key {
+        return Ok(0);
+    }
+    let (camps, _) = all_readable(state);
+    let mut moved = 0;
+    for c in camps.into_iter().filter(|c| c.server == legacy) {
+        let old = path(state, legacy, &c.db);
+        if path(state, key, &c.db).exists() {
+            tracing::warn!(db = %c.db, old = %old.display(), "campaign under the old address key left alone: one exists under the server's identity");
+            continue;
+        }
+        update(state, key, &c.db, |n| {
+            *n = Campaign {
+                server: key.to_string(),
+                address: Some(legacy.to_string()),
+                ..c.clone()
+            }
+        })?;
+        std::fs::remove_file(&old).map_err(|source| StoreError::Io {
+            path: old.clone(),
+            source,
+        })?;
+        let _ = std::fs::remove_file(old.with_extension("lock"));
+        tracing::info!(db = %c.db, legacy, key, "campaign keyed by the server's identity now");
+        moved += 1;
+    }
+    Ok(moved)
+}
+
+/// Every `database.uuid` known to be a production's, with its database name:
+/// freeze records, campaigns and the sources of their jobs, on any server.
+pub fn production_uuids(state: &Path) -> Result<Vec<(String, String)>, StoreError> {
+    let mut out = Vec::new();
+    for c in all(state)? {
+        let mut push = |u: &Option<String>| {
+            if let Some(u) = u.as_ref().filter(|u| !u.is_empty()) {
+                out.push((u.clone(), c.db.clone()));
+            }
+        };
+        push(&c.uuid);
+        push(&c.freeze.as_ref().and_then(|f| f.uuid.clone()));
+        for id in c.test_jobs.iter().chain(&c.production_jobs) {
+            if let Some(j) = crate::engine::job::load(state, id)? {
+                push(&j.source_uuid);
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// Whether `db` is some campaign's production database, or a database a swap
 /// moved in or set aside (`_before_`, `_failed_`, the upgraded copy).
 pub fn holds_production(state: &Path, server: &str, db: &str) -> Result<bool, StoreError> {
     if load(state, server, db)?.is_some() {
         return Ok(true);
     }
-    for c in all(state)?.iter().filter(|c| c.server == server) {
+    for c in all(state)?.iter().filter(|c| may_be(&c.server, server)) {
+        if c.db == db {
+            return Ok(true);
+        }
         if c.swap
             .iter()
             .chain(c.history.iter())
@@ -192,7 +305,7 @@ pub fn is_production(state: &Path, server: &str, db: &str) -> Result<bool, Store
     if holds_production(state, server, db)? {
         return Ok(true);
     }
-    for c in all(state)?.iter().filter(|c| c.server == server) {
+    for c in all(state)?.iter().filter(|c| may_be(&c.server, server)) {
         for id in &c.production_jobs {
             if crate::engine::job::load(state, id)?.is_some_and(|j| j.work_db == db) {
                 return Ok(true);
@@ -288,6 +401,8 @@ pub fn save_engine(state: &Path, camp: &Campaign) -> Result<(), StoreError> {
         c.production_jobs = camp.production_jobs.clone();
         c.freeze = camp.freeze.clone();
         c.swap = camp.swap.clone();
+        c.uuid = camp.uuid.clone().or(c.uuid.take());
+        c.address = camp.address.clone().or(c.address.take());
         c.history = camp.history.clone();
     })?;
     Ok(())

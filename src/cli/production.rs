@@ -8,7 +8,7 @@ use super::output::{err, json as print_json, out};
 use super::progress::follow;
 use crate::engine::Engine;
 use crate::engine::production::ProductionRequest;
-use crate::engine::swap::{SwapOutcome, describe};
+use crate::engine::swap::{SwapOutcome, describe, rollback_warning};
 
 pub async fn freeze(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
     let sessions = engine.sessions_on(db).await?;
@@ -28,6 +28,12 @@ pub async fn freeze(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
         yes,
     )?;
     let r = engine.freeze(db).await?;
+    if r.adopted {
+        out(&format!(
+            "{db} was frozen on the server but unknown to this state dir: adopted (its version read, {} session(s) ended)",
+            r.ended
+        ));
+    }
     out(&format!(
         "{db} is frozen: {} session(s) ended, new connections refused ({:.2}s)",
         r.ended, r.seconds
@@ -36,11 +42,15 @@ pub async fn freeze(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
 }
 
 pub async fn unfreeze(engine: &Engine, db: &str) -> Result<i32> {
-    let hook = engine.unfreeze(db).await?;
+    let r = engine.unfreeze(db).await?;
     out(&format!(
         "{db} accepts connections again{}",
-        hook.map(|h| format!(" (ran `{h}`)")).unwrap_or_default()
+        r.hook.map(|h| format!(" (ran `{h}`)")).unwrap_or_default()
     ));
+    if let Some(e) = r.hook_error {
+        err(&format!("but the {e}"));
+        return Ok(1);
+    }
     Ok(0)
 }
 
@@ -133,7 +143,24 @@ pub async fn production(
 }
 
 fn report(o: &SwapOutcome, what: &str) -> i32 {
-    if o.recovered {
+    if o.already_done {
+        out(&format!(
+            "{:?} was already restored{}: nothing to do ({})",
+            o.swap.prod,
+            o.swap
+                .finished_at
+                .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default(),
+            describe(&o.swap)
+        ));
+        return 0;
+    }
+    if o.reverted {
+        out(&format!(
+            "reverted the half-done restore: {} is the original again, {:?} holds the upgraded copy",
+            o.swap.prod, o.swap.aside
+        ));
+    } else if o.recovered {
         out(&format!(
             "completed an interrupted {:?} swap: {}",
             o.swap.kind,
@@ -160,17 +187,23 @@ fn report(o: &SwapOutcome, what: &str) -> i32 {
             o.swap.prod, o.swap.prod
         ));
     }
+    // Said apart: the swap above is done whatever the hook did.
+    if let Some(e) = &o.hook_error {
+        err(&format!(
+            "the swap is done, but the {e}: start Odoo by hand, or go back with upgrade-pilot rollback --db {:?}",
+            o.swap.prod
+        ));
+        code = 1;
+    }
     code
 }
 
 pub async fn restore(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
     let maint = engine.conn.connect_maintenance().await?;
-    // Say exactly what will happen before asking (a pending swap is completed without asking).
-    let pending = crate::campaign::load(&engine.state_dir, &engine.conn.server_key(), db)?
-        .and_then(|c| c.swap)
-        .is_some();
-    if !pending {
-        acknowledge_differences(engine, db, yes)?;
+    // Say exactly what will happen before asking (a pending restore is completed without asking).
+    let pending = engine.half_done_swap(&maint, db).await?.is_some();
+    if !pending && engine.restore_done(db).await?.is_none() {
+        acknowledge_differences(engine, db, yes).await?;
         let plan = engine.plan_restore(&maint, db).await?;
         confirm(
             &format!("Swap into place: {}; then reopen {db:?}?", describe(&plan)),
@@ -182,8 +215,8 @@ pub async fn restore(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
 }
 
 /// The production comparison's open differences, shown and accepted before the swap.
-fn acknowledge_differences(engine: &Engine, db: &str, yes: bool) -> Result<()> {
-    let Some(job) = engine.production_comparison(db)? else {
+async fn acknowledge_differences(engine: &Engine, db: &str, yes: bool) -> Result<()> {
+    let Some(job) = engine.production_comparison(db).await? else {
         return Ok(());
     };
     let Some(cmp) = job.comparison.as_ref().filter(|c| !c.ok()) else {
@@ -225,12 +258,26 @@ fn acknowledge_differences(engine: &Engine, db: &str, yes: bool) -> Result<()> {
 
 pub async fn rollback(engine: &Engine, db: &str, stay_frozen: bool, yes: bool) -> Result<i32> {
     let maint = engine.conn.connect_maintenance().await?;
-    let pending = crate::campaign::load(&engine.state_dir, &engine.conn.server_key(), db)?
-        .and_then(|c| c.swap)
-        .is_some();
-    if !pending {
-        let plan = engine.plan_rollback(&maint, db, stay_frozen).await?;
-        confirm(&format!("Roll back: {}?", describe(&plan)), yes)?;
+    match engine.half_done_swap(&maint, db).await? {
+        Some(s) if s.kind == crate::campaign::SwapKind::Restore => confirm(
+            &format!(
+                "Revert the half-done restore of {db:?}: the original back under its name, the upgraded copy back as {:?}?",
+                s.incoming
+            ),
+            yes,
+        )?,
+        Some(_) => {}
+        None => {
+            let plan = engine.plan_rollback(&maint, db, stay_frozen).await?;
+            confirm(
+                &format!(
+                    "Roll back: {}? ({})",
+                    describe(&plan),
+                    rollback_warning(&plan)
+                ),
+                yes,
+            )?;
+        }
     }
     let o = engine.rollback(db, stay_frozen).await?;
     Ok(report(&o, "rolled back"))

@@ -57,7 +57,7 @@ impl Engine {
             // A frozen database (the `_before_` kept by a restore) takes no connection:
             // its state was read from its copy when the production job began.
             Err(e @ crate::pg::conn::ConnError::NotAccepting { .. }) => {
-                let Some(mut before) = self.kept_reading(prod)? else {
+                let Some(mut before) = self.kept_reading(prod).await? else {
                     return Err(e.into());
                 };
                 before.db = prod.to_string();
@@ -76,8 +76,8 @@ impl Engine {
     }
 
     /// Production's state read by the production job whose restore set `db` aside.
-    fn kept_reading(&self, db: &str) -> Result<Option<Snapshot>, EngineError> {
-        let key = self.conn.server_key();
+    async fn kept_reading(&self, db: &str) -> Result<Option<Snapshot>, EngineError> {
+        let key = self.server_key().await?;
         for c in crate::campaign::all(&self.state_dir)? {
             if c.server != key {
                 continue;
@@ -182,7 +182,7 @@ impl Engine {
     /// in the copy's job (its report and checklist show this one from then on).
     pub async fn recompare_test(&self, db: &str, test_db: &str) -> Result<Comparison, EngineError> {
         let cmp = self.compare_dbs(db, test_db).await?;
-        if let Some(c) = crate::campaign::load(&self.state_dir, &self.conn.server_key(), db)? {
+        if let Some(c) = crate::campaign::load(&self.state_dir, &self.server_key().await?, db)? {
             for id in c.test_jobs.iter().rev() {
                 if let Some(mut j) = job::load(&self.state_dir, id)? {
                     if j.work_db == test_db {
@@ -197,8 +197,8 @@ impl Engine {
     }
 
     /// The production job a restore would swap in, with its comparison.
-    pub fn production_comparison(&self, db: &str) -> Result<Option<JobRecord>, EngineError> {
-        let Some(c) = crate::campaign::load(&self.state_dir, &self.conn.server_key(), db)? else {
+    pub async fn production_comparison(&self, db: &str) -> Result<Option<JobRecord>, EngineError> {
+        let Some(c) = crate::campaign::load(&self.state_dir, &self.server_key().await?, db)? else {
             return Ok(None);
         };
         for id in c.production_jobs.iter().rev() {

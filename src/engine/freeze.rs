@@ -11,6 +11,7 @@ use tokio_postgres::Client;
 use super::{Engine, EngineError, hook, lock};
 use crate::campaign::{self, Freeze};
 use crate::odoo::inspect;
+use crate::pg::activity;
 use crate::pg::ident::{check_db_name, quote_ident};
 use crate::pg::server::{self, Session};
 
@@ -21,6 +22,15 @@ pub struct FreezeReport {
     pub ended: usize,
     pub hook: Option<String>,
     pub seconds: f64,
+    /// It was frozen on the server already, unknown to this state dir, and taken over.
+    pub adopted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnfreezeReport {
+    pub hook: Option<String>,
+    /// The start hook's failure: production accepts connections all the same.
+    pub hook_error: Option<String>,
 }
 
 fn fail(msg: impl Into<String>) -> EngineError {
@@ -78,6 +88,25 @@ pub(crate) async fn allow(maint: &Client, db: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// Version and uuid of `db`, read while it accepts connections.
+async fn identify(
+    engine: &Engine,
+    db: &str,
+) -> Result<(String, String, Option<String>), EngineError> {
+    let c = engine.conn.connect(db).await?;
+    let (series, base, _) = inspect::base_version(&c, db).await?;
+    let uuid = inspect::config_param(&c, "database.uuid").await?;
+    Ok((series.to_string(), base, uuid))
+}
+
+/// The server's statistics of `db` now (after its sessions ended).
+pub(crate) async fn activity_of(
+    maint: &Client,
+    db: &str,
+) -> Result<Option<activity::DbActivity>, EngineError> {
+    Ok(activity::read(maint, db).await?)
+}
+
 impl Engine {
     /// Sessions on `db` now (for the confirmation before freezing).
     pub async fn sessions_on(&self, db: &str) -> Result<Vec<Session>, EngineError> {
@@ -104,58 +133,73 @@ impl Engine {
         }
         // A running test job holds the lock: its snapshot copy must not be cut.
         let _lock = lock::acquire(&self.conn, db).await?;
-        self.recover_swap(db).await?;
-        let key = self.conn.server_key();
+        self.refuse_half_done_swap(&maint, db).await?;
+        let key = self.server_key().await?;
         let mut camp = campaign::load_or_new(&self.state_dir, &key, db)?;
-        if !server::allows_connections(&maint, db).await? {
-            let since = camp
-                .freeze
-                .as_ref()
-                .map(|f| f.at.to_rfc3339())
-                .unwrap_or_else(|| "before this tool knew it".into());
-            return Err(fail(format!(
-                "{db:?} is already frozen (since {since}): unfreeze it first, or go on with production"
-            )));
+        let adopted = !server::allows_connections(&maint, db).await?;
+        if adopted {
+            if let Some(f) = &camp.freeze {
+                return Err(fail(format!(
+                    "{db:?} is already frozen (since {}): go on with production, or unfreeze it first",
+                    f.at.format("%Y-%m-%d %H:%M:%S UTC")
+                )));
+            }
         }
-        let (series, base_version, uuid) = {
-            let c = self.conn.connect(db).await?;
-            let (series, base, _) = inspect::base_version(&c, db).await?;
-            (
-                series,
-                base,
-                inspect::config_param(&c, "database.uuid").await?,
-            )
-        };
         let sessions = server::sessions(&maint, db).await?;
         let hook = hook::run("stop", &self.config.freeze.stop).await?;
+        // Frozen on the server but unknown here (a freeze by hand, a killed
+        // freeze, another state dir): its version can only be read while it
+        // accepts connections, so it is opened for that moment; whoever
+        // connects meanwhile is ended below, before the statistics are taken.
+        if adopted {
+            allow(&maint, db).await?;
+        }
+        let (series, base_version, uuid) = match identify(self, db).await {
+            Ok(v) => v,
+            Err(e) => {
+                if adopted {
+                    let _ = block_and_end_sessions(&maint, db).await;
+                }
+                return Err(e);
+            }
+        };
         let ended = match block_and_end_sessions(&maint, db).await {
             Ok(n) => n,
-            Err(e) => {
+            Err(e) if !adopted => {
                 // Not frozen after all: reopen rather than leave it half-done.
                 let _ = allow(&maint, db).await;
                 return Err(e);
             }
+            Err(e) => return Err(e),
         };
+        let activity = activity_of(&maint, db).await?;
+        camp.uuid = uuid.clone().or(camp.uuid.take());
+        camp.address = Some(self.conn.server());
         camp.freeze = Some(Freeze {
             at: Utc::now(),
             by: os_user(),
-            series: series.to_string(),
+            series,
             base_version,
             sessions_ended: ended,
             uuid,
+            activity,
+            adopted,
         });
         campaign::save_engine(&self.state_dir, &camp)?;
-        tracing::info!(db, ended, "frozen");
+        tracing::info!(db, ended, adopted, "frozen");
         Ok(FreezeReport {
             db: db.to_string(),
             sessions,
             ended,
             hook,
             seconds: t0.elapsed().as_secs_f64(),
+            adopted,
         })
     }
 
-    pub async fn unfreeze(&self, db: &str) -> Result<Option<String>, EngineError> {
+    /// Reopens `db`; the start hook's failure is reported apart (the database
+    /// accepts connections all the same). Refused while a swap is half done.
+    pub async fn unfreeze(&self, db: &str) -> Result<UnfreezeReport, EngineError> {
         check_db_name(db).map_err(|e| fail(e.to_string()))?;
         let maint = self.conn.connect_maintenance().await?;
         if !server::db_exists(&maint, db).await? {
@@ -165,14 +209,18 @@ impl Engine {
             )));
         }
         let _lock = lock::acquire(&self.conn, db).await?;
-        self.recover_swap(db).await?;
+        self.refuse_half_done_swap(&maint, db).await?;
         allow(&maint, db).await?;
-        let hook = hook::run("start", &self.config.freeze.start).await?;
-        if let Some(mut camp) = campaign::load(&self.state_dir, &self.conn.server_key(), db)? {
+        let key = self.server_key().await?;
+        if let Some(mut camp) = campaign::load(&self.state_dir, &key, db)? {
             camp.freeze = None;
             campaign::save_engine(&self.state_dir, &camp)?;
         }
         tracing::info!(db, "unfrozen");
-        Ok(hook)
+        let (hook, hook_error) = match hook::run("start", &self.config.freeze.start).await {
+            Ok(h) => (h, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Ok(UnfreezeReport { hook, hook_error })
     }
 }

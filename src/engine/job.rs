@@ -86,6 +86,10 @@ pub struct JobRecord {
     /// Production jobs: the backup of the working copy taken before the plan.
     #[serde(default)]
     pub backup: Option<Backup>,
+    /// Production jobs: the server's statistics of the source when the copy
+    /// was taken; `restore` refuses the copy if sessions were opened since.
+    #[serde(default)]
+    pub source_activity: Option<Box<crate::pg::activity::DbActivity>>,
     /// Production jobs: who production is, and what the user allowed.
     #[serde(default)]
     pub golive: Box<GoLive>,
@@ -174,6 +178,7 @@ impl JobRecord {
             source_uuid: n.source_uuid,
             filestore: None,
             backup: None,
+            source_activity: None,
             golive: Box::default(),
             comparison: None,
             comparison_acknowledged: None,

@@ -108,6 +108,17 @@ pub struct Engine {
     pub data_dir: Option<PathBuf>,
 }
 
+impl Engine {
+    /// The server's identity: the key of campaigns, freeze records, the swap
+    /// journal and every guard. Campaigns an older version keyed by this run's
+    /// address are moved under it first.
+    pub async fn server_key(&self) -> Result<String, EngineError> {
+        let key = self.conn.server_key().await?;
+        crate::campaign::migrate(&self.state_dir, &self.conn.address_key(), &key)?;
+        Ok(key)
+    }
+}
+
 /// A running job, as front ends see it.
 pub struct JobHandle {
     pub id: String,

@@ -853,12 +853,12 @@ impl Engine {
             new.extend(drafts(o, &record.id, test_db));
         }
         if !new.is_empty() {
-            let added = crate::campaign::add_drafts(
-                &self.state_dir,
-                &self.conn.server_key(),
-                &record.source_db,
-                new,
-            )?;
+            // The job's preflight identified the server (its key is in the record).
+            let key = self
+                .conn
+                .known_server_key()
+                .unwrap_or_else(|| record.server.clone());
+            let added = crate::campaign::add_drafts(&self.state_dir, &key, &record.source_db, new)?;
             emit.log(format!(
                 "{} anomaly draft(s) from the hop's errors, to keep or drop (Anomalies screen; listed by report)",
                 added.len()
@@ -993,7 +993,7 @@ impl Engine {
     /// no database manager, 127.0.0.1. Refuses production and non-neutralized dbs.
     pub async fn serve_plan(&self, db: &str, port: Option<u16>) -> Result<ServePlan, EngineError> {
         crate::pg::ident::check_db_name(db).map_err(|e| fail(e.to_string()))?;
-        let key = self.conn.server_key();
+        let key = self.server_key().await?;
         if crate::campaign::is_production(&self.state_dir, &key, db)?
             || crate::campaign::holds_production(&self.state_dir, &key, db)?
         {

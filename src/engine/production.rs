@@ -80,8 +80,8 @@ impl Engine {
         }
         let major = server::server_major(&maint).await?;
         let lock = lock::acquire(&self.conn, &req.db).await?;
-        self.recover_swap(&req.db).await?;
-        let key = self.conn.server_key();
+        self.refuse_half_done_swap(&maint, &req.db).await?;
+        let key = self.server_key().await?;
         let mut camp = campaign::load_or_new(&self.state_dir, &key, &req.db)?;
         let frozen = !server::allows_connections(&maint, &req.db).await?;
         let freeze = match (&camp.freeze, frozen) {
@@ -268,6 +268,13 @@ impl Engine {
 
         self.preflight_step(record, preflight_seconds, emit, current)
             .await?;
+        // What the server says of production as the copy is taken: restore
+        // compares it, to refuse the copy if production was reopened since.
+        if !record.is_done("clone") {
+            record.source_activity = super::freeze::activity_of(maint, &record.source_db)
+                .await?
+                .map(Box::new);
+        }
         // Frozen: nobody is connected, so the template copy is safe and fastest.
         let why = "production is frozen: template copy";
         let cloned = self

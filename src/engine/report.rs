@@ -29,7 +29,7 @@ impl Engine {
     }
 
     pub async fn report(&self, db: &str, out: &Path) -> Result<report::Written, EngineError> {
-        let c = campaign::load(&self.state_dir, &self.conn.server_key(), db)?.ok_or_else(|| {
+        let c = campaign::load(&self.state_dir, &self.server_key().await?, db)?.ok_or_else(|| {
             EngineError::Preflight(format!(
                 "no campaign for {db:?}: run a test upgrade first (upgrade-pilot test --db {db:?})"
             ))
@@ -59,7 +59,11 @@ impl Engine {
         if let Some(cmp) = last.as_ref().and_then(|j| j.comparison.as_deref().cloned()) {
             comparisons.push((format!("test copy {}", cmp.copy), cmp));
         }
-        if let Some(cmp) = self.production_comparison(db)?.and_then(|j| j.comparison) {
+        if let Some(cmp) = self
+            .production_comparison(db)
+            .await?
+            .and_then(|j| j.comparison)
+        {
             let cmp = *cmp;
             comparisons.push((format!("production copy {}", cmp.copy), cmp));
         }

@@ -1,21 +1,23 @@
 //! The swap into place (DESIGN.md §4, step 9) and its reverse. Both database
 //! renames run in one transaction; the filestore renames and the reopening
-//! follow, each sub-step journaled in the campaign file. A run killed anywhere
-//! is completed forward on the next start: the renamed databases are the
-//! commit point, and every later sub-step is idempotent.
+//! follow, each sub-step journaled in the campaign file. A swap killed after
+//! its renames is half done: `restore` finishes a half-done restore, `rollback`
+//! reverts it (or finishes a half-done rollback), and every other command
+//! refuses, naming the command that finishes or reverts it.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::Client;
 
 use super::emit::crash_point;
-use super::freeze::{allow, block_and_end_sessions};
-use super::job::{self, JobKind, JobStatus};
+use super::freeze::{activity_of, allow, block_and_end_sessions};
+use super::job::{self, JobKind, JobRecord, JobStatus};
 use super::{Engine, EngineError, hook, lock};
 use crate::campaign::{self, Campaign, Freeze, Swap, SwapKind, SwapState};
 use crate::odoo::filestore;
 use crate::odoo::inspect;
 use crate::odoo::verify::Check;
+use crate::pg::activity::Change;
 use crate::pg::ident::{check_db_name, name_with_suffix, quote_ident};
 use crate::pg::server;
 
@@ -25,6 +27,25 @@ pub struct SwapOutcome {
     pub checks: Vec<Check>,
     /// True when this run only finished a swap an earlier run had started.
     pub recovered: bool,
+    /// This restore was done already: nothing was changed.
+    pub already_done: bool,
+    /// A half-done restore was put back (by rollback): production is the original.
+    pub reverted: bool,
+    /// The start hook's failure, reported apart: the swap itself is done.
+    pub hook_error: Option<String>,
+}
+
+impl SwapOutcome {
+    fn new(swap: Swap) -> Self {
+        SwapOutcome {
+            swap,
+            checks: Vec::new(),
+            recovered: false,
+            already_done: false,
+            reverted: false,
+            hook_error: None,
+        }
+    }
 }
 
 fn fail(msg: impl Into<String>) -> EngineError {
@@ -45,6 +66,52 @@ pub fn describe(s: &Swap) -> String {
     }
 }
 
+/// What a rollback leaves behind, said before it is confirmed.
+pub fn rollback_warning(s: &Swap) -> String {
+    format!(
+        "writes made on the upgraded production since the swap stay in {:?}, not in the database rolled back into {:?}",
+        s.aside, s.prod
+    )
+}
+
+fn at(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn state_words(s: SwapState) -> &'static str {
+    match s {
+        SwapState::Planned => "planned, nothing moved",
+        SwapState::DbRenamed => "databases renamed, filestores not moved",
+        SwapState::FilestoreAside => "databases renamed, filestore half moved",
+        SwapState::FilestoreIn => "databases and filestores moved, not reopened",
+        SwapState::Reopened | SwapState::Done => "moved and reopened, not checked",
+    }
+}
+
+/// One line: what is half done, and the command that finishes or reverts it.
+pub fn half_done_message(s: &Swap) -> String {
+    let db = &s.prod;
+    match (s.kind, s.reverting) {
+        (SwapKind::Restore, false) => format!(
+            "a restore of {db:?} is half done ({}): finish it with upgrade-pilot restore --db {db:?}, or revert it with upgrade-pilot rollback --db {db:?}",
+            state_words(s.state)
+        ),
+        (SwapKind::Restore, true) => format!(
+            "the revert of a half-done restore of {db:?} is itself half done: finish it with upgrade-pilot rollback --db {db:?}"
+        ),
+        (SwapKind::Rollback, _) => format!(
+            "a rollback of {db:?} is half done ({}): finish it with upgrade-pilot rollback --db {db:?}",
+            state_words(s.state)
+        ),
+    }
+}
+
+/// Whether the renames of `swap` are committed (the incoming name is gone).
+async fn renamed(maint: &Client, swap: &Swap) -> Result<bool, EngineError> {
+    Ok(server::db_exists(maint, &swap.aside).await?
+        && !server::db_exists(maint, &swap.incoming).await?)
+}
+
 impl Engine {
     fn save_swap(&self, camp: &mut Campaign, swap: &Swap) -> Result<(), EngineError> {
         camp.swap = Some(swap.clone());
@@ -52,33 +119,46 @@ impl Engine {
         Ok(())
     }
 
-    /// Finishes a swap left half-done by a killed run (no-op when none).
-    pub async fn recover_swap(&self, db: &str) -> Result<Option<SwapOutcome>, EngineError> {
-        let key = self.conn.server_key();
-        let Some(camp) = campaign::load(&self.state_dir, &key, db)? else {
+    /// The swap left half done by a killed run, if any. One killed before its
+    /// renames moved nothing: it is forgotten, never done on behalf of
+    /// whatever command runs next.
+    async fn half_done(
+        &self,
+        maint: &Client,
+        db: &str,
+    ) -> Result<Option<(Campaign, Swap)>, EngineError> {
+        let key = self.server_key().await?;
+        let Some(mut camp) = campaign::load(&self.state_dir, &key, db)? else {
             return Ok(None);
         };
         let Some(swap) = camp.swap.clone() else {
             return Ok(None);
         };
-        let maint = self.conn.connect_maintenance().await?;
-        let renamed = server::db_exists(&maint, &swap.aside).await?
-            && !server::db_exists(&maint, &swap.incoming).await?;
-        if swap.state == SwapState::Planned && !renamed {
-            // Killed before the renames: nothing moved. Revert (forget it)
-            // rather than swap on behalf of whatever command runs next.
+        if swap.state == SwapState::Planned && !swap.reverting && !renamed(maint, &swap).await? {
             tracing::warn!(db, "forgetting a swap that never started");
-            let mut camp = camp;
             camp.swap = None;
             campaign::save_engine(&self.state_dir, &camp)?;
             return Ok(None);
         }
-        tracing::warn!(db, state = ?swap.state, "completing an interrupted swap");
-        let out = self.advance(&maint, camp, swap).await?;
-        Ok(Some(SwapOutcome {
-            recovered: true,
-            ..out
-        }))
+        Ok(Some((camp, swap)))
+    }
+
+    /// The swap a killed run left half done, if any (for confirmations and `status`).
+    pub async fn half_done_swap(
+        &self,
+        maint: &Client,
+        db: &str,
+    ) -> Result<Option<Swap>, EngineError> {
+        Ok(self.half_done(maint, db).await?.map(|(_, s)| s))
+    }
+
+    /// For every command but restore and rollback: a half-done swap is refused,
+    /// naming the command that finishes or reverts it.
+    pub async fn refuse_half_done_swap(&self, maint: &Client, db: &str) -> Result<(), EngineError> {
+        match self.half_done(maint, db).await? {
+            Some((_, swap)) => Err(fail(half_done_message(&swap))),
+            None => Ok(()),
+        }
     }
 
     async fn advance(
@@ -88,9 +168,7 @@ impl Engine {
         mut swap: Swap,
     ) -> Result<SwapOutcome, EngineError> {
         if swap.state < SwapState::DbRenamed {
-            let renamed = server::db_exists(maint, &swap.aside).await?
-                && !server::db_exists(maint, &swap.incoming).await?;
-            if !renamed {
+            if !renamed(maint, &swap).await? {
                 if !server::db_exists(maint, &swap.incoming).await?
                     || !server::db_exists(maint, &swap.prod).await?
                 {
@@ -102,9 +180,22 @@ impl Engine {
                         swap.prod, swap.incoming
                     )));
                 }
+                let incoming_open = server::allows_connections(maint, &swap.incoming).await?;
                 // Nobody may use the incoming copy until it is reopened under the production name.
                 block_and_end_sessions(maint, &swap.incoming).await?;
                 block_and_end_sessions(maint, &swap.prod).await?;
+                // Checked again now that nobody can connect: the last moment
+                // production could have been reopened behind the plan's back.
+                if swap.kind == SwapKind::Restore {
+                    if let Some(why) = self.stale_copy(maint, &camp, &swap).await? {
+                        camp.swap = None;
+                        campaign::save_engine(&self.state_dir, &camp)?;
+                        if incoming_open {
+                            allow(maint, &swap.incoming).await?;
+                        }
+                        return Err(fail(why));
+                    }
+                }
                 maint
                     .batch_execute(&format!(
                         "BEGIN; ALTER DATABASE {} RENAME TO {}; ALTER DATABASE {} RENAME TO {}; COMMIT;",
@@ -153,14 +244,25 @@ impl Engine {
             swap.state = SwapState::FilestoreIn;
             self.save_swap(&mut camp, &swap)?;
         }
+        let mut hook_error = None;
         if swap.state < SwapState::Reopened {
-            if !swap.stay_frozen {
+            if swap.stay_frozen {
+                // Another database now carries the name: its freeze is recorded afresh.
+                camp.freeze = Some(self.freeze_after_swap(maint, &camp, &swap).await?);
+            } else {
                 allow(maint, &swap.prod).await?;
-                hook::run("start", &self.config.freeze.start).await?;
                 camp.freeze = None;
             }
             swap.state = SwapState::Reopened;
             self.save_swap(&mut camp, &swap)?;
+            // The swap is done whatever the hook does: its failure is reported
+            // apart, and never stands in the way of a rollback.
+            if !swap.stay_frozen {
+                hook_error = hook::run("start", &self.config.freeze.start)
+                    .await
+                    .err()
+                    .map(|e| e.to_string());
+            }
         }
         let mut checks = Vec::new();
         if !swap.stay_frozen {
@@ -183,13 +285,49 @@ impl Engine {
         camp.history.push(swap.clone());
         campaign::save_engine(&self.state_dir, &camp)?;
         Ok(SwapOutcome {
-            swap,
             checks,
-            recovered: false,
+            hook_error,
+            ..SwapOutcome::new(swap)
         })
     }
 
-    /// Puts the ready upgraded copy in place of production.
+    /// The freeze record of the database a swap left frozen under the
+    /// production name: its version is the one the swap expects, and the
+    /// server's statistics are taken now, for that database.
+    async fn freeze_after_swap(
+        &self,
+        maint: &Client,
+        camp: &Campaign,
+        swap: &Swap,
+    ) -> Result<Freeze, EngineError> {
+        let job = match &swap.production_job {
+            Some(id) => job::load(&self.state_dir, id)?,
+            None => None,
+        };
+        let (base_version, uuid) = match (swap.kind, &job) {
+            (SwapKind::Rollback, Some(j)) => (j.source_version.clone(), j.source_uuid.clone()),
+            _ => (
+                camp.freeze
+                    .as_ref()
+                    .map(|f| f.base_version.clone())
+                    .unwrap_or_default(),
+                camp.uuid.clone(),
+            ),
+        };
+        Ok(Freeze {
+            at: Utc::now(),
+            by: super::freeze::os_user(),
+            series: swap.target.clone(),
+            base_version,
+            sessions_ended: 0,
+            uuid,
+            activity: activity_of(maint, &swap.prod).await?,
+            adopted: false,
+        })
+    }
+
+    /// Puts the ready upgraded copy in place of production; finishes a
+    /// half-done restore; says so when it was done already.
     pub async fn restore(&self, db: &str) -> Result<SwapOutcome, EngineError> {
         check_db_name(db).map_err(|e| fail(e.to_string()))?;
         let maint = self.conn.connect_maintenance().await?;
@@ -200,21 +338,80 @@ impl Engine {
             )));
         }
         let _lock = lock::acquire(&self.conn, db).await?;
-        if let Some(done) = self.recover_swap(db).await? {
-            return Ok(done);
+        if let Some((camp, swap)) = self.half_done(&maint, db).await? {
+            if swap.kind != SwapKind::Restore || swap.reverting {
+                return Err(fail(half_done_message(&swap)));
+            }
+            tracing::warn!(db, state = ?swap.state, "completing an interrupted restore");
+            let out = self.advance(&maint, camp, swap).await?;
+            return Ok(SwapOutcome {
+                recovered: true,
+                ..out
+            });
+        }
+        if let Some(done) = self.restore_done(db).await? {
+            return Ok(SwapOutcome {
+                already_done: true,
+                ..SwapOutcome::new(done)
+            });
         }
         let plan = self.plan_restore(&maint, db).await?;
-        let mut camp = campaign::load_or_new(&self.state_dir, &self.conn.server_key(), db)?;
+        let mut camp = campaign::load_or_new(&self.state_dir, &self.server_key().await?, db)?;
         // Journaled before anything moves, so a crash at any point is completed on the next start.
         self.save_swap(&mut camp, &plan)?;
         crash_point("swap:planned");
         self.advance(&maint, camp, plan).await
     }
 
+    /// The restore of the last ready upgraded copy, when it is done and not rolled back.
+    pub async fn restore_done(&self, db: &str) -> Result<Option<Swap>, EngineError> {
+        let Some(camp) = campaign::load(&self.state_dir, &self.server_key().await?, db)? else {
+            return Ok(None);
+        };
+        let Some(last) = camp.history.last() else {
+            return Ok(None);
+        };
+        let latest = camp.production_jobs.last();
+        Ok((last.kind == SwapKind::Restore
+            && camp.swap.is_none()
+            && latest.is_some()
+            && last.production_job.as_ref() == latest)
+            .then(|| last.clone()))
+    }
+
+    /// Why the upgraded copy cannot replace production now: production was
+    /// reopened after the copy was taken, so what was written since is not in
+    /// it. Told from the freeze record (the copy must be taken under the
+    /// freeze in force) and from the server itself (client sessions opened
+    /// since that freeze, sessions connected now), since a freeze can be
+    /// lifted by hand without the tool knowing.
+    async fn stale_copy(
+        &self,
+        maint: &Client,
+        camp: &Campaign,
+        swap: &Swap,
+    ) -> Result<Option<String>, EngineError> {
+        let db = &swap.prod;
+        let job = match &swap.production_job {
+            Some(id) => job::load(&self.state_dir, id)?,
+            None => None,
+        };
+        let Some(job) = job else {
+            return Ok(None);
+        };
+        let Some(freeze) = &camp.freeze else {
+            return Ok(None);
+        };
+        stale_reason(maint, db, freeze, &job).await
+    }
+
     /// The swap `restore` would do, or why it cannot.
     pub async fn plan_restore(&self, maint: &Client, db: &str) -> Result<Swap, EngineError> {
-        let camp = campaign::load(&self.state_dir, &self.conn.server_key(), db)?
+        let camp = campaign::load(&self.state_dir, &self.server_key().await?, db)?
             .ok_or_else(|| fail(format!("no upgraded copy of {db:?} is ready: freeze it and run upgrade-pilot production first")))?;
+        if let Some(s) = self.half_done_swap(maint, db).await? {
+            return Err(fail(half_done_message(&s)));
+        }
         let job = match camp.production_jobs.last() {
             Some(id) => job::load(&self.state_dir, id)?,
             None => None,
@@ -240,10 +437,20 @@ impl Engine {
         }
         // Never a neutralized or foreign database into production (issue 10, case 2).
         self.golive_before_restore(&job).await?;
-        if camp.freeze.is_none() || server::allows_connections(maint, db).await? {
+        let Some(freeze) = camp.freeze.as_ref() else {
             return Err(fail(format!(
                 "production {db:?} is not frozen: freeze it before the swap (upgrade-pilot freeze --db {db:?})"
             )));
+        };
+        if server::allows_connections(maint, db).await? {
+            return Err(fail(format!(
+                "production {db:?} accepts connections: its freeze of {} was lifted, so the upgraded copy {:?} may miss what was written since: freeze it (upgrade-pilot freeze --db {db:?}) and run upgrade-pilot production --db {db:?} again",
+                at(freeze.at),
+                job.work_db
+            )));
+        }
+        if let Some(why) = stale_reason(maint, db, freeze, &job).await? {
+            return Err(fail(why));
         }
         let stamp = Utc::now().format("%Y_%m_%d_%H_%M");
         let (aside, _) = name_with_suffix(db, &format!("_before_{}_{stamp}", job.target));
@@ -263,39 +470,159 @@ impl Engine {
             target: job.target.clone(),
             stay_frozen: false,
             production_job: Some(job.id.clone()),
+            reverting: false,
         })
     }
 
-    /// Puts the pre-upgrade database back; the upgraded one is kept as `_failed_`.
+    /// Puts the pre-upgrade database back; the upgraded one is kept as
+    /// `_failed_`. A half-done restore is reverted instead; a half-done
+    /// rollback is finished.
     pub async fn rollback(&self, db: &str, stay_frozen: bool) -> Result<SwapOutcome, EngineError> {
         check_db_name(db).map_err(|e| fail(e.to_string()))?;
         let maint = self.conn.connect_maintenance().await?;
         let _lock = lock::acquire(&self.conn, db).await?;
-        if let Some(done) = self.recover_swap(db).await? {
-            return Ok(done);
+        if let Some((camp, mut swap)) = self.half_done(&maint, db).await? {
+            if swap.kind == SwapKind::Restore {
+                return self.revert_restore(&maint, camp, swap, stay_frozen).await;
+            }
+            tracing::warn!(db, state = ?swap.state, "completing an interrupted rollback");
+            swap.stay_frozen |= stay_frozen;
+            let out = self.advance(&maint, camp, swap).await?;
+            return Ok(SwapOutcome {
+                recovered: true,
+                ..out
+            });
         }
         let swap = self.plan_rollback(&maint, db, stay_frozen).await?;
-        let mut camp = campaign::load_or_new(&self.state_dir, &self.conn.server_key(), db)?;
+        let mut camp = campaign::load_or_new(&self.state_dir, &self.server_key().await?, db)?;
         // The upgraded production may be in use again: stop Odoo, block, end sessions.
         if server::allows_connections(&maint, db).await? {
-            let (series, base_version) = {
-                let c = self.conn.connect(db).await?;
-                let (s, b, _) = inspect::base_version(&c, db).await?;
-                (s.to_string(), b)
-            };
             hook::run("stop", &self.config.freeze.stop).await?;
-            let ended = block_and_end_sessions(&maint, db).await?;
-            camp.freeze = Some(Freeze {
-                at: Utc::now(),
-                by: super::freeze::os_user(),
-                series,
-                base_version,
-                sessions_ended: ended,
-                uuid: None,
-            });
+            block_and_end_sessions(&maint, db).await?;
         }
         self.save_swap(&mut camp, &swap)?;
         self.advance(&maint, camp, swap).await
+    }
+
+    /// Puts back what a killed restore had moved: the original under the
+    /// production name, the upgraded copy (and its filestore) under its own
+    /// name again. Journaled, and idempotent step by step.
+    async fn revert_restore(
+        &self,
+        maint: &Client,
+        mut camp: Campaign,
+        mut swap: Swap,
+        stay_frozen: bool,
+    ) -> Result<SwapOutcome, EngineError> {
+        let db = swap.prod.clone();
+        if !swap.reverting {
+            swap.reverting = true;
+            self.save_swap(&mut camp, &swap)?;
+        }
+        let mut hook_error = None;
+        if renamed(maint, &swap).await? {
+            // The upgraded database may have been reopened (a restore killed after reopening).
+            if server::allows_connections(maint, &db).await? {
+                hook_error = hook::run("stop", &self.config.freeze.stop)
+                    .await
+                    .err()
+                    .map(|e| e.to_string());
+            }
+            block_and_end_sessions(maint, &db).await?;
+            maint
+                .batch_execute(&format!(
+                    "BEGIN; ALTER DATABASE {} RENAME TO {}; ALTER DATABASE {} RENAME TO {}; COMMIT;",
+                    quote_ident(&db),
+                    quote_ident(&swap.incoming),
+                    quote_ident(&swap.aside),
+                    quote_ident(&db)
+                ))
+                .await
+                .map_err(|e| {
+                    fail(format!(
+                        "renaming the databases back failed, nothing was changed: {}",
+                        crate::pg::db_message(&e)
+                    ))
+                })?;
+            crash_point("revert:db-renamed");
+        }
+        if let Some(dd) = &self.data_dir {
+            let (prod, aside, incoming) = (
+                filestore::path(dd, &db),
+                filestore::path(dd, &swap.aside),
+                filestore::path(dd, &swap.incoming),
+            );
+            let mv = |f: &std::path::Path, t: &std::path::Path| {
+                std::fs::rename(f, t).map_err(|e| {
+                    EngineError::Io(format!("filestore {} → {}: {e}", f.display(), t.display()))
+                })
+            };
+            // The original filestore set aside means whatever is under the
+            // production name is the upgraded one: it goes back first.
+            if aside.is_dir() {
+                if prod.is_dir() && !incoming.exists() {
+                    mv(&prod, &incoming)?;
+                    crash_point("revert:filestore-out");
+                }
+                if !prod.exists() {
+                    mv(&aside, &prod)?;
+                }
+            }
+        }
+        // The upgraded copy is as it was before the restore: ready, and open.
+        allow(maint, &swap.incoming).await?;
+        let reverted = Swap {
+            kind: SwapKind::Rollback,
+            state: SwapState::Done,
+            started_at: Utc::now(),
+            finished_at: Some(Utc::now()),
+            prod: db.clone(),
+            aside: swap.incoming.clone(),
+            incoming: swap.aside.clone(),
+            target: String::new(),
+            stay_frozen,
+            production_job: swap.production_job.clone(),
+            reverting: true,
+        };
+        let mut checks = Vec::new();
+        if stay_frozen {
+            if camp.freeze.is_none() {
+                let mut as_rolled = reverted.clone();
+                as_rolled.target = match &swap.production_job {
+                    Some(id) => job::load(&self.state_dir, id)?
+                        .and_then(|j| {
+                            crate::odoo::version::Series::from_module_version(&j.source_version)
+                        })
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                    None => String::new(),
+                };
+                camp.freeze = Some(self.freeze_after_swap(maint, &camp, &as_rolled).await?);
+            }
+        } else {
+            allow(maint, &db).await?;
+            camp.freeze = None;
+        }
+        camp.swap = None;
+        camp.history.push(reverted.clone());
+        campaign::save_engine(&self.state_dir, &camp)?;
+        tracing::info!(db, "reverted a half-done restore");
+        if !stay_frozen {
+            if let Err(e) = hook::run("start", &self.config.freeze.start).await {
+                hook_error = Some(e.to_string());
+            }
+            checks.push(Check {
+                name: "connections".into(),
+                ok: self.conn.connect(&db).await.is_ok(),
+                detail: format!("{db:?} accepts connections"),
+            });
+        }
+        Ok(SwapOutcome {
+            checks,
+            reverted: true,
+            hook_error,
+            ..SwapOutcome::new(reverted)
+        })
     }
 
     pub async fn plan_rollback(
@@ -304,7 +631,7 @@ impl Engine {
         db: &str,
         stay_frozen: bool,
     ) -> Result<Swap, EngineError> {
-        let camp = campaign::load(&self.state_dir, &self.conn.server_key(), db)?
+        let camp = campaign::load(&self.state_dir, &self.server_key().await?, db)?
             .ok_or_else(|| fail(format!("no campaign for {db:?}: nothing to roll back")))?;
         let last = camp
             .history
@@ -324,16 +651,14 @@ impl Engine {
                 last.aside
             )));
         }
-        let before = camp.freeze.as_ref().map(|f| f.series.clone());
-        let expected = match camp
-            .production_jobs
-            .iter()
-            .rev()
-            .find_map(|id| job::load(&self.state_dir, id).ok().flatten())
+        let expected = match last
+            .production_job
+            .as_ref()
+            .and_then(|id| job::load(&self.state_dir, id).ok().flatten())
         {
             Some(j) => crate::odoo::version::Series::from_module_version(&j.source_version)
                 .map(|s| s.to_string()),
-            None => before,
+            None => None,
         };
         let stamp = Utc::now().format("%Y_%m_%d_%H_%M");
         let (aside, _) = name_with_suffix(db, &format!("_failed_{stamp}"));
@@ -353,6 +678,66 @@ impl Engine {
             target: expected.unwrap_or_default(),
             stay_frozen,
             production_job: last.production_job.clone(),
+            reverting: false,
         })
     }
+}
+
+/// [`Engine::stale_copy`] for a freeze record and a ready job.
+async fn stale_reason(
+    maint: &Client,
+    db: &str,
+    freeze: &Freeze,
+    job: &JobRecord,
+) -> Result<Option<String>, EngineError> {
+    let taken = job
+        .step("clone")
+        .and_then(|s| s.started_at)
+        .unwrap_or(job.created_at);
+    let copy = &job.work_db;
+    let again =
+        format!("run upgrade-pilot production --db {db:?} again for a copy with everything in it");
+    if taken < freeze.at {
+        return Ok(Some(format!(
+            "{db:?} was reopened after the upgraded copy {copy:?} was taken ({}): it was frozen again at {}, and what was written in between would be lost: {again}",
+            at(taken),
+            at(freeze.at)
+        )));
+    }
+    let connected = server::sessions(maint, db).await?;
+    if !connected.is_empty() {
+        return Ok(Some(format!(
+            "{} session(s) are connected to frozen {db:?} (first: {}): it was reopened after the upgraded copy {copy:?} was taken at {}, and what they write would be lost: {again}",
+            connected.len(),
+            connected[0],
+            at(taken)
+        )));
+    }
+    // The copy's own reading when it has one (a copy made again under the same
+    // freeze is compared from its own moment), else the freeze's.
+    let Some(base) = job.source_activity.as_deref().or(freeze.activity.as_ref()) else {
+        return Ok(Some(format!(
+            "the freeze of {db:?} at {} kept no record of the server's statistics (an older upgrade-pilot made it), so whether writes made after the copy {copy:?} would be lost cannot be told: unfreeze and freeze it again, then {again}",
+            at(freeze.at)
+        )));
+    };
+    let Some(now) = activity_of(maint, db).await? else {
+        return Ok(None);
+    };
+    Ok(match base.change_to(&now) {
+        Change::None => None,
+        Change::Reopened { sessions } => Some(format!(
+            "{db:?} was reopened after the upgraded copy {copy:?} was taken at {}: {sessions} session(s) connected to it since (its freeze of {} was lifted outside upgrade-pilot), and what they wrote would be lost: {again}",
+            at(taken),
+            at(freeze.at)
+        )),
+        Change::Written { rows } => Some(format!(
+            "{rows} row(s) were written in {db:?} after the upgraded copy {copy:?} was taken at {}: they would be lost: {again}",
+            at(taken)
+        )),
+        Change::Unknown(why) => Some(format!(
+            "{why}, so whether {db:?} was written after the upgraded copy {copy:?} was taken at {} cannot be told, and such writes would be lost: {again}",
+            at(taken)
+        )),
+    })
 }

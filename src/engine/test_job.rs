@@ -168,7 +168,7 @@ impl Engine {
             )));
         }
 
-        let server_key = self.conn.server_key();
+        let server_key = self.server_key().await?;
         let mut camp = campaign::load_or_new(&self.state_dir, &server_key, &req.db)?;
         let mut notes = Vec::new();
         let resume = self
@@ -375,7 +375,7 @@ impl Engine {
                 "{db:?} is frozen (it refuses connections) and the OpenUpgrade engine needs its module list: give a --plan, or unfreeze it first"
             )));
         }
-        let freeze = campaign::load(&self.state_dir, &self.conn.server_key(), db)?
+        let freeze = campaign::load(&self.state_dir, &self.server_key().await?, db)?
             .and_then(|c| c.freeze)
             .ok_or_else(|| {
                 fail(format!(
@@ -530,17 +530,17 @@ impl Engine {
         // A name an earlier job of this campaign used is never taken again,
         // even when its database was renamed away (a rollback's `_failed_`):
         // its job record, log and backup keep naming it.
-        let used: Vec<String> = match campaign::load(&self.state_dir, &self.conn.server_key(), db)?
-        {
-            Some(c) => c
-                .test_jobs
-                .iter()
-                .chain(c.production_jobs.iter())
-                .filter_map(|id| job::load(&self.state_dir, id).ok().flatten())
-                .map(|j| j.work_db)
-                .collect(),
-            None => Vec::new(),
-        };
+        let used: Vec<String> =
+            match campaign::load(&self.state_dir, &self.server_key().await?, db)? {
+                Some(c) => c
+                    .test_jobs
+                    .iter()
+                    .chain(c.production_jobs.iter())
+                    .filter_map(|id| job::load(&self.state_dir, id).ok().flatten())
+                    .map(|j| j.work_db)
+                    .collect(),
+                None => Vec::new(),
+            };
         let stamp = Utc::now().format("%Y_%m_%d_%H_%M");
         for n in 1..100 {
             let suffix = if n == 1 {
@@ -621,7 +621,7 @@ impl Engine {
         mut job: JobRecord,
         source: &str,
     ) -> Result<(), EngineError> {
-        let key = self.conn.server_key();
+        let key = self.server_key().await?;
         let protected = job.work_db == source
             || campaign::holds_production(&self.state_dir, &key, &job.work_db)?
             || (job.kind == JobKind::Test
@@ -876,7 +876,7 @@ impl Engine {
     /// Drops what the campaign's unfinished job made (never production) and
     /// marks it discarded. Refused while its process still runs.
     pub async fn discard_unfinished(&self, source: &str) -> Result<Option<String>, EngineError> {
-        let key = self.conn.server_key();
+        let key = self.server_key().await?;
         let Some(c) = campaign::load(&self.state_dir, &key, source)? else {
             return Ok(None);
         };
@@ -900,7 +900,7 @@ impl Engine {
     /// Drops a test copy of `source` made by one of its test jobs (the TUI's
     /// "new test, drop the previous copy"). Never production data.
     pub async fn drop_test_copy(&self, source: &str, test_db: &str) -> Result<(), EngineError> {
-        let key = self.conn.server_key();
+        let key = self.server_key().await?;
         let camp = campaign::load(&self.state_dir, &key, source)?
             .ok_or_else(|| fail(format!("no campaign for {source:?}")))?;
         let ours = camp.test_jobs.iter().any(|id| {
@@ -929,13 +929,25 @@ impl Engine {
         db: &str,
     ) -> Result<(neutralize::Outcome, Vec<verify::Check>), EngineError> {
         check_db_name(db).map_err(|e| fail(e.to_string()))?;
-        if campaign::is_production(&self.state_dir, &self.conn.server_key(), db)? {
+        if campaign::is_production(&self.state_dir, &self.server_key().await?, db)? {
             return Err(fail(format!(
                 "{db:?} is the production database of a campaign: neutralize only test copies (upgrade-pilot test makes one)"
             )));
         }
         let mut c = self.conn.connect(db).await?;
         inspect::base_version(&c, db).await?;
+        // Production's data under another name (a copy made by hand, a dump
+        // restored elsewhere) carries production's uuid: never neutralized.
+        if let Some(uuid) = inspect::config_param(&c, "database.uuid").await? {
+            if let Some((_, prod)) = campaign::production_uuids(&self.state_dir)?
+                .into_iter()
+                .find(|(u, _)| *u == uuid)
+            {
+                return Err(fail(format!(
+                    "{db:?} carries the database.uuid of production {prod:?}: it holds production's data, so it is not neutralized here (upgrade-pilot test makes a neutralized copy)"
+                )));
+            }
+        }
         let _lock = lock::acquire(&self.conn, db).await?;
         let outcome = neutralize::neutralize(&mut c, &self.neutralize_options()).await?;
         let mut checks = verify::neutralized(&c, None).await?;

@@ -5,6 +5,7 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use thiserror::Error;
@@ -96,7 +97,12 @@ pub struct ConnInfo {
     pub sslrootcert: Option<PathBuf>,
     /// Database used for server-wide work (listing, CREATE/DROP DATABASE, locks).
     pub maintenance_db: String,
+    /// The server's identity once asked ([`ConnInfo::server_key`]); shared by clones.
+    identity: Arc<OnceLock<String>>,
 }
+
+/// Prefix of keys made from the server's identity; any other key is an address (older files).
+pub const IDENTITY_PREFIX: &str = "cluster:";
 
 /// Where to look for each setting, in order of precedence.
 pub struct Sources<'a> {
@@ -169,6 +175,7 @@ impl ConnInfo {
             sslmode,
             sslrootcert,
             maintenance_db,
+            identity: Default::default(),
         };
         info.password = env("PGPASSWORD")
             .or(odoo.db_password)
@@ -198,6 +205,7 @@ impl ConnInfo {
             sslmode: SslMode::Disable,
             sslrootcert: None,
             maintenance_db: "postgres".into(),
+            identity: Default::default(),
         }
     }
 
@@ -224,9 +232,48 @@ impl ConnInfo {
         }
     }
 
-    /// A stable key naming this server in campaign files.
-    pub fn server_key(&self) -> String {
+    /// The key older versions named this server by in campaign files: the
+    /// address string, which differs for one cluster reached by socket,
+    /// 127.0.0.1 or a host name.
+    pub fn address_key(&self) -> String {
         format!("{}:{}", self.host, self.port)
+    }
+
+    /// A key naming this server in campaign files, freeze records and guards:
+    /// the cluster's `system_identifier` (set by initdb, readable by any role)
+    /// and the port it listens on (two clusters copied from one data directory
+    /// share the identifier, not the port). The same whatever address reaches
+    /// it. Falls back to the address when the server does not say (a server
+    /// before 9.6, or one that revoked `pg_control_system` from PUBLIC).
+    pub async fn server_key(&self) -> Result<String, ConnError> {
+        if let Some(k) = self.identity.get() {
+            return Ok(k.clone());
+        }
+        let c = self.connect_maintenance().await?;
+        let port = c
+            .query_one("SELECT current_setting('port')", &[])
+            .await
+            .map_err(|e| self.classify(e, &self.maintenance_db))?
+            .get::<_, String>(0);
+        let key = match c
+            .query_one(
+                "SELECT system_identifier::text FROM pg_control_system()",
+                &[],
+            )
+            .await
+        {
+            Ok(r) => format!("{IDENTITY_PREFIX}{}:{port}", r.get::<_, String>(0)),
+            Err(e) => {
+                tracing::warn!(error = %e, "the server's identity is not readable: campaigns are keyed by address");
+                self.address_key()
+            }
+        };
+        Ok(self.identity.get_or_init(|| key).clone())
+    }
+
+    /// [`ConnInfo::server_key`] when it was already asked, without asking.
+    pub fn known_server_key(&self) -> Option<String> {
+        self.identity.get().cloned()
     }
 
     pub async fn connect(&self, db: &str) -> Result<Client, ConnError> {

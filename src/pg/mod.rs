@@ -1,6 +1,7 @@
 //! PostgreSQL plumbing: connections (TLS), identifier quoting, client tools, and
 //! the embedded throwaway cluster.
 
+pub mod activity;
 pub mod cluster;
 pub mod conn;
 pub mod dsn;

@@ -16,7 +16,7 @@ use crate::engine::clone::CloneChoice;
 use crate::engine::job;
 use crate::engine::openupgrade::EngineChoice;
 use crate::engine::production::{self, ProductionRequest};
-use crate::engine::swap::{SwapOutcome, describe};
+use crate::engine::swap::{SwapOutcome, describe, rollback_warning};
 use crate::engine::test_job::{STEPS, TestRequest};
 use crate::odoo::inspect;
 use crate::pg::server;
@@ -179,12 +179,18 @@ impl Effects {
                 checklist,
                 anomalies,
             } => {
-                let res =
-                    campaign::update(&engine.state_dir, &engine.conn.server_key(), &db, |c| {
+                // Synchronous, so that saves keep their order; the campaign was
+                // loaded (and the server identified) before anything can be marked.
+                let res = match engine.conn.known_server_key() {
+                    Some(key) => campaign::update(&engine.state_dir, &key, &db, |c| {
                         c.checklist = checklist;
                         c.anomalies = anomalies;
-                    });
-                let _ = tx.send(Msg::Saved(res.map(|_| ()).map_err(|e| e.to_string())));
+                    })
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                    None => Err("the server is not identified yet: reload the campaign".into()),
+                };
+                let _ = tx.send(Msg::Saved(res));
             }
             Cmd::Serve(db) => {
                 let served = self.served.clone();
@@ -227,19 +233,17 @@ impl Effects {
                 });
             }
             Cmd::SettleDraft { db, id, keep } => {
-                let res = campaign::settle_draft(
-                    &engine.state_dir,
-                    &engine.conn.server_key(),
-                    &db,
-                    id,
-                    keep,
-                )
-                .map(|kept| match kept {
-                    Some(a) => format!("draft {id} kept as anomaly #{a}"),
-                    None if keep => format!("draft {id} is gone already"),
-                    None => format!("draft {id} dropped"),
-                })
-                .map_err(|e| e.to_string());
+                // The campaign was loaded (the server identified) before a draft is shown.
+                let res = match engine.conn.known_server_key() {
+                    Some(key) => campaign::settle_draft(&engine.state_dir, &key, &db, id, keep)
+                        .map(|kept| match kept {
+                            Some(a) => format!("draft {id} kept as anomaly #{a}"),
+                            None if keep => format!("draft {id} is gone already"),
+                            None => format!("draft {id} dropped"),
+                        })
+                        .map_err(|e| e.to_string()),
+                    None => Err("the server is not identified yet: reload the campaign".into()),
+                };
                 let _ = tx.send(Msg::Changed(res));
             }
             Cmd::ExportReport(db) => {
@@ -257,10 +261,14 @@ impl Effects {
             }
             Cmd::Freeze(db) => {
                 tokio::spawn(async move {
-                    let res = engine
-                        .freeze(&db)
-                        .await
-                        .map(|r| format!("{db} is frozen: {} session(s) ended", r.ended));
+                    let res = engine.freeze(&db).await.map(|r| {
+                        let adopted = if r.adopted {
+                            " (it was frozen on the server, unknown here: adopted)"
+                        } else {
+                            ""
+                        };
+                        format!("{db} is frozen: {} session(s) ended{adopted}", r.ended)
+                    });
                     let _ = tx.send(Msg::Changed(res.map_err(|e| e.to_string())));
                 });
             }
@@ -364,18 +372,28 @@ async fn follow(
 
 fn swap_view(what: &str, o: &SwapOutcome) -> SwapView {
     SwapView {
-        what: format!("{what}: {}", describe(&o.swap)),
+        what: match (o.already_done, o.reverted) {
+            (true, _) => format!("already restored, nothing to do: {}", describe(&o.swap)),
+            (_, true) => format!("reverted the half-done restore: {}", describe(&o.swap)),
+            _ => format!("{what}: {}", describe(&o.swap)),
+        },
+        // The hook's failure apart from the swap's result, as the CLI says it.
         checks: o
             .checks
             .iter()
             .map(|c| (c.ok, format!("{}: {}", c.name, c.detail)))
+            .chain(
+                o.hook_error
+                    .iter()
+                    .map(|e| (false, format!("the swap is done, but the {e}"))),
+            )
             .collect(),
     }
 }
 
 /// Everything the checklist, anomaly, freeze and restore screens show.
 async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::engine::EngineError> {
-    let key = engine.conn.server_key();
+    let key = engine.server_key().await?;
     let c = campaign::load_or_new(&engine.state_dir, &key, db)?;
     let items = engine.checklist_items()?;
     let last = engine.last_ready_test(&c)?;
@@ -397,7 +415,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
         .plan_rollback(&maint, db, false)
         .await
         .ok()
-        .map(|s| describe(&s));
+        .map(|s| format!("{}; {}", describe(&s), rollback_warning(&s)));
     Ok(CampView {
         db: db.to_string(),
         items,

@@ -258,6 +258,7 @@ pub fn ready_app() -> App {
         source_uuid: None,
         filestore: None,
         backup: None,
+        source_activity: None,
         golive: Default::default(),
         comparison: None,
         comparison_acknowledged: None,

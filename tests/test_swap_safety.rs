@@ -1,0 +1,531 @@
+//! Issue 10, the swap's side: restore, rollback, unfreeze, freeze and the
+//! server's identity, tried as a careful adversary would, on a real server
+//! through the real binary.
+
+mod common;
+use common::*;
+use std::os::unix::process::ExitStatusExt;
+
+const DB: &str = "demo_manufacturing";
+const ORDER: &str =
+    "INSERT INTO sale_order (name, state, amount_total) VALUES ('S-AFTER-COPY', 'sale', 42)";
+
+fn production(env: &Env) -> std::process::Output {
+    let plan = env.demo_plan();
+    env.run(&[
+        "production",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--json",
+    ])
+}
+
+fn status_of(env: &Env, db: &str) -> serde_json::Value {
+    let o = env.run(&["status", "--db", db, "--json"]);
+    assert_ok(&o);
+    json(&o)["campaigns"][0].clone()
+}
+
+fn base_version(env: &Env, db: &str) -> String {
+    env.one::<String>(
+        db,
+        "SELECT latest_version FROM ir_module_module WHERE name = 'base'",
+    )
+}
+
+fn demo_dbs(env: &Env) -> Vec<String> {
+    env.databases()
+        .into_iter()
+        .filter(|d| d.starts_with(DB))
+        .collect()
+}
+
+fn filestore_files(env: &Env, db: &str) -> Vec<String> {
+    let root = env.data_dir().join("filestore").join(db);
+    let mut out = Vec::new();
+    fn walk(base: &std::path::Path, p: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                walk(base, &e.path(), out);
+            } else {
+                out.push(e.path().strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    walk(&root, &root, &mut out);
+    out.sort();
+    out
+}
+
+/// A config file whose `[freeze] start` hook appends a line to `started` and exits `code`.
+fn hook_config(env: &Env, code: i32) -> (std::path::PathBuf, std::path::PathBuf) {
+    let started = env.dir.path().join("started");
+    let cfg = env.dir.path().join("hooks.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[freeze]\nstart = [\"sh\", \"-c\", \"echo start >> '{}'; echo 'odoo: cannot start' >&2; exit {code}\"]\n",
+            started.display()
+        ),
+    )
+    .unwrap();
+    (cfg, started)
+}
+
+fn runs(started: &std::path::Path) -> usize {
+    std::fs::read_to_string(started)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+// Case 1: freeze; production; unfreeze; an order is written; freeze; restore.
+#[test]
+fn restore_refuses_a_copy_taken_before_production_was_reopened() {
+    let env = Env::new();
+    env.demo_db(DB);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let o = production(&env);
+    assert_ok(&o);
+    let upgraded = json(&o)["upgraded_db"].as_str().unwrap().to_string();
+    assert_ok(&env.run(&["unfreeze", "--db", DB]));
+    env.exec(DB, ORDER);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+
+    let o = env.run(&["restore", "--db", DB, "--yes"]);
+    assert_refused(&o, "run upgrade-pilot production");
+    let err = stderr(&o);
+    assert!(err.contains("would be lost"), "{err}");
+    assert!(err.contains(&upgraded), "names the stale copy: {err}");
+    // Nothing moved: production is the original with the new order in it.
+    assert_eq!(
+        demo_dbs(&env).len(),
+        2,
+        "no _before_ made: {:?}",
+        demo_dbs(&env)
+    );
+    let st = status_of(&env, DB);
+    assert!(st["restore_would"].is_null(), "{st}");
+    assert!(
+        st["restore_refused"]
+            .as_str()
+            .is_some_and(|s| s.contains("would be lost")),
+        "status says why: {st}"
+    );
+    let text = stdout(&env.run(&["status", "--db", DB]));
+    assert!(text.contains("would be lost"), "{text}");
+    env.exec(
+        "postgres",
+        &format!("ALTER DATABASE {DB} ALLOW_CONNECTIONS true"),
+    );
+    assert_eq!(
+        env.one::<i64>(
+            DB,
+            "SELECT count(*) FROM sale_order WHERE name = 'S-AFTER-COPY'"
+        ),
+        1
+    );
+}
+
+// Case 1, the same hole with the freeze lifted by hand (the tool's own record never changes).
+#[test]
+fn restore_refuses_when_the_freeze_was_lifted_by_hand() {
+    let env = Env::new();
+    env.demo_db(DB);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    assert_ok(&production(&env));
+    env.exec(
+        "postgres",
+        &format!("ALTER DATABASE {DB} ALLOW_CONNECTIONS true"),
+    );
+    env.exec(DB, ORDER);
+    env.exec(
+        "postgres",
+        &format!("ALTER DATABASE {DB} ALLOW_CONNECTIONS false"),
+    );
+    let o = env.run(&["restore", "--db", DB, "--yes"]);
+    assert_refused(&o, "run upgrade-pilot production");
+    assert!(stderr(&o).contains("reopened"), "{}", stderr(&o));
+    assert_eq!(demo_dbs(&env).len(), 2);
+
+    // A new production run under this freeze is restorable again.
+    assert_ok(&production(&env));
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert_eq!(
+        env.one::<i64>(
+            DB,
+            "SELECT count(*) FROM sale_order WHERE name = 'S-AFTER-COPY'"
+        ),
+        1,
+        "the order is in the new production"
+    );
+}
+
+// Case 4: the start hook fails (the upgraded Odoo will not start).
+#[test]
+fn a_failing_start_hook_never_blocks_the_rollback() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let original = env.data_checksums(DB);
+    let (cfg, started) = hook_config(&env, 1);
+    let cfg = cfg.to_str().unwrap();
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    assert_ok(&production(&env));
+
+    let o = env.run(&["restore", "--db", DB, "--yes", "--config", cfg]);
+    assert!(!o.status.success(), "the hook failure is not hidden");
+    assert!(
+        stdout(&o).contains("restored:"),
+        "the swap's result is reported: {}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("start hook") && stderr(&o).contains("cannot start"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(runs(&started), 1);
+    assert_eq!(base_version(&env, DB), "17.0.1.3", "the swap is done");
+    let st = status_of(&env, DB);
+    assert!(st["swap_in_progress"].is_null(), "{st}");
+    assert_eq!(st["accepts_connections"], true, "{st}");
+    assert!(st["frozen_since"].is_null(), "{st}");
+
+    // --stay-frozen runs no start hook, and the rollback is done.
+    let o = env.run(&[
+        "rollback",
+        "--db",
+        DB,
+        "--stay-frozen",
+        "--yes",
+        "--config",
+        cfg,
+    ]);
+    assert_ok(&o);
+    assert_eq!(runs(&started), 1, "no start hook with --stay-frozen");
+    assert_eq!(env.frozen_checksums(DB), original);
+    let st = status_of(&env, DB);
+    assert_eq!(st["accepts_connections"], false, "{st}");
+    assert!(
+        st["frozen_since"].is_string(),
+        "still frozen, and status says so: {st}"
+    );
+}
+
+// Case 4: without --stay-frozen the rollback is done and the hook failure said apart.
+#[test]
+fn rollback_is_done_even_when_its_start_hook_fails() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let original = env.data_checksums(DB);
+    let (cfg, started) = hook_config(&env, 1);
+    let cfg = cfg.to_str().unwrap();
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    assert_ok(&production(&env));
+    let _ = env.run(&["restore", "--db", DB, "--yes", "--config", cfg]);
+    let o = env.run(&["rollback", "--db", DB, "--yes", "--config", cfg]);
+    assert!(!o.status.success());
+    assert!(stdout(&o).contains("rolled back:"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("start hook"), "{}", stderr(&o));
+    assert_eq!(runs(&started), 2);
+    assert_eq!(
+        env.data_checksums(DB),
+        original,
+        "production is the original"
+    );
+    assert_eq!(status_of(&env, DB)["swaps"].as_array().unwrap().len(), 2);
+}
+
+// Case 8: a restore killed half-way; unfreeze refuses, rollback reverts it.
+#[test]
+fn rollback_reverts_a_half_done_restore_and_unfreeze_refuses() {
+    for point in [
+        "swap:db-renamed",
+        "swap:filestore-aside",
+        "swap:filestore-in",
+    ] {
+        let env = Env::new();
+        env.demo_db(DB);
+        let original = env.data_checksums(DB);
+        let original_files = filestore_files(&env, DB);
+        assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+        let o = production(&env);
+        assert_ok(&o);
+        let upgraded = json(&o)["upgraded_db"].as_str().unwrap().to_string();
+        let upgraded_files = filestore_files(&env, &upgraded);
+        let o = env.run_env(
+            &["restore", "--db", DB, "--yes"],
+            &[("UPGRADE_PILOT_CRASH_AT", point)],
+        );
+        assert_eq!(o.status.signal(), Some(9), "{point}");
+
+        let o = env.run(&["unfreeze", "--db", DB]);
+        assert_refused(&o, "half done");
+        let err = stderr(&o);
+        assert!(
+            err.contains("upgrade-pilot restore --db")
+                && err.contains("upgrade-pilot rollback --db"),
+            "{point}: names both ways out: {err}"
+        );
+        assert_refused(&env.run(&["freeze", "--db", DB, "--yes"]), "half done");
+
+        let o = env.run(&["rollback", "--db", DB, "--yes"]);
+        assert_ok(&o);
+        assert!(stdout(&o).contains("reverted"), "{point}: {}", stdout(&o));
+        assert_eq!(env.data_checksums(DB), original, "{point}");
+        assert_eq!(filestore_files(&env, DB), original_files, "{point}");
+        assert_eq!(
+            filestore_files(&env, &upgraded),
+            upgraded_files,
+            "{point}: the upgraded filestore is back with its copy"
+        );
+        let dbs = demo_dbs(&env);
+        assert!(dbs.contains(&upgraded), "{point}: {dbs:?}");
+        assert_eq!(dbs.len(), 2, "{point}: {dbs:?}");
+        let st = status_of(&env, DB);
+        assert!(st["swap_in_progress"].is_null(), "{point}: {st}");
+    }
+}
+
+// Case 8: restore does not finish a half-done rollback on its behalf.
+#[test]
+fn restore_refuses_to_finish_a_half_done_rollback() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let original = env.data_checksums(DB);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    assert_ok(&production(&env));
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    let o = env.run_env(
+        &["rollback", "--db", DB, "--yes"],
+        &[("UPGRADE_PILOT_CRASH_AT", "swap:db-renamed")],
+    );
+    assert_eq!(o.status.signal(), Some(9));
+    let o = env.run(&["restore", "--db", DB, "--yes"]);
+    assert_refused(&o, "upgrade-pilot rollback --db");
+    assert_refused(&env.run(&["unfreeze", "--db", DB]), "half done");
+    assert_ok(&env.run(&["rollback", "--db", DB, "--yes"]));
+    assert_eq!(env.data_checksums(DB), original);
+}
+
+// Case 25 and 26.
+#[test]
+fn restore_twice_says_done_and_the_rollback_prompt_names_failed() {
+    let env = Env::new();
+    env.demo_db(DB);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    assert_ok(&production(&env));
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    let o = env.run(&["restore", "--db", DB, "--yes"]);
+    assert_ok(&o);
+    assert!(stdout(&o).contains("already restored"), "{}", stdout(&o));
+    assert_eq!(status_of(&env, DB)["swaps"].as_array().unwrap().len(), 1);
+
+    // Without --yes and without a terminal, the question is shown and nothing done.
+    let o = env.run(&["rollback", "--db", DB]);
+    assert_refused(&o, "_failed_");
+    assert!(
+        stderr(&o).contains("writes made on the upgraded production since the swap"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(base_version(&env, DB), "17.0.1.3", "nothing rolled back");
+}
+
+// Case 10: frozen by hand, unknown to the state dir.
+#[test]
+fn a_db_frozen_by_hand_is_adopted_by_freeze() {
+    let env = Env::new();
+    env.demo_db(DB);
+    env.exec(
+        "postgres",
+        &format!("ALTER DATABASE {DB} ALLOW_CONNECTIONS false"),
+    );
+    assert_refused(&production(&env), "upgrade-pilot freeze");
+    let o = env.run(&["freeze", "--db", DB, "--yes"]);
+    assert_ok(&o);
+    assert!(stdout(&o).contains("adopted"), "{}", stdout(&o));
+    assert_eq!(status_of(&env, DB)["accepts_connections"], false);
+    assert_ok(&production(&env));
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert_eq!(base_version(&env, DB), "17.0.1.3");
+}
+
+// Case 18.
+#[test]
+fn one_damaged_campaign_does_not_hide_the_others() {
+    let env = Env::new();
+    env.demo_db(DB);
+    env.demo_db("other_prod");
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    assert_ok(&env.run(&["freeze", "--db", "other_prod", "--yes"]));
+    let dir = env.state_dir().join("campaigns");
+    let damaged = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("other_prod")
+        })
+        .unwrap();
+    std::fs::write(&damaged, b"{\"server\": ").unwrap();
+    let o = env.run(&["status"]);
+    assert!(!o.status.success(), "a damaged file is not a success");
+    assert!(
+        stdout(&o).contains(DB),
+        "the good campaign is shown: {}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains(&damaged.display().to_string()) && stderr(&o).contains("is damaged"),
+        "{}",
+        stderr(&o)
+    );
+    let o = env.run(&["status", "--json"]);
+    let v = json(&o);
+    assert_eq!(v["campaigns"].as_array().unwrap().len(), 1, "{v}");
+    assert!(
+        v["damaged"][0]
+            .as_str()
+            .is_some_and(|s| s.contains("other_prod")),
+        "{v}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// Case 3: the same cluster through another address is the same server.
+#[test]
+fn the_guards_know_the_server_whatever_address_reaches_it() {
+    let port = free_port();
+    let env = Env::with(upgrade_pilot::pg::cluster::ClusterOptions {
+        tcp_port: Some(port),
+        ..Default::default()
+    });
+    env.demo_db(DB);
+    let tcp = format!("host=127.0.0.1 port={port} user=postgres sslmode=disable");
+    let local = format!("host=localhost port={port} user=postgres sslmode=disable");
+    // The campaign is made over the Unix socket; production is live again.
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    assert_ok(&env.run(&["unfreeze", "--db", DB]));
+    for dsn in [&tcp, &local] {
+        let o = env.run_dsn(dsn, &["neutralize", "--db", DB, "--yes"], &[]);
+        assert_refused(&o, "production");
+        assert_eq!(
+            env.one::<i64>(DB, "SELECT count(*) FROM ir_mail_server WHERE active"),
+            2,
+            "{dsn}: production's mail servers untouched"
+        );
+    }
+    assert_ok(&env.run_dsn(&tcp, &["freeze", "--db", DB, "--yes"], &[]));
+    for dsn in [&tcp, &local] {
+        let o = env.run_dsn(dsn, &["status", "--db", DB, "--json"], &[]);
+        assert_ok(&o);
+        assert!(
+            json(&o)["campaigns"][0]["frozen_since"].is_string(),
+            "{dsn}: the freeze record is found: {}",
+            stdout(&o)
+        );
+    }
+    // Production made over TCP, restored over the socket.
+    let plan = env.demo_plan();
+    assert_ok(&env.run_dsn(
+        &tcp,
+        &[
+            "production",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--plan",
+            plan.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    let st = status_of(&env, DB);
+    let before = st["swaps"][0]["aside"].as_str().unwrap().to_string();
+    let o = env.run_dsn(&tcp, &["neutralize", "--db", &before, "--yes"], &[]);
+    assert_refused(&o, "production");
+    assert_eq!(
+        std::fs::read_dir(env.state_dir().join("campaigns"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .count(),
+        1,
+        "one campaign, whatever the address"
+    );
+}
+
+// Case 3: a copy that carries a production's database.uuid is not neutralized.
+#[test]
+fn neutralize_refuses_a_copy_carrying_the_production_uuid() {
+    let env = Env::new();
+    env.demo_db(DB);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    env.exec(
+        "postgres",
+        &format!("CREATE DATABASE prod_by_hand TEMPLATE {DB}"),
+    );
+    env.exec(
+        "postgres",
+        "ALTER DATABASE prod_by_hand ALLOW_CONNECTIONS true",
+    );
+    let o = env.run(&["neutralize", "--db", "prod_by_hand", "--yes"]);
+    assert_refused(&o, "database.uuid");
+    assert!(stderr(&o).contains(DB), "{}", stderr(&o));
+    assert_eq!(
+        env.one::<i64>(
+            "prod_by_hand",
+            "SELECT count(*) FROM ir_mail_server WHERE active"
+        ),
+        2,
+        "nothing neutralized"
+    );
+}
+
+// Case 3: campaign files written under the old address key are still found (and migrated).
+#[test]
+fn campaigns_keyed_by_address_are_migrated() {
+    let env = Env::new();
+    env.demo_db(DB);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let dir = env.state_dir().join("campaigns");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    // Rewrite it as the previous version did: keyed by "<socket dir>:<port>".
+    let legacy = format!(
+        "{}:{}",
+        env.cluster.socket_dir().display(),
+        env.cluster.port
+    );
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    v["server"] = legacy.clone().into();
+    std::fs::remove_file(&file).unwrap();
+    let old = upgrade_pilot::campaign::path(&env.state_dir(), &legacy, DB);
+    std::fs::write(&old, serde_json::to_vec(&v).unwrap()).unwrap();
+
+    let st = status_of(&env, DB);
+    assert!(st["frozen_since"].is_string(), "{st}");
+    assert_refused(&env.run(&["neutralize", "--db", DB, "--yes"]), "production");
+    assert_ok(&production(&env));
+    assert!(!old.exists(), "the old file was migrated");
+}
