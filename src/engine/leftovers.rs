@@ -20,7 +20,7 @@ pub const MARKER: &str = "UPGRADE_PILOT_COPY";
 
 /// The value of [`MARKER`] for the copy `dst` on `conn`'s server.
 pub fn tag(conn: &ConnInfo, dst: &str) -> String {
-    format!("{}/{dst}", conn.server_key())
+    format!("{}/{dst}", conn.server())
 }
 
 /// Ends the killed runs' children and server work on the copy `dst`, waits
