@@ -99,7 +99,7 @@ fn a_neutralized_database_never_becomes_production() {
     );
     let clean = elsewhere(&env, "clean", "");
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
-    let prod = env.frozen_checksums(DB);
+    let prod = production_data(&env);
 
     // The test copy, even when the user accepts another database.
     let o = import(&env, &test_dump, &["--allow-other-database"]);
@@ -143,7 +143,7 @@ fn a_neutralized_database_never_becomes_production() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(env.frozen_checksums(DB), prod, "production untouched");
+    // Checked on the original after the swap: reopening production here would count as a write.
     assert!(env.db_exists(&upgraded));
     env.exec(
         &upgraded,
@@ -157,6 +157,29 @@ fn a_neutralized_database_never_becomes_production() {
         ),
         0
     );
+    assert_eq!(aside_data(&env), prod, "the original production untouched");
+}
+
+/// Production's data, read from a copy of it: a frozen production is never
+/// reopened by the test (restore would rightly count that as a write).
+fn production_data(env: &Env) -> Vec<(String, String)> {
+    env.exec(
+        "postgres",
+        &format!("CREATE DATABASE checksum_probe TEMPLATE {DB}"),
+    );
+    let sums = env.data_checksums("checksum_probe");
+    env.exec("postgres", "DROP DATABASE checksum_probe");
+    sums
+}
+
+/// The original production, kept aside by restore.
+fn aside_data(env: &Env) -> Vec<(String, String)> {
+    let aside = env
+        .databases()
+        .into_iter()
+        .find(|d| d.contains("_before_"))
+        .expect("the original kept aside");
+    env.frozen_checksums(&aside)
 }
 
 #[test]
@@ -719,7 +742,7 @@ fn kill_9_inside_the_template_clone_the_rerun_ends_the_servers_create_database()
     env.demo_db(DB);
     let plan = env.demo_plan();
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
-    let prod = env.frozen_checksums(DB);
+    let prod = production_data(&env);
     // Holds the template copy inside CREATE DATABASE: a rename in an open
     // transaction keeps the lock CREATE DATABASE needs on its template.
     let holder = env.rt.block_on(env.conn().connect("postgres")).unwrap();
@@ -785,8 +808,9 @@ fn kill_9_inside_the_template_clone_the_rerun_ends_the_servers_create_database()
     );
     let copies = upgrade_copies(&env);
     assert_eq!(copies.len(), 1, "{copies:?}");
-    assert_eq!(env.frozen_checksums(DB), prod, "production unchanged");
+
     assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert_eq!(aside_data(&env), prod, "production unchanged");
 }
 
 /// Children of `parent` running `prog`.
