@@ -477,6 +477,12 @@ fn the_test_job_ends_with_a_comparison_whose_differences_are_findings() {
             && l.contains(&format!("1 gone: ids {partner}"))),
         "{lines:?}"
     );
+    // The group production did not have (no archived partner) names its new ids too.
+    assert!(
+        lines.iter().any(|l| l.starts_with("res.partner archived: 0 → 1")
+            && l.contains(&format!("1 new: ids {partner}"))),
+        "{lines:?}"
+    );
     let st = env.run(&["status", "--db", DB, "--json"]);
     assert_ok(&st);
     let job = &json(&st)["campaigns"][0]["tests"][0];

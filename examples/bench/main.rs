@@ -12,6 +12,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod compare;
 mod copy;
 mod ops;
 mod production;
@@ -35,6 +36,7 @@ pub const SECTIONS: &[&str] = &[
     "production",
     "plan",
     "frame",
+    "compare",
 ];
 
 #[derive(Parser)]
@@ -50,7 +52,7 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     rounds: usize,
     /// Sections to run, comma-separated (default: all): test, clone,
-    /// snapshot, filestore, backup, production, plan, frame.
+    /// snapshot, filestore, backup, production, plan, frame, compare.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Print the tool's step times for each test copy.
@@ -285,6 +287,9 @@ fn main() -> color_eyre::Result<()> {
     }
     if want("frame") {
         ops::frame(&mut ctx)?;
+    }
+    if want("compare") {
+        compare::compare(&mut ctx)?;
     }
 
     println!("\n| measurement | tool | bare | ratio | goal | |\n|---|---|---|---|---|---|");

@@ -33,7 +33,11 @@ pub async fn run(engine: &Engine, prod: &str, copy: &str, as_json: bool) -> Resu
 pub fn lines(c: &Comparison) -> Vec<String> {
     let mut v = Vec::new();
     for check in &c.checks {
-        let mark = if check.ok { "✓" } else { "✗" };
+        let mark = match (check.ok, check.skipped) {
+            (_, true) => "–",
+            (true, false) => "✓",
+            (false, false) => "✗",
+        };
         v.push(format!(
             "{mark} {} · {}: {}",
             check.area, check.name, check.summary

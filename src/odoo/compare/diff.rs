@@ -53,6 +53,15 @@ fn result(
         differences: lines.into_iter().take(MAX_ROWS).collect(),
         more,
         notes: Vec::new(),
+        skipped: false,
+    }
+}
+
+impl CheckResult {
+    /// Not run: the data is absent, or not comparable between these series.
+    fn skip(mut self) -> CheckResult {
+        self.skipped = true;
+        self
     }
 }
 
@@ -64,7 +73,11 @@ fn records(before: &Snapshot, after: &Snapshot) -> CheckResult {
     let models_b: BTreeSet<&str> = before.records.keys().map(|k| model_of(k)).collect();
     let models_a: BTreeSet<&str> = after.records.keys().map(|k| model_of(k)).collect();
     let keys: BTreeSet<&String> = before.records.keys().chain(after.records.keys()).collect();
-    let empty = Group::default();
+    // A group one side lacks holds no ids (not "ids unknown").
+    let empty = Group {
+        ranges: Some(Vec::new()),
+        ..Group::default()
+    };
     let mut lines = Vec::new();
     let mut notes = Vec::new();
     for key in keys {
@@ -184,7 +197,8 @@ fn row_check(c: &RowCheck, before: &Snapshot, after: &Snapshot) -> CheckResult {
                 Vec::new(),
                 String::new(),
                 "not applicable: neither database has this data".into(),
-            );
+            )
+            .skip();
         }
         (Some(_), None) | (None, Some(_)) => {
             let which = if side(before).is_none() {
@@ -198,7 +212,8 @@ fn row_check(c: &RowCheck, before: &Snapshot, after: &Snapshot) -> CheckResult {
                 Vec::new(),
                 String::new(),
                 format!("not compared: {which:?}'s version keeps this data elsewhere"),
-            );
+            )
+            .skip();
         }
     };
     let mut lines: Vec<(String, String)> = Vec::new();
@@ -324,7 +339,8 @@ fn files_result(
             Vec::new(),
             String::new(),
             "not checked: the copy's data dir is unknown (--data-dir or odoo.conf data_dir)".into(),
-        );
+        )
+        .skip();
     }
     let lines: Vec<String> = problems
         .iter()

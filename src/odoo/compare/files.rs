@@ -14,13 +14,10 @@ use crate::odoo::schema::Schema;
 
 pub const NAME: &str = "attachment files";
 
-pub async fn attachments(
-    client: &Client,
-    schema: &Schema,
-) -> Result<BTreeMap<i64, Attachment>, tokio_postgres::Error> {
-    let mut out = BTreeMap::new();
+/// The query of stored attachments, where the table has them.
+pub fn sql(schema: &Schema) -> Option<String> {
     if !schema.has_column("ir_attachment", "store_fname") {
-        return Ok(out);
+        return None;
     }
     let checksum = if schema.has_column("ir_attachment", "checksum") {
         "checksum::text"
@@ -33,10 +30,20 @@ pub async fn attachments(
     } else {
         ""
     };
-    let sql = format!(
+    Some(format!(
         "SELECT id::bigint, store_fname::text, {checksum}, coalesce(name::text, '') FROM ir_attachment \
          WHERE store_fname IS NOT NULL AND store_fname <> '' {not_assets}"
-    );
+    ))
+}
+
+pub async fn attachments(
+    client: &Client,
+    schema: &Schema,
+) -> Result<BTreeMap<i64, Attachment>, tokio_postgres::Error> {
+    let mut out = BTreeMap::new();
+    let Some(sql) = sql(schema) else {
+        return Ok(out);
+    };
     for r in client.query(sql.as_str(), &[]).await? {
         out.insert(
             r.get(0),

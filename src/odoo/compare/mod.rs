@@ -106,6 +106,9 @@ pub struct CheckResult {
     /// What changed without being a loss (modules the upgrade installed…).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Not run here: no such data, or not comparable between the two series.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -293,6 +296,27 @@ async fn read(
         attachments,
         filestore,
     })
+}
+
+/// The statements a snapshot of this database runs (but the custom fields'
+/// per-field counts): what the benchmark runs bare in psql to compare with.
+pub fn statements(schema: &Schema) -> Vec<String> {
+    let rules = rules::rules();
+    let mut v: Vec<String> = rules
+        .check
+        .iter()
+        .flat_map(|c| c.query.iter())
+        .filter(|q| q.applies(schema))
+        .map(|q| q.sql_for(schema))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for rec in rules.records.iter().filter(|r| r.applies(schema)) {
+        if seen.insert(rec.model.clone()) {
+            v.push(rec.islands_sql(ISLANDS_CAP));
+        }
+    }
+    v.extend(files::sql(schema));
+    v
 }
 
 /// The model names whose records are compared (for the README and the checklist).

@@ -426,10 +426,10 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         if n == app.checklist.cursor {
             selected_row = items.len();
         }
-        let (sym, style) = if k.ok {
-            ("✓", theme.done())
-        } else {
-            ("✗", theme.error())
+        let (sym, style) = match (k.ok, k.skipped) {
+            (_, true) => ("–", theme.dim()),
+            (true, false) => ("✓", theme.done()),
+            (false, false) => ("✗", theme.error()),
         };
         items.push(ListItem::new(Line::from(vec![
             Span::styled(format!(" {sym} "), style),
@@ -726,6 +726,7 @@ mod tests {
             differences: diffs.iter().map(|d| d.to_string()).collect(),
             more: 0,
             notes: Vec::new(),
+            skipped: false,
         };
         Box::new(Comparison {
             production: "prod".into(),
