@@ -479,8 +479,10 @@ fn the_test_job_ends_with_a_comparison_whose_differences_are_findings() {
     );
     // The group production did not have (no archived partner) names its new ids too.
     assert!(
-        lines.iter().any(|l| l.starts_with("res.partner archived: 0 → 1")
-            && l.contains(&format!("1 new: ids {partner}"))),
+        lines
+            .iter()
+            .any(|l| l.starts_with("res.partner archived: 0 → 1")
+                && l.contains(&format!("1 new: ids {partner}"))),
         "{lines:?}"
     );
     let st = env.run(&["status", "--db", DB, "--json"]);
