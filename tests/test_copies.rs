@@ -99,7 +99,7 @@ fn a_neutralized_database_never_becomes_production() {
     );
     let clean = elsewhere(&env, "clean", "");
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
-    let prod = env.frozen_checksums(DB);
+    let prod = production_data(&env);
 
     // The test copy, even when the user accepts another database.
     let o = import(&env, &test_dump, &["--allow-other-database"]);
@@ -143,7 +143,7 @@ fn a_neutralized_database_never_becomes_production() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(env.frozen_checksums(DB), prod, "production untouched");
+    // Checked on the original after the swap: reopening production here would count as a write.
     assert!(env.db_exists(&upgraded));
     env.exec(
         &upgraded,
@@ -157,6 +157,29 @@ fn a_neutralized_database_never_becomes_production() {
         ),
         0
     );
+    assert_eq!(aside_data(&env), prod, "the original production untouched");
+}
+
+/// Production's data, read from a copy of it: a frozen production is never
+/// reopened by the test (restore would rightly count that as a write).
+fn production_data(env: &Env) -> Vec<(String, String)> {
+    env.exec(
+        "postgres",
+        &format!("CREATE DATABASE checksum_probe TEMPLATE {DB}"),
+    );
+    let sums = env.data_checksums("checksum_probe");
+    env.exec("postgres", "DROP DATABASE checksum_probe");
+    sums
+}
+
+/// The original production, kept aside by restore.
+fn aside_data(env: &Env) -> Vec<(String, String)> {
+    let aside = env
+        .databases()
+        .into_iter()
+        .find(|d| d.contains("_before_"))
+        .expect("the original kept aside");
+    env.frozen_checksums(&aside)
 }
 
 #[test]
@@ -689,4 +712,201 @@ fn a_filestore_whose_folder_is_a_link_stays_where_it_lives() {
     assert!(is_link(&fs), "production's filestore is still a link");
     assert_eq!(std::fs::canonicalize(&fs).unwrap(), disk2.join(&upgraded));
     assert_eq!(visible_files(&fs).0, prod_files);
+}
+
+/// Backends running a CREATE DATABASE, with their pid and whether they wait on a lock.
+fn create_database_backends(env: &Env) -> Vec<(i32, bool)> {
+    env.sql(
+        "postgres",
+        "SELECT pid, coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE query LIKE 'CREATE DATABASE %' AND state <> 'idle'",
+    )
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "never saw {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn kill_9_inside_the_template_clone_the_rerun_ends_the_servers_create_database() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let plan = env.demo_plan();
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let prod = production_data(&env);
+    // Holds the template copy inside CREATE DATABASE: a rename in an open
+    // transaction keeps the lock CREATE DATABASE needs on its template.
+    let holder = env.rt.block_on(env.conn().connect("postgres")).unwrap();
+    env.rt
+        .block_on(holder.batch_execute(&format!(
+            "BEGIN; ALTER DATABASE \"{DB}\" RENAME TO held_aside"
+        )))
+        .unwrap();
+    let args = job_args("production", DB, &plan);
+    let mut first = spawn_job(&env, &args);
+    let (killed_backend, _) = wait_for("the first run's CREATE DATABASE waiting", || {
+        create_database_backends(&env)
+            .into_iter()
+            .find(|(_, waits)| *waits)
+    });
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let first_app = format!("upgrade-pilot pid {}", first.id());
+    // The killed run's idle sessions (its job lock) end with it; its CREATE DATABASE does not.
+    wait_for("the killed run's lock released", || {
+        let n: i64 = env.one(
+            "postgres",
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '{first_app}%'"
+            ),
+        );
+        (n == 0).then_some(())
+    });
+    assert!(
+        create_database_backends(&env)
+            .iter()
+            .any(|(p, _)| *p == killed_backend),
+        "the server still runs the killed run's CREATE DATABASE"
+    );
+
+    let rerun = spawn_job(&env, &args);
+    // The rerun's own CREATE DATABASE, waiting on the same lock.
+    wait_for("the rerun's CREATE DATABASE", || {
+        create_database_backends(&env)
+            .into_iter()
+            .find(|(p, _)| *p != killed_backend)
+    });
+    let left: Vec<i32> = create_database_backends(&env)
+        .iter()
+        .map(|(p, _)| *p)
+        .collect();
+    // Released: whatever still runs goes on.
+    env.rt.block_on(holder.batch_execute("ROLLBACK")).unwrap();
+    let out = rerun.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the rerun: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !left.contains(&killed_backend),
+        "the killed run's CREATE DATABASE was ended before the rerun's own: {left:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("duplicate key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copies = upgrade_copies(&env);
+    assert_eq!(copies.len(), 1, "{copies:?}");
+
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert_eq!(aside_data(&env), prod, "production unchanged");
+}
+
+/// Children of `parent` running `prog`.
+fn children(parent: u32, prog: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let ppid: u32 = rest
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0);
+        if ppid == parent && head.ends_with(&format!("({prog}")) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, r)| !r.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn kill_9_inside_the_snapshot_dump_the_rerun_ends_the_orphaned_pg_dump() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let plan = env.demo_plan();
+    let source = env.data_checksums(DB);
+    // A live source (one session): the test copy is a snapshot copy.
+    let live = env.rt.block_on(env.conn().connect(DB)).unwrap();
+    let flag = env.dir.path().join("go");
+    let args = job_args("test", DB, &plan);
+    let first = spawn_job_env(
+        &env,
+        &args,
+        &[
+            ("UPGRADE_PILOT_PAUSE_AT", "before:snapshot-dump"),
+            ("UPGRADE_PILOT_PAUSE_FILE", flag.to_str().unwrap()),
+        ],
+    );
+    // The copy has measured the tables: hold pg_dump on a lock, then let it start.
+    wait_for("the size of the source measured", || {
+        let n: i64 = env.one(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{DB}' AND query LIKE '%pg_table_size%' AND state = 'idle'"),
+        );
+        (n > 0).then_some(())
+    });
+    env.rt
+        .block_on(live.batch_execute("BEGIN; LOCK TABLE sale_order IN ACCESS EXCLUSIVE MODE"))
+        .unwrap();
+    std::fs::write(&flag, "").unwrap();
+    let dumps = wait_for("pg_dump started", || {
+        let c = children(first.id(), "pg_dump");
+        (!c.is_empty()).then_some(c)
+    });
+    // Killed while its pg_dump waits on the lock (a big table's COPY is the
+    // same: nothing written to its dead parent, so no SIGPIPE ends it).
+    wait_for("pg_dump waiting on the lock", || {
+        let n: i64 = env.one(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{DB}' AND wait_event_type = 'Lock'"),
+        );
+        (n > 0).then_some(())
+    });
+    let mut first = first;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(dumps.iter().all(|p| running(*p)), "the orphan still waits");
+
+    let rerun = spawn_job(&env, &args);
+    wait_for("the killed run's pg_dump ended by the rerun", || {
+        dumps.iter().all(|p| !running(*p)).then_some(())
+    });
+    env.rt.block_on(live.batch_execute("ROLLBACK")).unwrap();
+    drop(live);
+    let out = rerun.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the rerun: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["clone_method"], "snapshot");
+    assert_eq!(env.data_checksums(DB), source, "the source unchanged");
 }

@@ -77,7 +77,8 @@ pub async fn backup(
             .arg(&dump)
             .arg("-d")
             .arg(ConnInfo::conninfo_db(db))
-            .envs(conn.child_env());
+            .envs(conn.child_env())
+            .env(super::leftovers::MARKER, super::leftovers::tag(conn, db));
         run(cmd, "pg_dump", cancel).await?;
         let pg_restore = tools::client_tool("pg_restore", major).map_err(err)?;
         let mut list = tokio::process::Command::new(&pg_restore);

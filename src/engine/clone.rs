@@ -414,6 +414,10 @@ impl Tools<'_> {
             .arg("-d")
             .arg(ConnInfo::conninfo_db(self.src))
             .envs(self.conn.child_env())
+            .env(
+                super::leftovers::MARKER,
+                super::leftovers::tag(self.conn, self.dst),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -439,6 +443,7 @@ impl Tools<'_> {
         std::fs::create_dir_all(&scratch.0)
             .map_err(|e| CloneError::Tool(format!("cannot make a scratch dir: {e}")))?;
         let dir = scratch.0.join("dump");
+        super::emit::pause_point("before:snapshot-dump").await;
         // --no-sync: a scratch file, gone at the end; the copy itself is durable.
         let (jobs_arg, dir_arg) = (jobs.to_string(), dir.display().to_string());
         let mut d = self.dump_cmd(&[
@@ -500,6 +505,10 @@ impl Tools<'_> {
                 .arg(format!("--role={}", self.owner));
         }
         r.envs(self.conn.child_env())
+            .env(
+                super::leftovers::MARKER,
+                super::leftovers::tag(self.conn, self.dst),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);

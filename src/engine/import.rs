@@ -190,6 +190,7 @@ async fn psql_stream(
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=0", "-d"])
         .arg(ConnInfo::conninfo_db(db))
         .envs(conn.child_env())
+        .env(super::leftovers::MARKER, super::leftovers::tag(conn, db))
         .env(
             "PGOPTIONS",
             format!("-c role={}", owner.replace(' ', "\\ ")),
@@ -276,6 +277,8 @@ pub async fn import(
     let pg_restore = tools::client_tool("pg_restore", major).map_err(|e| bad(path, e))?;
     let format = check(path, &pg_restore)?;
     emit.log(format!("import {} ({format:?})", path.display()));
+    // A killed run's psql or pg_restore may still be writing into the copy.
+    super::leftovers::end(maint, conn, work, emit).await?;
     // The working copy has production's owner and rights: the import keeps them.
     let rights = super::clone::Rights::of(maint, work).await?;
     let owner = rights.owner.clone();
@@ -298,6 +301,7 @@ pub async fn import(
                 .arg(ConnInfo::conninfo_db(work))
                 .arg(path)
                 .envs(conn.child_env())
+                .env(super::leftovers::MARKER, super::leftovers::tag(conn, work))
                 .env(
                     "PGOPTIONS",
                     format!("-c role={}", owner.replace(' ', "\\ ")),

@@ -10,6 +10,7 @@ pub mod freeze;
 mod hook;
 pub mod import;
 pub mod job;
+pub mod leftovers;
 pub mod lock;
 pub mod openupgrade;
 pub mod plan;

@@ -318,6 +318,8 @@ impl Engine {
                 .as_deref()
                 .filter(|r| r.join(&work).is_dir())
                 .map(|r| (r, std::path::Path::new(work.as_str())));
+            // A killed run's pg_dump may still write where this backup goes.
+            super::leftovers::end(maint, &self.conn, &work, emit).await?;
             super::emit::pause_point("during:backup").await;
             let jobs = self.config.clone.jobs;
             let (b, notes) =

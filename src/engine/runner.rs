@@ -198,6 +198,9 @@ impl Engine {
             step: current.clone(),
         })
         .await;
+        // A killed run's CREATE DATABASE or pg_dump/pg_restore may still run:
+        // ended first, or they would race this run (issue 10, case 9).
+        super::leftovers::end(maint, &self.conn, &work, emit).await?;
         if server::db_exists(maint, &work).await? {
             emit.log(format!(
                 "dropping the half-made copy {work:?} left by an interrupted run"
