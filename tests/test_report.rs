@@ -37,11 +37,8 @@ fn report_bundle_before_and_after_production() {
     // What the TUI writes when a tester fails an item and files an anomaly.
     let shot = env.dir.path().join("invoice.png");
     std::fs::write(&shot, b"\x89PNG fake screenshot").unwrap();
-    let server = format!(
-        "{}:{}",
-        env.cluster.socket_dir().display(),
-        env.cluster.port
-    );
+    // Campaigns are keyed by the server's identity, as the binary keys them.
+    let server = env.rt.block_on(env.conn().server_key()).unwrap();
     campaign::update(&env.state_dir(), &server, DB, |c| {
         c.checklist.insert(
             "reports".into(),
@@ -78,7 +75,8 @@ fn report_bundle_before_and_after_production() {
     );
     assert!(
         stderr(&o).contains("/nonexistent/file.pdf"),
-        "a missing attachment is said, not hidden"
+        "a missing attachment is said, not hidden: {}",
+        stderr(&o)
     );
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     for needle in [
