@@ -213,6 +213,9 @@ fn a_failing_start_hook_never_blocks_the_rollback() {
         st["frozen_since"].is_string(),
         "still frozen, and status says so: {st}"
     );
+    // Still frozen on the pre-upgrade database: the production upgrade can be run again.
+    let again = production(&env);
+    assert_ok(&again);
 }
 
 // Case 4: without --stay-frozen the rollback is done and the hook failure said apart.
