@@ -15,6 +15,22 @@ pub async fn freeze(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
     for s in &sessions {
         err(&format!("  connected: {s}"));
     }
+    // How long production will be frozen, said before it is.
+    match engine.freeze_estimate(db).await? {
+        Ok(e) => {
+            err(&format!(
+                "{}; back about {} if frozen now",
+                e.headline(),
+                e.back_at(chrono::Utc::now())
+                    .with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M")
+            ));
+            for l in e.step_lines().iter().chain(&e.notes) {
+                err(&format!("  {l}"));
+            }
+        }
+        Err(none) => err(&none),
+    }
     let hook = if engine.config.freeze.stop.is_empty() {
         String::new()
     } else {
