@@ -21,9 +21,9 @@ fn the_window_is_estimated_before_the_freeze_and_measured_after_the_restore() {
     let o = env.run(&["freeze", "--db", DB, "--yes"]);
     assert_ok(&o);
     assert!(
-        stderr(&o).contains("no estimate: no finished test job"),
+        stdout(&o).contains("no estimate: no finished test job"),
         "{}",
-        stderr(&o)
+        stdout(&o)
     );
     assert_ok(&env.run(&["unfreeze", "--db", DB]));
 
@@ -40,9 +40,14 @@ fn the_window_is_estimated_before_the_freeze_and_measured_after_the_restore() {
         .and_then(|s| s["seconds"].as_f64())
         .unwrap();
 
+    // Asked without a terminal: the question carries the estimate, one line.
+    assert_refused(
+        &env.run(&["freeze", "--db", DB]),
+        "estimate from the test run of",
+    );
     let o = env.run(&["freeze", "--db", DB, "--yes"]);
     assert_ok(&o);
-    let err = stderr(&o);
+    let err = stdout(&o);
     assert!(
         err.contains("production frozen about") && err.contains("estimate from the test run of"),
         "{err}"
