@@ -691,7 +691,7 @@ async fn stale_reason(
     job: &JobRecord,
 ) -> Result<Option<String>, EngineError> {
     let taken = job
-        .step("clone")
+        .step(super::step::Step::Clone)
         .and_then(|s| s.started_at)
         .unwrap_or(job.created_at);
     let copy = &job.work_db;
