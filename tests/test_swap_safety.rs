@@ -532,3 +532,154 @@ fn campaigns_keyed_by_address_are_migrated() {
     assert_ok(&production(&env));
     assert!(!old.exists(), "the old file was migrated");
 }
+
+// Hole 1 (review): `dbname=<production>` in --dsn, or PGDATABASE=<production>
+// (libpq's way of naming a database), made production the maintenance
+// database: `freeze` failed with "cannot disallow connections for current
+// database", and a swap would have had to rename the database it was connected to.
+#[test]
+fn a_dsn_naming_production_never_makes_it_the_maintenance_database() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let original = env.data_checksums(DB);
+    let named = format!("{} dbname={DB}", env.dsn());
+    let by_dsn = |args: &[&str]| env.run_dsn(&named, args, &[]);
+    let by_env = |args: &[&str]| env.run_env(args, &[("PGDATABASE", DB)]);
+    let plan = env.demo_plan();
+    let plan = plan.to_str().unwrap();
+
+    // A test job clones production by template: nobody, not even we, is connected to it.
+    let o = by_env(&[
+        "test", "--db", DB, "--target", "17.0", "--plan", plan, "--json",
+    ]);
+    assert_ok(&o);
+    assert_eq!(json(&o)["clone_method"], "template", "{}", stdout(&o));
+
+    assert_ok(&by_dsn(&["freeze", "--db", DB, "--yes"]));
+    assert_eq!(status_of(&env, DB)["accepts_connections"], false);
+    assert_ok(&by_env(&["unfreeze", "--db", DB]));
+    assert_ok(&by_env(&["freeze", "--db", DB, "--yes"]));
+    let args = job_args("production", DB, std::path::Path::new(plan));
+    assert_ok(&by_dsn(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert_ok(&by_dsn(&["restore", "--db", DB, "--yes"]));
+    assert_eq!(
+        base_version(&env, DB),
+        "17.0.1.3",
+        "the upgrade is in place"
+    );
+    assert_ok(&by_env(&["rollback", "--db", DB, "--yes"]));
+    assert_eq!(
+        env.data_checksums(DB),
+        original,
+        "production is the original"
+    );
+    assert_eq!(status_of(&env, DB)["swaps"].as_array().unwrap().len(), 2);
+}
+
+// Hole 1: a role that may connect to production only (CONNECT revoked on
+// postgres and template1) has no database for server-wide work: refused in
+// one line saying what to do, production untouched.
+#[test]
+fn no_maintenance_database_but_production_is_refused_in_one_line() {
+    let env = Env::new();
+    env.demo_db(DB);
+    env.exec(
+        "postgres",
+        &format!(
+            "CREATE ROLE odoo LOGIN CREATEDB; ALTER DATABASE {DB} OWNER TO odoo; \
+             REVOKE CONNECT ON DATABASE postgres FROM PUBLIC; REVOKE CONNECT ON DATABASE template1 FROM PUBLIC"
+        ),
+    );
+    let dsn = format!(
+        "host={} port={} user=odoo dbname={DB}",
+        env.cluster.socket_dir().display(),
+        env.cluster.port
+    );
+    let o = env.run_dsn(&dsn, &["freeze", "--db", DB, "--yes"], &[]);
+    assert_refused(&o, "is an Odoo database");
+    let err = stderr(&o);
+    assert!(err.contains("dbname="), "says what to do: {err}");
+    assert!(
+        err.contains("postgres") && err.contains("template1"),
+        "{err}"
+    );
+    assert!(
+        env.one::<bool>(
+            "postgres",
+            &format!("SELECT datallowconn FROM pg_database WHERE datname = '{DB}'")
+        ),
+        "production still open"
+    );
+}
+
+// Hole 2 (review): production killed; unfreeze; a user writes; freeze;
+// production. The killed job's copy was taken under the earlier freeze: it
+// misses the write. Resuming it wasted the downtime (restore refused it at the
+// end). The job starts over, saying so in one line. The same when the freeze
+// was lifted and put back by hand (the tool's record unchanged: the server's
+// statistics tell).
+#[test]
+fn production_starts_over_when_its_copy_predates_the_freeze() {
+    for by_hand in [false, true] {
+        let env = Env::new();
+        env.demo_db(DB);
+        assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+        let plan = env.demo_plan();
+        let args = [
+            "production",
+            "--db",
+            DB,
+            "--target",
+            "17.0",
+            "--plan",
+            plan.to_str().unwrap(),
+        ];
+        let o = env.run_env(&args, &[("UPGRADE_PILOT_CRASH_AT", "after:backup")]);
+        assert_eq!(o.status.signal(), Some(9));
+        let killed: Vec<String> = demo_dbs(&env).into_iter().filter(|d| d != DB).collect();
+        assert_eq!(killed.len(), 1, "the killed job's copy: {killed:?}");
+        let allow = |yes: bool| {
+            env.exec(
+                "postgres",
+                &format!("ALTER DATABASE {DB} ALLOW_CONNECTIONS {yes}"),
+            )
+        };
+        if by_hand {
+            allow(true);
+        } else {
+            assert_ok(&env.run(&["unfreeze", "--db", DB]));
+        }
+        env.exec(DB, ORDER);
+        if by_hand {
+            allow(false);
+        } else {
+            assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+        }
+
+        let o = env.run(&args);
+        assert_ok(&o);
+        let err = stderr(&o);
+        let said: Vec<&str> = err.lines().filter(|l| l.contains("starts over")).collect();
+        assert_eq!(said.len(), 1, "{by_hand}: one line says why: {err}");
+        assert!(said[0].contains(&killed[0]), "names the old copy: {err}");
+        assert!(!err.contains("resuming"), "{err}");
+        let dbs = demo_dbs(&env);
+        assert!(
+            !dbs.contains(&killed[0]),
+            "the stale copy is dropped: {dbs:?}"
+        );
+        assert_eq!(dbs.len(), 2, "{dbs:?}");
+
+        assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+        assert_eq!(
+            env.one::<i64>(
+                DB,
+                "SELECT count(*) FROM sale_order WHERE name = 'S-AFTER-COPY'"
+            ),
+            1,
+            "{by_hand}: the order written between the freezes is in the new production"
+        );
+    }
+}

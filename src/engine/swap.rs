@@ -402,7 +402,7 @@ impl Engine {
         let Some(freeze) = &camp.freeze else {
             return Ok(None);
         };
-        stale_reason(maint, db, freeze, &job).await
+        stale_reason(maint, db, freeze, &job, &restore_advice(db)).await
     }
 
     /// The swap `restore` would do, or why it cannot.
@@ -449,7 +449,7 @@ impl Engine {
                 job.work_db
             )));
         }
-        if let Some(why) = stale_reason(maint, db, freeze, &job).await? {
+        if let Some(why) = stale_reason(maint, db, freeze, &job, &restore_advice(db)).await? {
             return Err(fail(why));
         }
         let stamp = Utc::now().format("%Y_%m_%d_%H_%M");
@@ -683,61 +683,93 @@ impl Engine {
     }
 }
 
-/// [`Engine::stale_copy`] for a freeze record and a ready job.
+fn restore_advice(db: &str) -> String {
+    format!("run upgrade-pilot production --db {db:?} again for a copy with everything in it")
+}
+
+/// Why the copy of `job` may miss what was written in production `db` since
+/// it was taken ([`Engine::stale_copy`]); each reason ends with `again`.
+pub(super) enum Stale {
+    /// Production was reopened or written since the copy: it misses something.
+    Seen(String),
+    /// Whether it was cannot be told (statistics reset, or none kept).
+    Untold(String),
+}
+
+impl Stale {
+    pub(super) fn into_reason(self) -> String {
+        match self {
+            Stale::Seen(s) | Stale::Untold(s) => s,
+        }
+    }
+}
+
+/// [`stale`], any reason as one message (restore refuses on either).
 async fn stale_reason(
     maint: &Client,
     db: &str,
     freeze: &Freeze,
     job: &JobRecord,
+    again: &str,
 ) -> Result<Option<String>, EngineError> {
+    Ok(stale(maint, db, freeze, job, again)
+        .await?
+        .map(Stale::into_reason))
+}
+
+pub(super) async fn stale(
+    maint: &Client,
+    db: &str,
+    freeze: &Freeze,
+    job: &JobRecord,
+    again: &str,
+) -> Result<Option<Stale>, EngineError> {
     let taken = job
         .step("clone")
         .and_then(|s| s.started_at)
         .unwrap_or(job.created_at);
     let copy = &job.work_db;
-    let again =
-        format!("run upgrade-pilot production --db {db:?} again for a copy with everything in it");
     if taken < freeze.at {
-        return Ok(Some(format!(
+        return Ok(Some(Stale::Seen(format!(
             "{db:?} was reopened after the upgraded copy {copy:?} was taken ({}): it was frozen again at {}, and what was written in between would be lost: {again}",
             at(taken),
             at(freeze.at)
-        )));
+        ))));
     }
     let connected = server::sessions(maint, db).await?;
     if !connected.is_empty() {
-        return Ok(Some(format!(
+        return Ok(Some(Stale::Seen(format!(
             "{} session(s) are connected to frozen {db:?} (first: {}): it was reopened after the upgraded copy {copy:?} was taken at {}, and what they write would be lost: {again}",
             connected.len(),
             connected[0],
             at(taken)
-        )));
+        ))));
     }
     // The copy's own reading when it has one (a copy made again under the same
     // freeze is compared from its own moment), else the freeze's.
     let Some(base) = job.source_activity.as_deref().or(freeze.activity.as_ref()) else {
-        return Ok(Some(format!(
+        return Ok(Some(Stale::Untold(format!(
             "the freeze of {db:?} at {} kept no record of the server's statistics (an older upgrade-pilot made it), so whether writes made after the copy {copy:?} would be lost cannot be told: unfreeze and freeze it again, then {again}",
             at(freeze.at)
-        )));
+        ))));
     };
     let Some(now) = activity_of(maint, db).await? else {
         return Ok(None);
     };
     Ok(match base.change_to(&now) {
         Change::None => None,
-        Change::Reopened { sessions } => Some(format!(
+        Change::Reopened { sessions } => Some(Stale::Seen(format!(
             "{db:?} was reopened after the upgraded copy {copy:?} was taken at {}: {sessions} session(s) connected to it since (its freeze of {} was lifted outside upgrade-pilot), and what they wrote would be lost: {again}",
             at(taken),
             at(freeze.at)
-        )),
-        Change::Written { rows } => Some(format!(
+        ))),
+        Change::Written { rows } => Some(Stale::Seen(format!(
             "{rows} row(s) were written in {db:?} after the upgraded copy {copy:?} was taken at {}: they would be lost: {again}",
             at(taken)
-        )),
-        Change::Unknown(why) => Some(format!(
+        ))),
+        Change::Unknown(why) => Some(Stale::Untold(format!(
             "{why}, so whether {db:?} was written after the upgraded copy {copy:?} was taken at {} cannot be told, and such writes would be lost: {again}",
             at(taken)
-        )),
+        ))),
     })
 }
