@@ -423,6 +423,9 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             .map(|j| j.work_db),
         None => None,
     };
+    let size = server::db_size(&maint, db).await.ok();
+    let estimate = crate::engine::estimate::estimate(last.as_ref(), size);
+    let downtime = engine.last_downtime(&c)?;
     let restore_plan = engine
         .plan_restore(&maint, db)
         .await
@@ -474,5 +477,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             .and_then(|j| j.comparison_acknowledged.as_ref())
             .map(|a| format!("by {} at {}", a.by, a.at.format("%Y-%m-%d %H:%M UTC"))),
         production_comparison: production.and_then(|j| j.comparison),
+        estimate,
+        downtime,
     })
 }

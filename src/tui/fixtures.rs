@@ -104,6 +104,8 @@ pub fn camp() -> CampView {
         comparison: None,
         production_comparison: None,
         production_acknowledged: None,
+        estimate: Err(crate::engine::estimate::NO_TEST.into()),
+        downtime: None,
     }
 }
 
@@ -308,6 +310,8 @@ pub fn ready_app() -> App {
         hops: Vec::new(),
         anomaly_drafts: Vec::new(),
         odoo_neutralize: None,
+        source_bytes: None,
+        frozen_at: None,
     };
     update(&mut app, Msg::JobDone(Ok(rec)));
     app

@@ -105,6 +105,10 @@ pub struct CampView {
     /// acknowledged its differences ("by … at …"), when someone did.
     pub production_comparison: Option<Box<crate::odoo::compare::Comparison>>,
     pub production_acknowledged: Option<String>,
+    /// How long production would be frozen, from the last finished test.
+    pub estimate: Result<crate::engine::estimate::Estimate, String>,
+    /// The last production job's downtime, measured.
+    pub downtime: Option<crate::engine::downtime::Downtime>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
