@@ -258,6 +258,7 @@ impl Engine {
             } else {
                 allow(maint, &swap.prod).await?;
                 camp.freeze = None;
+                swap.reopened_at = Some(Utc::now());
             }
             swap.state = SwapState::Reopened;
             self.save_swap(&mut camp, &swap)?;
@@ -489,6 +490,7 @@ impl Engine {
             state: SwapState::Planned,
             started_at: Utc::now(),
             finished_at: None,
+            reopened_at: None,
             prod: db.to_string(),
             aside,
             incoming: job.work_db.clone(),
@@ -601,6 +603,7 @@ impl Engine {
             state: SwapState::Done,
             started_at: Utc::now(),
             finished_at: Some(Utc::now()),
+            reopened_at: None,
             prod: db.clone(),
             aside: swap.incoming.clone(),
             incoming: swap.aside.clone(),
@@ -693,6 +696,7 @@ impl Engine {
             state: SwapState::Planned,
             started_at: Utc::now(),
             finished_at: None,
+            reopened_at: None,
             prod: db.to_string(),
             aside,
             incoming: last.aside.clone(),
