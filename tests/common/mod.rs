@@ -65,6 +65,13 @@ impl Env {
         self.wait_gone(db);
     }
 
+    /// `status --db DB --json`: the campaign of `db`.
+    pub fn campaign_status(&self, db: &str) -> serde_json::Value {
+        let o = self.run(&["status", "--db", db, "--json"]);
+        assert_ok(&o);
+        json(&o)["campaigns"][0].clone()
+    }
+
     /// The demo plan written under the test dir.
     pub fn demo_plan(&self) -> PathBuf {
         demo::write_plan(&self.dir.path().join("plans"), None).unwrap()
