@@ -196,6 +196,10 @@ impl Engine {
         // The choice of this run counts, also for a resumed job.
         record.golive.allow_other_database = req.allow_other_database;
         record.openupgrade = hops;
+        // The freeze in force: the downtime runs from it (restore refuses a
+        // copy taken under an earlier one).
+        record.frozen_at = Some(freeze.at);
+        record.source_bytes = Some(size);
         self.register(&mut camp, &record)?;
         Ok(PreparedProduction {
             job: held.into_job(record, plan, notes, resumed, target),

@@ -121,11 +121,14 @@ impl Engine {
 
     /// The swap left half done by a killed run, if any. One killed before its
     /// renames moved nothing: it is forgotten, never done on behalf of
-    /// whatever command runs next.
+    /// whatever command runs next. Forgotten only by a caller holding the job
+    /// lock (`locked`): without it, the swap may be a running restore's,
+    /// between its journal and its renames.
     async fn half_done(
         &self,
         maint: &Client,
         db: &str,
+        locked: bool,
     ) -> Result<Option<(Campaign, Swap)>, EngineError> {
         let key = self.server_key().await?;
         let Some(mut camp) = campaign::load(&self.state_dir, &key, db)? else {
@@ -135,27 +138,30 @@ impl Engine {
             return Ok(None);
         };
         if swap.state == SwapState::Planned && !swap.reverting && !renamed(maint, &swap).await? {
-            tracing::warn!(db, "forgetting a swap that never started");
-            camp.swap = None;
-            campaign::save_engine(&self.state_dir, &camp)?;
+            if locked {
+                tracing::warn!(db, "forgetting a swap that never started");
+                camp.swap = None;
+                campaign::save_engine(&self.state_dir, &camp)?;
+            }
             return Ok(None);
         }
         Ok(Some((camp, swap)))
     }
 
-    /// The swap a killed run left half done, if any (for confirmations and `status`).
+    /// The swap a killed run left half done, if any (for confirmations and
+    /// `status`, before the job lock is taken: nothing is changed).
     pub async fn half_done_swap(
         &self,
         maint: &Client,
         db: &str,
     ) -> Result<Option<Swap>, EngineError> {
-        Ok(self.half_done(maint, db).await?.map(|(_, s)| s))
+        Ok(self.half_done(maint, db, false).await?.map(|(_, s)| s))
     }
 
-    /// For every command but restore and rollback: a half-done swap is refused,
-    /// naming the command that finishes or reverts it.
+    /// For every command but restore and rollback, under the job lock: a
+    /// half-done swap is refused, naming the command that finishes or reverts it.
     pub async fn refuse_half_done_swap(&self, maint: &Client, db: &str) -> Result<(), EngineError> {
-        match self.half_done(maint, db).await? {
+        match self.half_done(maint, db, true).await? {
             Some((_, swap)) => Err(fail(half_done_message(&swap))),
             None => Ok(()),
         }
@@ -252,6 +258,7 @@ impl Engine {
             } else {
                 allow(maint, &swap.prod).await?;
                 camp.freeze = None;
+                swap.reopened_at = Some(Utc::now());
             }
             swap.state = SwapState::Reopened;
             self.save_swap(&mut camp, &swap)?;
@@ -338,7 +345,7 @@ impl Engine {
             )));
         }
         let _lock = lock::acquire(&self.conn, db).await?;
-        if let Some((camp, swap)) = self.half_done(&maint, db).await? {
+        if let Some((camp, swap)) = self.half_done(&maint, db, true).await? {
             if swap.kind != SwapKind::Restore || swap.reverting {
                 return Err(fail(half_done_message(&swap)));
             }
@@ -360,6 +367,7 @@ impl Engine {
         // Journaled before anything moves, so a crash at any point is completed on the next start.
         self.save_swap(&mut camp, &plan)?;
         crash_point("swap:planned");
+        super::emit::pause_point("swap:planned").await;
         self.advance(&maint, camp, plan).await
     }
 
@@ -403,6 +411,28 @@ impl Engine {
             return Ok(None);
         };
         stale_reason(maint, db, freeze, &job, &restore_advice(db)).await
+    }
+
+    /// The name a swap sets a database aside to is free, for the database and
+    /// for its filestore: the filestore moves skip a taken name (they are
+    /// rerun after a crash), so a folder already there would silently stay in
+    /// place of the one set aside.
+    async fn check_aside_free(&self, maint: &Client, aside: &str) -> Result<(), EngineError> {
+        if server::db_exists(maint, aside).await? {
+            return Err(fail(format!(
+                "{aside:?} already exists on the server: wait a minute (the name carries the minute) or rename it"
+            )));
+        }
+        if let Some(dd) = &self.data_dir {
+            let p = filestore::path(dd, aside);
+            if p.symlink_metadata().is_ok() {
+                return Err(fail(format!(
+                    "the filestore folder {} already exists: wait a minute (the name carries the minute) or move it away",
+                    p.display()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The swap `restore` would do, or why it cannot.
@@ -454,16 +484,13 @@ impl Engine {
         }
         let stamp = Utc::now().format("%Y_%m_%d_%H_%M");
         let (aside, _) = name_with_suffix(db, &format!("_before_{}_{stamp}", job.target));
-        if server::db_exists(maint, &aside).await? {
-            return Err(fail(format!(
-                "{aside:?} already exists: wait a minute or drop it"
-            )));
-        }
+        self.check_aside_free(maint, &aside).await?;
         Ok(Swap {
             kind: SwapKind::Restore,
             state: SwapState::Planned,
             started_at: Utc::now(),
             finished_at: None,
+            reopened_at: None,
             prod: db.to_string(),
             aside,
             incoming: job.work_db.clone(),
@@ -481,7 +508,7 @@ impl Engine {
         check_db_name(db).map_err(|e| fail(e.to_string()))?;
         let maint = self.conn.connect_maintenance().await?;
         let _lock = lock::acquire(&self.conn, db).await?;
-        if let Some((camp, mut swap)) = self.half_done(&maint, db).await? {
+        if let Some((camp, mut swap)) = self.half_done(&maint, db, true).await? {
             if swap.kind == SwapKind::Restore {
                 return self.revert_restore(&maint, camp, swap, stay_frozen).await;
             }
@@ -576,6 +603,7 @@ impl Engine {
             state: SwapState::Done,
             started_at: Utc::now(),
             finished_at: Some(Utc::now()),
+            reopened_at: None,
             prod: db.clone(),
             aside: swap.incoming.clone(),
             incoming: swap.aside.clone(),
@@ -662,16 +690,13 @@ impl Engine {
         };
         let stamp = Utc::now().format("%Y_%m_%d_%H_%M");
         let (aside, _) = name_with_suffix(db, &format!("_failed_{stamp}"));
-        if server::db_exists(maint, &aside).await? {
-            return Err(fail(format!(
-                "{aside:?} already exists: wait a minute or drop it"
-            )));
-        }
+        self.check_aside_free(maint, &aside).await?;
         Ok(Swap {
             kind: SwapKind::Rollback,
             state: SwapState::Planned,
             started_at: Utc::now(),
             finished_at: None,
+            reopened_at: None,
             prod: db.to_string(),
             aside,
             incoming: last.aside.clone(),
