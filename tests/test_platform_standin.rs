@@ -328,6 +328,26 @@ fn production_is_not_neutralized_and_a_failed_request_says_why() {
     );
     assert!(error_of(&refused).contains("done"), "{refused}");
     assert_eq!(p.requests_created(), 2);
+
+    // wipe: every dump of the contract goes, the requests are archived.
+    let wrong = p.call(
+        "upgrade/request/wipe",
+        json!({"contract": "M-OTHER", "token": token}),
+    );
+    assert!(error_of(&wrong).contains("contract"), "{wrong}");
+    let wiped = p.result(
+        "upgrade/request/wipe",
+        json!({"contract": "M2026-DEMO", "token": token}),
+    );
+    let ids: Vec<u64> = p
+        .requests()
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(wiped["wiped"], json!(ids));
+    assert_eq!(wiped["failed"], json!([]));
+    assert!(ids.iter().all(|id| !p.received_dump(*id).exists()));
+    assert_eq!(status(&p, &token)["archived"], true);
 }
 
 #[test]
@@ -351,6 +371,11 @@ fn refusals_come_as_errors_the_script_reads() {
     assert!(refused["result"]["error"].is_string(), "{refused}");
     let empty = p.call("upgrade/request/create", params("", "0.2"));
     assert!(error_of(&empty).contains("contract"), "{empty}");
+    // The legacy v1 API's fields are not part of this one.
+    let mut legacy = params("M1", "0.2");
+    legacy["email"] = json!("admin@example.com");
+    let legacy = p.call("upgrade/request/create", legacy);
+    assert!(error_of(&legacy).contains("'email'"), "{legacy}");
     let old_api = p.call("upgrade/request/create", params("M1", "0.1"));
     assert!(error_of(&old_api).contains("0.1"), "{old_api}");
     let bad_key = p.call(
@@ -392,7 +417,7 @@ fn refusals_come_as_errors_the_script_reads() {
 
 #[test]
 fn the_data_channel_takes_only_the_registered_key_inside_its_window() {
-    let (_env, dump, p, ch) = setup(json!({}));
+    let (env, dump, p, ch) = setup(json!({}));
     let created = create(&p, &ch, "test");
     let token = created["token"].as_str().unwrap();
     let id = created["request_id"].as_u64().unwrap();
@@ -429,7 +454,36 @@ fn the_data_channel_takes_only_the_registered_key_inside_its_window() {
     assert!(!elsewhere.status.success());
     assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("only /data"));
 
+    // Paths inside the protocol would bypass the /data mapping.
+    let protected = ch.rsync(
+        port,
+        &[
+            "-rs".into(),
+            format!("{}/", dump.display()),
+            format!("{}@127.0.0.1:/data/origin.dump", p.ssh_user),
+        ],
+    );
+    assert!(!protected.status.success());
+    assert!(String::from_utf8_lossy(&protected.stderr).contains("protect-args"));
+
+    // A symlink an upload planted leads nowhere.
+    let planted = env.dir.path().join("planted");
+    std::fs::create_dir_all(&planted).unwrap();
+    std::os::unix::fs::symlink(env.dir.path(), planted.join("out")).unwrap();
+    assert!(ch.upload(&p, port, &planted).status.success());
+    let through = ch.rsync(
+        port,
+        &[
+            "-r".into(),
+            format!("{}/", dump.display()),
+            format!("{}@127.0.0.1:/data/origin.dump/out/", p.ssh_user),
+        ],
+    );
+    assert!(!through.status.success());
+    assert!(String::from_utf8_lossy(&through.stderr).contains("only /data"));
+
     assert!(ch.upload(&p, port, &dump).status.success());
+    assert_eq!(dir_bytes(&p.received_dump(id)), dir_bytes(&dump));
     p.result("upgrade/request/transfer/stop", json!({ "token": token }));
     assert!(!ch.upload(&p, port, &dump).status.success());
 
@@ -477,8 +531,70 @@ fn a_transfer_cut_mid_file_resumes_with_rsync_and_ends_identical() {
     let second = ch.upload(&p, port, &dump);
     assert!(second.status.success(), "resume: {second:?}");
     assert_eq!(dir_bytes(&p.received_dump(id)), dir_bytes(&dump));
+    p.result("upgrade/request/transfer/stop", json!({ "token": token }));
+
+    // The same on the way back.
+    p.result("upgrade/request/process", json!({ "token": token }));
+    p.wait_status(id, "done", WAIT);
+    let started = transfer(&p, token, "download");
+    let name = started["dump_name"].as_str().unwrap().to_string();
+    let served: u64 = dir_bytes(&p.data_dir(id).join(&name))
+        .iter()
+        .map(|(_, b)| b.len() as u64)
+        .sum();
+    p.knob("cut", json!({"upload": total / 2, "download": served / 2}));
+    let dest = env.dir.path().join("result");
+    std::fs::create_dir_all(&dest).unwrap();
+    assert!(!ch.download(&p, port, &name, &dest).status.success());
+    assert_ne!(
+        dir_bytes(&dest.join(&name)),
+        dir_bytes(&p.data_dir(id).join(&name))
+    );
+    assert!(ch.download(&p, port, &name, &dest).status.success());
+    assert_eq!(
+        dir_bytes(&dest.join(&name)),
+        dir_bytes(&p.data_dir(id).join(&name))
+    );
     let cuts = p.journal().iter().filter(|e| e["event"] == "cut").count();
-    assert_eq!(cuts, 1);
+    assert_eq!(cuts, 2);
+    assert_eq!(p.requests_created(), 1);
+}
+
+#[test]
+fn a_client_killed_during_a_paused_upload_resumes_it_on_the_same_request() {
+    let (_env, dump, p, ch) = setup(json!({"pause": {"upload": 2000}}));
+    let created = create(&p, &ch, "test");
+    let token = created["token"].as_str().unwrap();
+    let id = created["request_id"].as_u64().unwrap();
+    let port = ch.trust(&transfer(&p, token, "upload"));
+    let ssh = format!(
+        "ssh -p {port} -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile={} -i {}",
+        ch.dir.path().join("known_hosts").display(),
+        ch.key().display()
+    );
+    let mut client = Command::new("rsync")
+        .args(["-rlt", "--delete-after", "-e", &ssh])
+        .arg(format!("{}/", dump.display()))
+        .arg(format!("{}@127.0.0.1:/data/origin.dump", p.ssh_user))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    p.wait_for("the upload paused", WAIT, |e| e["event"] == "paused");
+    client.kill().unwrap();
+    client.wait().unwrap();
+    p.clear_knob("pause");
+
+    assert!(ch.upload(&p, port, &dump).status.success());
+    assert_eq!(dir_bytes(&p.received_dump(id)), dir_bytes(&dump));
+    // The gate of the killed transfer ends once the line moves again.
+    let gates = p.root().join("requests").join(id.to_string()).join("gates");
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::fs::read_dir(&gates).map(|d| d.count()).unwrap_or(0) > 0 {
+        assert!(std::time::Instant::now() < deadline, "a gate lingers");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(p.requests_created(), 1);
 }
 
 /// Every file's name and bytes, sorted: equal means the same directory dump.

@@ -13,7 +13,7 @@ use crate::campaign;
 use crate::engine::Engine;
 use crate::engine::JobHandle;
 use crate::engine::clone::CloneChoice;
-use crate::engine::job;
+use crate::engine::job::{self, SeenStatus};
 use crate::engine::openupgrade::EngineChoice;
 use crate::engine::production::{self, ProductionRequest};
 use crate::engine::swap::{SwapOutcome, describe, rollback_warning};
@@ -112,9 +112,9 @@ impl Effects {
                             return;
                         }
                     };
-                    let connect = engine.conn.psql_line(&prepared.record.work_db);
+                    let connect = engine.conn.psql_line(&prepared.job.record.work_db);
                     let handle = engine.start_test(prepared);
-                    let steps = STEPS.iter().map(|s| s.to_string()).collect();
+                    let steps = STEPS.to_vec();
                     follow(
                         handle,
                         tx,
@@ -149,9 +149,9 @@ impl Effects {
                             return;
                         }
                     };
-                    let connect = engine.conn.psql_line(&prepared.record.work_db);
+                    let connect = engine.conn.psql_line(&prepared.job.record.work_db);
                     let handle = engine.start_production(prepared);
-                    let steps = production::STEPS.iter().map(|s| s.to_string()).collect();
+                    let steps = production::STEPS.to_vec();
                     follow(
                         handle,
                         tx,
@@ -278,6 +278,22 @@ impl Effects {
                     let _ = tx.send(Msg::Swapped(res.map_err(|e| e.to_string())));
                 });
             }
+            Cmd::Acknowledge(db) => {
+                tokio::spawn(async move {
+                    let res = async {
+                        let Some(j) = engine.production_comparison(&db).await? else {
+                            return Ok("no upgraded copy to acknowledge".to_string());
+                        };
+                        let n = j.comparison.as_ref().map_or(0, |c| c.difference_count());
+                        engine.acknowledge_comparison(j)?;
+                        Ok::<_, crate::engine::EngineError>(format!(
+                            "{n} difference(s) acknowledged: Enter swaps into place"
+                        ))
+                    }
+                    .await;
+                    let _ = tx.send(Msg::Changed(res.map_err(|e| e.to_string())));
+                });
+            }
             Cmd::Rollback(db) => {
                 tokio::spawn(async move {
                     let res = engine
@@ -398,6 +414,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
     let items = engine.checklist_items()?;
     let last = engine.last_ready_test(&c)?;
     let comparison = last.as_ref().and_then(|j| j.comparison.clone());
+    let production = engine.production_comparison(db).await?;
     let maint = engine.conn.connect_maintenance().await?;
     let sessions = server::sessions(&maint, db).await.unwrap_or_default();
     let upgraded_ready = match c.production_jobs.last() {
@@ -447,7 +464,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             target: j.target.clone(),
             work_db: j.work_db.clone(),
             state: if j.pid == std::process::id() {
-                "interrupted"
+                SeenStatus::Interrupted
             } else {
                 j.effective_status()
             },
@@ -455,6 +472,11 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             error: j.error.clone(),
         }),
         comparison,
+        production_acknowledged: production
+            .as_ref()
+            .and_then(|j| j.comparison_acknowledged.as_ref())
+            .map(|a| format!("by {} at {}", a.by, a.at.format("%Y-%m-%d %H:%M UTC"))),
+        production_comparison: production.and_then(|j| j.comparison),
         estimate,
         downtime,
     })

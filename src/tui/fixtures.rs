@@ -13,7 +13,7 @@ use super::update::update;
 use super::view::view;
 use crate::campaign::checklist;
 use crate::engine::job::{self, JobKind, JobRecord, JobStatus};
-use crate::engine::{Event, Progress};
+use crate::engine::{Event, Progress, Step};
 use crate::odoo::inspect::Inspection;
 use crate::odoo::neutralize::Report;
 use crate::odoo::version::Series;
@@ -102,9 +102,51 @@ pub fn camp() -> CampView {
         sessions: Vec::new(),
         ticket: "Before production: open an Odoo support ticket of type \"An issue related to my upgrade\".".into(),
         comparison: None,
+        production_comparison: None,
+        production_acknowledged: None,
         estimate: Err(crate::engine::estimate::NO_TEST.into()),
         downtime: None,
     }
+}
+
+/// The comparison a test copy could have: one check differs, the others hold.
+pub fn comparison() -> Box<crate::odoo::compare::Comparison> {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let check = |name: &str, area: &str, diffs: &[&str]| crate::odoo::compare::CheckResult {
+        name: name.into(),
+        area: area.into(),
+        ok: diffs.is_empty(),
+        summary: if diffs.is_empty() {
+            "8 row(s) compared, all hold".into()
+        } else {
+            format!("{} account(s) differ", diffs.len())
+        },
+        differences: diffs.iter().map(|d| d.to_string()).collect(),
+        more: 0,
+        notes: Vec::new(),
+        skipped: false,
+    };
+    Box::new(crate::odoo::compare::Comparison {
+        production: "prod".into(),
+        copy: "prod_test_17.0_2026_11_23_09_30".into(),
+        at,
+        seconds: 0.4,
+        production_read_at: at,
+        checks: vec![
+            check("records per business model", "records", &[]),
+            check(
+                "journal items per account",
+                "accounting",
+                &[
+                    "My Company · 400000: debit 1200.00 → 1100.00, balance -1200.00 → -1100.00",
+                    "My Company · 101401: credit 85.67 → 81.17",
+                ],
+            ),
+            check("views kept active", "views", &[]),
+        ],
+    })
 }
 
 /// A campaign with a test copy, on `screen`.
@@ -162,10 +204,7 @@ pub fn request_app() -> App {
 
 pub fn wait_app() -> App {
     let mut app = request_app();
-    let steps = crate::engine::test_job::STEPS
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let steps = crate::engine::test_job::STEPS.to_vec();
     update(
         &mut app,
         Msg::JobStarted {
@@ -178,29 +217,25 @@ pub fn wait_app() -> App {
     );
     for ev in [
         Event::StepStarted {
-            step: "preflight".into(),
+            step: Step::Preflight,
         },
         Event::StepFinished {
-            step: "preflight".into(),
+            step: Step::Preflight,
             seconds: 0.1,
         },
-        Event::StepStarted {
-            step: "clone".into(),
-        },
+        Event::StepStarted { step: Step::Clone },
         Event::StepFinished {
-            step: "clone".into(),
+            step: Step::Clone,
             seconds: 41.2,
         },
         Event::StepStarted {
-            step: "neutralize".into(),
+            step: Step::Neutralize,
         },
         Event::StepFinished {
-            step: "neutralize".into(),
+            step: Step::Neutralize,
             seconds: 0.4,
         },
-        Event::StepStarted {
-            step: "plan".into(),
-        },
+        Event::StepStarted { step: Step::Plan },
         Event::Log("010_mail_alias_domain.sql: applied in 11 ms".into()),
         Event::Log("DEBUG prod odoo.modules.loading: Loading module sale (12/40)".into()),
     ] {
@@ -209,7 +244,7 @@ pub fn wait_app() -> App {
     update(
         &mut app,
         Msg::Progress(Progress {
-            step: "plan".into(),
+            step: Some(Step::Plan),
             index: 3,
             count: 6,
             fraction: Some(0.3),
@@ -281,7 +316,7 @@ pub fn failed_app() -> App {
     update(
         &mut app,
         Msg::Job(Event::StepFailed {
-            step: "plan".into(),
+            step: Step::Plan,
             error: "020_stock_rules.sql: relation \"stock_rule_old\" does not exist".into(),
         }),
     );
@@ -305,32 +340,25 @@ pub fn production_app() -> App {
         Msg::JobStarted {
             db: "prod".into(),
             target: "17.0".into(),
-            steps: crate::engine::production::STEPS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            steps: crate::engine::production::STEPS.to_vec(),
             connect: String::new(),
             production: true,
         },
     );
     for ev in [
         Event::StepStarted {
-            step: "preflight".into(),
+            step: Step::Preflight,
         },
         Event::StepFinished {
-            step: "preflight".into(),
+            step: Step::Preflight,
             seconds: 0.2,
         },
-        Event::StepStarted {
-            step: "clone".into(),
-        },
+        Event::StepStarted { step: Step::Clone },
         Event::StepFinished {
-            step: "clone".into(),
+            step: Step::Clone,
             seconds: 38.0,
         },
-        Event::StepStarted {
-            step: "backup".into(),
-        },
+        Event::StepStarted { step: Step::Backup },
         Event::Log("pg_dump -Fd -Z1 -j 4 prod: 212 MB written".into()),
     ] {
         update(&mut app, Msg::Job(ev));
@@ -338,7 +366,7 @@ pub fn production_app() -> App {
     update(
         &mut app,
         Msg::Progress(Progress {
-            step: "backup".into(),
+            step: Some(Step::Backup),
             index: 2,
             count: 5,
             fraction: Some(0.6),
@@ -356,7 +384,7 @@ pub fn unfinished() -> crate::tui::model::Unfinished {
         production: false,
         target: "17.0".into(),
         work_db: "prod_test_17.0_2026_11_23_09_30".into(),
-        state: "interrupted",
+        state: crate::engine::job::SeenStatus::Interrupted,
         pid: 4242,
         error: Some("the process stopped during plan (killed?)".into()),
     }

@@ -10,7 +10,8 @@ use crossterm::event::KeyEvent;
 
 use crate::campaign::anomaly::{Anomaly, Status};
 use crate::campaign::checklist::{Item, States, Summary};
-use crate::engine::{Event, JobRecord, Progress};
+use crate::engine::job::SeenStatus;
+use crate::engine::{Event, JobRecord, Progress, Step};
 use crate::odoo::inspect::Inspection;
 use crate::pg::server::Session;
 
@@ -28,7 +29,7 @@ pub const LOG_CAP: usize = 2000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepView {
-    pub name: String,
+    pub name: Step,
     pub state: StepState,
     pub seconds: Option<f64>,
 }
@@ -101,6 +102,10 @@ pub struct CampView {
     pub unfinished: Option<Unfinished>,
     /// The last test copy's comparison with production (the "Automatic checks").
     pub comparison: Option<Box<crate::odoo::compare::Comparison>>,
+    /// The comparison of the production copy a restore would swap in, and who
+    /// acknowledged its differences ("by … at …"), when someone did.
+    pub production_comparison: Option<Box<crate::odoo::compare::Comparison>>,
+    pub production_acknowledged: Option<String>,
     /// How long production would be frozen, from the last finished test.
     pub estimate: Result<crate::engine::estimate::Estimate, String>,
     /// The last production job's downtime, measured.
@@ -114,7 +119,7 @@ pub struct Unfinished {
     pub target: String,
     pub work_db: String,
     /// running (in another process), interrupted or failed
-    pub state: &'static str,
+    pub state: SeenStatus,
     pub pid: u32,
     pub error: Option<String>,
 }
@@ -174,7 +179,7 @@ pub enum Msg {
     JobStarted {
         db: String,
         target: String,
-        steps: Vec<String>,
+        steps: Vec<Step>,
         connect: String,
         production: bool,
     },
@@ -234,6 +239,8 @@ pub enum Cmd {
         target: String,
     },
     Restore(String),
+    /// Accept the production comparison's differences before the restore.
+    Acknowledge(String),
     Rollback(String),
     /// Re-read the job file of an attached job.
     Poll(String),
