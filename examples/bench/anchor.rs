@@ -40,7 +40,12 @@ fn pgcopydb() -> Result<(), String> {
 }
 
 /// The live copy of `src` against the anchors, each in A/B rounds.
-fn against_anchors(ctx: &mut Ctx, src: &str, shape: &str, with_pgcopydb: bool) -> color_eyre::Result<()> {
+fn against_anchors(
+    ctx: &mut Ctx,
+    src: &str,
+    shape: &str,
+    with_pgcopydb: bool,
+) -> color_eyre::Result<()> {
     // A live source: a session stays connected, as Odoo's pool does.
     let hold = ctx.rt.block_on(ctx.conn.connect(src))?;
     let maint = ctx.rt.block_on(ctx.conn.connect("postgres"))?;

@@ -10,9 +10,9 @@
 //! The server runs like a production one (fsync on); a `sync` runs before
 //! every timed operation so neither side pays for the other's writeback.
 
+mod anchor;
 #[path = "../common/mod.rs"]
 mod common;
-mod anchor;
 mod compare;
 mod copy;
 mod ops;

@@ -167,7 +167,12 @@ pub struct BigTable {
 /// (years of chatter, a log table). One batch of the Odoo shape, then
 /// mail_message grows in batches of 200 000 messages until `pg_database_size`
 /// reaches `size_mb`.
-pub fn build_big_table(conn: &ConnInfo, db: &str, size_mb: u64, rt: &tokio::runtime::Runtime) -> BigTable {
+pub fn build_big_table(
+    conn: &ConnInfo,
+    db: &str,
+    size_mb: u64,
+    rt: &tokio::runtime::Runtime,
+) -> BigTable {
     build(conn, db, 1, rt);
     let client = rt.block_on(conn.connect(db)).expect("connect");
     let one = |q: &str| -> i64 { rt.block_on(client.query_one(q, &[])).expect(q).get(0) };
@@ -189,7 +194,11 @@ pub fn build_big_table(conn: &ConnInfo, db: &str, size_mb: u64, rt: &tokio::runt
         );
         lo = hi;
     }
-    psql(conn, db, "SELECT setval('mail_message_id_seq', (SELECT max(id) FROM mail_message)); VACUUM ANALYZE mail_message");
+    psql(
+        conn,
+        db,
+        "SELECT setval('mail_message_id_seq', (SELECT max(id) FROM mail_message)); VACUUM ANALYZE mail_message",
+    );
     psql(conn, "postgres", "CHECKPOINT");
     BigTable {
         bytes: size(),

@@ -114,6 +114,19 @@ pub async fn backup(
     ))
 }
 
+/// The scratch copy production's backup is dumped from, named after the
+/// job's working copy: `<db>_backup_<target>_<time>` for `<db>_upgrade_…`.
+pub fn scratch_name(work_db: &str) -> String {
+    match work_db.rfind("_upgrade_") {
+        Some(i) => format!(
+            "{}_backup_{}",
+            &work_db[..i],
+            &work_db[i + "_upgrade_".len()..]
+        ),
+        None => crate::pg::ident::name_with_suffix(work_db, "_backup").0,
+    }
+}
+
 /// Where production's backup is taken from while the plan runs.
 pub struct Frozen<'a> {
     /// The frozen production: nothing writes it, nobody may connect to it.
@@ -140,6 +153,12 @@ pub async fn backup_frozen(
     emit: &super::emit::Emitter,
     cancel: &CancellationToken,
 ) -> Result<(Backup, Vec<String>), EngineError> {
+    if from.scratch == from.original {
+        return Err(err(format!(
+            "refusing to use {:?} as the backup's scratch copy: it is production",
+            from.scratch
+        )));
+    }
     // A killed run's copy or pg_dump of the scratch copy may still run.
     super::leftovers::end(maint, conn, from.scratch, emit).await?;
     crate::pg::server::drop_db(maint, from.scratch, major).await?;
@@ -148,6 +167,7 @@ pub async fn backup_frozen(
         .filestore_root
         .filter(|r| r.join(from.original).is_dir())
         .map(|r| (r, Path::new(from.original)));
+    super::emit::crash_point("during:backup");
     super::emit::pause_point("during:backup").await;
     let result = backup(conn, major, from.scratch, dir, fs, jobs, cancel).await;
     let dropped = crate::pg::server::drop_db(maint, from.scratch, major).await;
