@@ -3,6 +3,8 @@
 //! binary with its own state directory. Nothing touches a server it did not start.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
