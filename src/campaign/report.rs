@@ -20,6 +20,15 @@ pub struct Input<'a> {
     pub log_tail: &'a [String],
     /// The jobs' comparisons with production: (which job, comparison).
     pub comparisons: &'a [(String, crate::odoo::compare::Comparison)],
+    /// The production upgrade's downtime, as the engine measured it.
+    pub downtime: Option<DowntimeText>,
+}
+
+/// The downtime said in words and as data (the engine computes it).
+pub struct DowntimeText {
+    pub headline: String,
+    pub spent_on: String,
+    pub json: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -251,6 +260,12 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
             }
         }
     }
+    if let Some(d) = &input.downtime {
+        md.push_str(&format!(
+            "\n## Production downtime\n\n{}\n\nSpent on: {}\n",
+            d.headline, d.spent_on
+        ));
+    }
     md.push_str("\n## Upgrade log (tail)\n\n```\n");
     for l in input.log_tail {
         md.push_str(l);
@@ -267,6 +282,7 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
         "test": input.last_test.map(|j| json!({"db": j.work_db, "source_version": j.source_version, "target": j.target, "neutralized": j.neutralized.0, "neutralized_by_module": j.by_module.neutralized_by_module, "neutralize_notes": j.by_module.neutralize_notes, "odoo_neutralize": j.odoo_neutralize, "hops": j.hops, "status": j.status})),
         "modules": input.inspection.map(|i| i.installed.iter().map(|m| json!({"name": m.name, "version": m.version, "custom": m.custom})).collect::<Vec<_>>()),
         "log_tail": input.log_tail,
+        "downtime": input.downtime.as_ref().map(|d| &d.json),
         "comparisons": input.comparisons.iter().map(|(what, c)| json!({"job": what, "comparison": c})).collect::<Vec<_>>(),
     });
     write_file(&out.join("report.md"), md.as_bytes())?;

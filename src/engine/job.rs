@@ -111,6 +111,12 @@ pub struct JobRecord {
     /// Odoo's own `neutralize` on the test copy, when that series' Odoo is configured.
     #[serde(default)]
     pub odoo_neutralize: Option<String>,
+    /// The source's size when the job started: estimates scale by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_bytes: Option<i64>,
+    /// Production jobs: when production was frozen (the downtime starts there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_at: Option<DateTime<Utc>>,
 }
 
 /// What a production result is checked against (before `restore` too).
@@ -186,6 +192,8 @@ impl JobRecord {
             hops: Vec::new(),
             anomaly_drafts: Vec::new(),
             odoo_neutralize: None,
+            source_bytes: None,
+            frozen_at: None,
         }
     }
 

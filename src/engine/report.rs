@@ -76,6 +76,11 @@ impl Engine {
                 inspection: inspection.as_ref(),
                 log_tail: &log_tail,
                 comparisons: &comparisons,
+                downtime: self.last_downtime(&c)?.map(|d| report::DowntimeText {
+                    headline: d.headline(),
+                    spent_on: d.spent_on(),
+                    json: serde_json::to_value(&d).unwrap_or_default(),
+                }),
             },
         )
         .map_err(EngineError::Preflight)

@@ -336,6 +336,7 @@ impl Engine {
             }),
         };
         record.openupgrade = hops;
+        record.source_bytes = Some(inspection.size_bytes);
         if !req.dry_run {
             self.register(&mut camp, &record)?;
         }

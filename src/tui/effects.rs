@@ -406,6 +406,9 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             .map(|j| j.work_db),
         None => None,
     };
+    let size = server::db_size(&maint, db).await.ok();
+    let estimate = crate::engine::estimate::estimate(last.as_ref(), size);
+    let downtime = engine.last_downtime(&c)?;
     let restore_plan = engine
         .plan_restore(&maint, db)
         .await
@@ -452,5 +455,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             error: j.error.clone(),
         }),
         comparison,
+        estimate,
+        downtime,
     })
 }

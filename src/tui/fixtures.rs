@@ -102,6 +102,8 @@ pub fn camp() -> CampView {
         sessions: Vec::new(),
         ticket: "Before production: open an Odoo support ticket of type \"An issue related to my upgrade\".".into(),
         comparison: None,
+        estimate: Err(crate::engine::estimate::NO_TEST.into()),
+        downtime: None,
     }
 }
 
@@ -266,6 +268,8 @@ pub fn ready_app() -> App {
         hops: Vec::new(),
         anomaly_drafts: Vec::new(),
         odoo_neutralize: None,
+        source_bytes: None,
+        frozen_at: None,
     };
     update(&mut app, Msg::JobDone(Ok(rec)));
     app

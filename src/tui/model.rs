@@ -101,6 +101,10 @@ pub struct CampView {
     pub unfinished: Option<Unfinished>,
     /// The last test copy's comparison with production (the "Automatic checks").
     pub comparison: Option<Box<crate::odoo::compare::Comparison>>,
+    /// How long production would be frozen, from the last finished test.
+    pub estimate: Result<crate::engine::estimate::Estimate, String>,
+    /// The last production job's downtime, measured.
+    pub downtime: Option<crate::engine::downtime::Downtime>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

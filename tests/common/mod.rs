@@ -3,6 +3,7 @@
 //! binary with its own state directory. Nothing touches a server it did not start.
 #![allow(dead_code)]
 
+pub mod platform;
 pub mod pty;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,13 @@ impl Env {
             .expect("load demo seed");
         demo::write_filestore(&self.data_dir(), db, 25).unwrap();
         self.wait_gone(db);
+    }
+
+    /// `status --db DB --json`: the campaign of `db`.
+    pub fn campaign_status(&self, db: &str) -> serde_json::Value {
+        let o = self.run(&["status", "--db", db, "--json"]);
+        assert_ok(&o);
+        json(&o)["campaigns"][0].clone()
     }
 
     /// The demo plan written under the test dir.

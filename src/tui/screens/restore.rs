@@ -151,6 +151,15 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         )));
         lines.push(Line::from(""));
     }
+    // What production's window cost, measured (so far, while still frozen).
+    if let Some(d) = &c.downtime {
+        lines.push(Line::from(Span::styled(
+            format!("Production {}", d.headline()),
+            theme.title(),
+        )));
+        lines.push(Line::from(format!("  spent on: {}", d.spent_on())));
+        lines.push(Line::from(""));
+    }
     match &c.restore_plan {
         Ok(what) => {
             lines.push(Line::from(format!("The swap: {what}")));
@@ -212,6 +221,38 @@ mod tests {
         assert!(!text.contains("already restored"), "{text}");
         assert!(text.contains("restored: \"prod\""), "{text}");
         insta::assert_snapshot!("restore_after_swap_80x24", text);
+    }
+
+    #[test]
+    fn the_restore_screen_shows_the_downtime_and_what_it_went_to() {
+        use crate::engine::downtime::{Downtime, Part};
+        let mut app = app_on(Screen::Restore);
+        let at = |s: i64| chrono::DateTime::from_timestamp(1_795_000_000 + s, 0).unwrap();
+        let part = |what: &str, seconds| Part {
+            what: what.into(),
+            seconds,
+        };
+        app.camp.as_mut().unwrap().downtime = Some(Downtime {
+            frozen_at: at(0),
+            reopened_at: Some(at(3902)),
+            seconds: 3902.0,
+            parts: vec![
+                part("waiting for the production job", 60.0),
+                part("clone", 10.0),
+                part("plan", 3600.0),
+                part("verify", 1.0),
+                part("waiting for the restore", 229.0),
+                part("restore", 2.0),
+            ],
+            alongside: vec![part("backup", 40.0)],
+        });
+        let text = render(&app, 100, 24);
+        assert!(
+            text.contains("Production downtime 1h 05m: frozen 2026-11-18 11:06:40 UTC → reopened 2026-11-18 12:11:42 UTC"),
+            "{text}"
+        );
+        assert!(text.contains("plan 1h 00m"), "{text}");
+        insta::assert_snapshot!("restore_downtime_100x24", text);
     }
 
     #[test]
