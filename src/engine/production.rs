@@ -14,7 +14,7 @@ use super::emit::Emitter;
 use super::events::Event;
 use super::job::{self, JobKind, JobRecord};
 use super::lock::{self, JobLock};
-use super::plan::{self, Plan, ReadyPlan};
+use super::plan::{Plan, ReadyPlan};
 use super::test_job::Note;
 use super::{Engine, EngineError, JobHandle, backup};
 use crate::campaign;
@@ -135,6 +135,9 @@ impl Engine {
         let written = match (&req.import, req.engine) {
             (Some(path), _) => Some(ReadyPlan::import(path, source, target)?),
             (None, super::openupgrade::EngineChoice::OpenUpgrade) => None,
+            (None, super::openupgrade::EngineChoice::OdooPlatform) => {
+                Some(ReadyPlan::platform(target))
+            }
             (None, _) => Some(
                 Plan::load(&self.plan_for(req.plan.as_deref(), target)?)?.check(source, target)?,
             ),
@@ -174,6 +177,15 @@ impl Engine {
             None => notes.push(Note { level: "warn", text: "Odoo data dir unknown (--data-dir or odoo.conf data_dir): the filestore is not carried along".into() }),
             _ => {}
         }
+        // Production is frozen: its contract is read on its copy, unless given.
+        let platform = match (&req.import, req.engine) {
+            (None, super::openupgrade::EngineChoice::OdooPlatform) => {
+                let aim = crate::odoo::platform::Aim::Production;
+                Some(self.platform_preflight(aim, &req.db, None, false, &mut notes)?)
+            }
+            _ => None,
+        };
+        super::platform::same_engine(resume.as_ref(), platform.is_some())?;
         let resumed = resume.is_some();
         let mut record = match resume {
             Some(j) => j.restart(&plan.path),
@@ -186,13 +198,20 @@ impl Engine {
                 work_db,
                 plan: &plan.path,
                 clone_method: "template",
-                steps: &STEPS,
+                steps: if platform.is_some() {
+                    &super::platform::PRODUCTION_STEPS
+                } else {
+                    &STEPS
+                },
                 source_uuid: freeze.uuid.clone(),
             }),
         };
         // The choice of this run counts, also for a resumed job.
         record.golive.allow_other_database = req.allow_other_database;
         record.openupgrade = hops;
+        if record.platform.is_none() {
+            record.platform = platform.map(Box::new);
+        }
         self.register(&mut camp, &record)?;
         Ok(PreparedProduction {
             record,
@@ -291,7 +310,7 @@ impl Engine {
             .await?;
         self.production_facts(record, maint, major).await?;
         // Production's side of the comparison: the frozen production, read from its copy.
-        if !record.is_done("plan") || !cloned {
+        if !(record.is_done("plan") || record.is_done("import")) || !cloned {
             self.compare_baseline(record, !cloned, emit).await;
         }
 
@@ -346,28 +365,13 @@ impl Engine {
         if cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
         }
-        *current = "plan".into();
-        let t0 = self.begin(record, "plan", emit)?;
-        emit.event(Event::StepStarted {
-            step: current.clone(),
-        })
-        .await;
-        let outcomes = std::sync::Mutex::new(Vec::new());
-        let hop_log = job::log_path(&self.state_dir, &format!("{}-hop", record.id));
-        let ctx = plan::RunCtx {
-            conn: &self.conn,
-            db: &work,
-            data_dir: self.data_dir.as_deref(),
-            emit,
-            cancel,
-            outcomes: Some(&outcomes),
-            hop_log: Some(&hop_log),
-        };
-        let ran = plan::run(plan, &ctx).await;
-        let outcomes = outcomes.into_inner().unwrap_or_default();
-        self.record_hops(record, outcomes, None, emit)?;
-        ran?;
-        self.finish(record, "plan", t0, String::new(), emit).await?;
+        if record.platform.is_some() {
+            self.platform_steps(record, maint, major, emit, cancel, current)
+                .await?;
+        } else {
+            self.plan_step(record, plan, false, emit, cancel, current)
+                .await?;
+        }
 
         *current = "verify".into();
         let t0 = self.begin(record, "verify", emit)?;
@@ -483,9 +487,12 @@ impl Engine {
         maint: &Client,
         major: u32,
     ) -> Result<(), EngineError> {
-        let untouched = record
-            .step("plan")
-            .is_none_or(|s| s.status == job::StepStatus::Pending);
+        // Before the upgrade (a plan or the platform's import) touched the copy.
+        let untouched = ["plan", "import"].iter().all(|n| {
+            record
+                .step(n)
+                .is_none_or(|s| s.status == job::StepStatus::Pending)
+        });
         if !untouched {
             return Ok(());
         }

@@ -199,6 +199,7 @@ impl Engine {
                 Some(plan)
             }
             EngineChoice::OpenUpgrade => None,
+            EngineChoice::OdooPlatform => Some(ReadyPlan::platform(target)),
         };
 
         let work_db = match &resume {
@@ -319,6 +320,20 @@ impl Engine {
             _ => {}
         }
 
+        let platform = match req.engine {
+            EngineChoice::OdooPlatform => {
+                let contract = if source_frozen {
+                    None
+                } else {
+                    let src = self.conn.connect(&req.db).await?;
+                    inspect::config_param(&src, crate::odoo::platform::CONTRACT_PARAM).await?
+                };
+                let aim = crate::odoo::platform::Aim::Test;
+                Some(self.platform_preflight(aim, &req.db, contract, true, &mut notes)?)
+            }
+            _ => None,
+        };
+        super::platform::same_engine(resume.as_ref(), platform.is_some())?;
         let resumed = resume.is_some();
         let mut record = match resume {
             Some(j) => j.restart(&plan.path),
@@ -331,10 +346,17 @@ impl Engine {
                 work_db,
                 plan: &plan.path,
                 clone_method: method.as_str(),
-                steps: &STEPS,
+                steps: if platform.is_some() {
+                    &super::platform::TEST_STEPS
+                } else {
+                    &STEPS
+                },
                 source_uuid: inspection.uuid.clone(),
             }),
         };
+        if record.platform.is_none() {
+            record.platform = platform.map(Box::new);
+        }
         record.openupgrade = hops;
         if !req.dry_run {
             self.register(&mut camp, &record)?;
@@ -401,6 +423,7 @@ impl Engine {
             studio: false,
             code_actions: Vec::new(),
             custom_views: Vec::new(),
+            enterprise: false,
         })
     }
 
@@ -743,6 +766,10 @@ impl Engine {
                 .await;
         }
 
+        if record.platform.is_some() {
+            self.platform_dump_step(record, major, !cloned_and_present, emit, cancel, current)
+                .await?;
+        }
         let opts = self.neutralize_options();
         *current = "neutralize".into();
         if record.is_done("neutralize") && cloned_and_present {
@@ -773,29 +800,13 @@ impl Engine {
         if cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
         }
-        *current = "plan".into();
-        let t0 = self.begin(record, "plan", emit)?;
-        emit.event(Event::StepStarted {
-            step: current.clone(),
-        })
-        .await;
-        emit.log(format!("plan {:?} ({})", plan.name, plan.path.display()));
-        let outcomes = std::sync::Mutex::new(Vec::new());
-        let hop_log = job::log_path(&self.state_dir, &format!("{}-hop", record.id));
-        let ctx = plan::RunCtx {
-            conn: &self.conn,
-            db: &work,
-            data_dir: self.data_dir.as_deref(),
-            emit,
-            cancel,
-            outcomes: Some(&outcomes),
-            hop_log: Some(&hop_log),
-        };
-        let ran = plan::run(plan, &ctx).await;
-        let outcomes = outcomes.into_inner().unwrap_or_default();
-        self.record_hops(record, outcomes, Some(&work), emit)?;
-        ran?;
-        self.finish(record, "plan", t0, String::new(), emit).await?;
+        if record.platform.is_some() {
+            self.platform_steps(record, maint, major, emit, cancel, current)
+                .await?;
+        } else {
+            self.plan_step(record, plan, true, emit, cancel, current)
+                .await?;
+        }
 
         if cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
@@ -856,6 +867,44 @@ impl Engine {
         self.finish(record, "verify", t0, "all checks passed".into(), emit)
             .await?;
         self.compare_step(record, emit, current).await?;
+        Ok(())
+    }
+
+    /// The plan step of both jobs: the plan's hops on the working copy (a
+    /// test job's failed hops become anomaly drafts of the copy).
+    pub(super) async fn plan_step(
+        &self,
+        record: &mut JobRecord,
+        plan: &ReadyPlan,
+        drafts: bool,
+        emit: &Emitter,
+        cancel: &CancellationToken,
+        current: &mut String,
+    ) -> Result<(), EngineError> {
+        let work = record.work_db.clone();
+        *current = "plan".into();
+        let t0 = self.begin(record, "plan", emit)?;
+        emit.event(Event::StepStarted {
+            step: current.clone(),
+        })
+        .await;
+        emit.log(format!("plan {:?} ({})", plan.name, plan.path.display()));
+        let outcomes = std::sync::Mutex::new(Vec::new());
+        let hop_log = job::log_path(&self.state_dir, &format!("{}-hop", record.id));
+        let ctx = plan::RunCtx {
+            conn: &self.conn,
+            db: &work,
+            data_dir: self.data_dir.as_deref(),
+            emit,
+            cancel,
+            outcomes: Some(&outcomes),
+            hop_log: Some(&hop_log),
+        };
+        let ran = plan::run(plan, &ctx).await;
+        let outcomes = outcomes.into_inner().unwrap_or_default();
+        self.record_hops(record, outcomes, drafts.then_some(work.as_str()), emit)?;
+        ran?;
+        self.finish(record, "plan", t0, String::new(), emit).await?;
         Ok(())
     }
 

@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod neutralize;
 pub mod neutralize_rules;
 pub mod oulog;
+pub mod platform;
 pub mod schema;
 pub mod verify;
 pub mod version;

@@ -49,6 +49,7 @@ pub fn inspection(db: &str) -> Inspection {
         studio: false,
         code_actions: Vec::new(),
         custom_views: Vec::new(),
+        enterprise: false,
     }
 }
 
@@ -266,6 +267,7 @@ pub fn ready_app() -> App {
         hops: Vec::new(),
         anomaly_drafts: Vec::new(),
         odoo_neutralize: None,
+        platform: None,
     };
     update(&mut app, Msg::JobDone(Ok(rec)));
     app
