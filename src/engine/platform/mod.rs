@@ -50,6 +50,9 @@ pub struct PlatformJob {
     /// Bytes of the dump, for the upload's progress.
     #[serde(default)]
     pub upload_bytes: Option<u64>,
+    /// Odoo's `upgrade-report.html`, kept with the job once downloaded.
+    #[serde(default)]
+    pub report: Option<PathBuf>,
 }
 
 /// One upgrade request on the platform.
@@ -326,6 +329,7 @@ impl Engine {
             request: None,
             upload_dir: None,
             upload_bytes: None,
+            report: None,
         })
     }
 
@@ -833,6 +837,11 @@ impl Engine {
                     .map_err(local)?;
             }
         }
+        let report = report_path(&self.state_dir, &record.id);
+        if report.is_file() {
+            platform_mut(record)?.report = Some(report);
+            job::save(&self.state_dir, record)?;
+        }
         let bytes = tree_size(&dest);
         Ok(format!("{} received", human_size(bytes as i64)))
     }
@@ -1011,6 +1020,7 @@ mod tests {
             request: None,
             upload_dir: None,
             upload_bytes: None,
+            report: None,
         };
         assert!(p.on_cancel().contains("no upgrade request was made"));
         p.request = Some(request("42", "t"));
