@@ -51,9 +51,7 @@ fn production(env: &Env, plan: &str, crash: Option<&str>) -> std::process::Outpu
 }
 
 fn status(env: &Env) -> serde_json::Value {
-    let o = env.run(&["status", "--db", DB, "--json"]);
-    assert_ok(&o);
-    json(&o)["campaigns"][0].clone()
+    env.campaign_status(DB)
 }
 
 #[test]

@@ -100,6 +100,9 @@ pub struct Swap {
     pub started_at: DateTime<Utc>,
     #[serde(default)]
     pub finished_at: Option<DateTime<Utc>>,
+    /// When production accepted connections again (the end of its downtime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reopened_at: Option<DateTime<Utc>>,
     /// The production name.
     pub prod: String,
     /// Where the database now under the production name goes.

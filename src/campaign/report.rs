@@ -23,6 +23,8 @@ pub struct Input<'a> {
     /// Odoo's upgrade platform made the last test: its request and the
     /// report and log it returned.
     pub platform: Option<&'a PlatformFiles>,
+    /// The production upgrade's downtime, as the engine measured it.
+    pub downtime: Option<DowntimeText>,
 }
 
 /// What Odoo's upgrade platform left with a job, for the bundle.
@@ -31,6 +33,13 @@ pub struct PlatformFiles {
     pub request_id: Option<String>,
     /// `upgrade-report.html`, `upgrade.log`, those that were downloaded.
     pub files: Vec<PathBuf>,
+}
+
+/// The downtime said in words and as data (the engine computes it).
+pub struct DowntimeText {
+    pub headline: String,
+    pub spent_on: String,
+    pub json: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -214,7 +223,18 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
             .filter(|n| !n.is_empty())
             .map(|n| format!(" — {n}"))
             .unwrap_or_default();
-        md.push_str(&format!("- [{mark}] {} / {}{note}\n", i.area, i.title));
+        let covered = if i.fully_automatic {
+            format!(
+                " (fully covered by the automatic check(s) {})",
+                i.automatic.join(", ")
+            )
+        } else {
+            String::new()
+        };
+        md.push_str(&format!(
+            "- [{mark}] {} / {}{covered}{note}\n",
+            i.area, i.title
+        ));
     }
     md.push_str("\n## Modules\n\n");
     match input.inspection {
@@ -300,6 +320,12 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
             }
         }
     }
+    if let Some(d) = &input.downtime {
+        md.push_str(&format!(
+            "\n## Production downtime\n\n{}\n\nSpent on: {}\n",
+            d.headline, d.spent_on
+        ));
+    }
     md.push_str("\n## Upgrade log (tail)\n\n```\n");
     for l in input.log_tail {
         md.push_str(l);
@@ -317,6 +343,7 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
         "modules": input.inspection.map(|i| i.installed.iter().map(|m| json!({"name": m.name, "version": m.version, "custom": m.custom})).collect::<Vec<_>>()),
         "log_tail": input.log_tail,
         "platform": input.platform.map(|_| json!({"request_id": request, "files": platform_files})),
+        "downtime": input.downtime.as_ref().map(|d| &d.json),
         "comparisons": input.comparisons.iter().map(|(what, c)| json!({"job": what, "comparison": c})).collect::<Vec<_>>(),
     });
     write_file(&out.join("report.md"), md.as_bytes())?;

@@ -15,6 +15,9 @@ pub async fn freeze(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
     for s in &sessions {
         err(&format!("  connected: {s}"));
     }
+    // How long production will be frozen: in the question, and in full once
+    // frozen (a refusal stays one line).
+    let estimate = engine.freeze_estimate(db).await?;
     let hook = if engine.config.freeze.stop.is_empty() {
         String::new()
     } else {
@@ -22,8 +25,12 @@ pub async fn freeze(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
     };
     confirm(
         &format!(
-            "Freeze {db:?}: refuse new connections{hook} and end {} session(s)?",
-            sessions.len()
+            "Freeze {db:?}: refuse new connections{hook} and end {} session(s)? ({})",
+            sessions.len(),
+            match &estimate {
+                Ok(e) => e.headline(),
+                Err(none) => none.clone(),
+            }
         ),
         yes,
     )?;
@@ -38,6 +45,21 @@ pub async fn freeze(engine: &Engine, db: &str, yes: bool) -> Result<i32> {
         "{db} is frozen: {} session(s) ended, new connections refused ({:.2}s)",
         r.ended, r.seconds
     ));
+    match estimate {
+        Ok(e) => {
+            out(&format!(
+                "{}; back about {}",
+                e.headline(),
+                e.back_at(chrono::Utc::now())
+                    .with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M %Z")
+            ));
+            for l in e.step_lines().iter().chain(&e.notes) {
+                out(&format!("  {l}"));
+            }
+        }
+        Err(none) => out(&none),
+    }
     Ok(0)
 }
 

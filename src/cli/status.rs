@@ -3,9 +3,9 @@ use serde_json::json;
 
 use super::output::{json as print_json, out};
 use crate::campaign;
-use crate::engine::Engine;
 use crate::engine::job::{self, JobRecord};
 use crate::engine::swap::{describe, half_done_message, rollback_warning};
+use crate::engine::{Engine, downtime};
 
 pub fn effective_status(j: &JobRecord) -> &'static str {
     j.effective_status()
@@ -131,7 +131,11 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
                 "half_done": srv.half_done,
                 "restore_refused": prods.last().filter(|j| j.status == job::JobStatus::Ready).and(srv.restore.clone().err()),
                 "tests": jobs.iter().map(job_json).collect::<Vec<_>>(),
-                "production": prods.iter().map(job_json).collect::<Vec<_>>(),
+                "production": prods.iter().map(|j| {
+                    let mut v = job_json(j);
+                    v["downtime"] = json!(downtime::of(j, downtime::reopening(c, j), chrono::Utc::now()));
+                    v
+                }).collect::<Vec<_>>(),
                 "swap_in_progress": c.swap,
                 "restore_would": srv.restore.ok(),
                 "rollback_would": srv.rollback,
@@ -206,6 +210,10 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
                 effective_status(&j),
                 j.work_db
             ));
+            if let Some(d) = downtime::of(&j, downtime::reopening(c, &j), chrono::Utc::now()) {
+                out(&format!("    {}", d.headline()));
+                out(&format!("    spent on: {}", d.spent_on()));
+            }
             if let Some(e) = &j.error {
                 out(&format!("    error: {e}"));
             }

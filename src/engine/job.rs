@@ -114,6 +114,12 @@ pub struct JobRecord {
     /// `--engine odoo-platform`: the request at Odoo (its token: only here, 0600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Box<super::platform::PlatformJob>>,
+    /// The source's size when the job started: estimates scale by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_bytes: Option<i64>,
+    /// Production jobs: when production was frozen (the downtime starts there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_at: Option<DateTime<Utc>>,
 }
 
 /// What a production result is checked against (before `restore` too).
@@ -190,6 +196,8 @@ impl JobRecord {
             anomaly_drafts: Vec::new(),
             odoo_neutralize: None,
             platform: None,
+            source_bytes: None,
+            frozen_at: None,
         }
     }
 

@@ -8,9 +8,10 @@ use tokio_postgres::Client;
 use crate::pg::conn::{ConnError, ConnInfo};
 
 /// First key of the two-int advisory lock: "UP".
-const CLASS: i32 = 0x5550;
+pub const CLASS: i32 = 0x5550;
 
-fn key(db: &str) -> i32 {
+/// Second key: the database's name, hashed.
+pub fn key(db: &str) -> i32 {
     let h = Sha256::digest(db.as_bytes());
     i32::from_be_bytes([h[0], h[1], h[2], h[3]])
 }
@@ -36,6 +37,49 @@ pub enum LockError {
 /// other's, so every run takes it in this one, when it can connect there.
 const LOCK_DB: &str = "postgres";
 
+/// How a run names itself to others (pg_stat_activity's application_name):
+/// enough for a person to find it, and for the next run to tell whether the
+/// holder's process still exists when it is on the same host.
+pub fn holder_name(pid: u32) -> String {
+    format!(
+        "upgrade-pilot pid {pid} user {} host {}",
+        super::freeze::os_user(),
+        host_name()
+    )
+}
+
+fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default()
+}
+
+/// The pid of a holder named by `holder_name` that ran on this host, when its
+/// process is gone: its server session is about to end (the server notices a
+/// closed socket a moment after the process exits, later on a busy machine).
+fn gone_local_holder(application_name: &str) -> Option<u32> {
+    let rest = application_name.strip_prefix("upgrade-pilot pid ")?;
+    let (pid, rest) = rest.split_once(' ')?;
+    let pid: u32 = pid.parse().ok()?;
+    let (_, host) = rest.split_once(" host ")?;
+    let ours = host_name();
+    // application_name is cut at 63 bytes: a long host name arrives shortened.
+    let same_host = host == ours || (application_name.len() >= 63 && ours.starts_with(host));
+    if !same_host || host.is_empty() {
+        return None;
+    }
+    let alive = match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::ESRCH) => false,
+        Err(_) => true, // another user's live process
+    };
+    (!alive).then_some(pid)
+}
+
+/// How long a run waits for the session of a run that has exited to end.
+const GONE_HOLDER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Takes the lock for `db` or says who holds it.
 pub async fn acquire(conn: &ConnInfo, db: &str) -> Result<JobLock, LockError> {
     let client = match conn.connect(LOCK_DB).await {
@@ -43,37 +87,59 @@ pub async fn acquire(conn: &ConnInfo, db: &str) -> Result<JobLock, LockError> {
         Err(e @ ConnError::Unreachable { .. }) => return Err(e.into()),
         Err(_) => conn.connect_maintenance().await?,
     };
-    let who = format!(
-        "upgrade-pilot pid {} user {}",
-        std::process::id(),
-        super::freeze::os_user()
-    );
+    let who = holder_name(std::process::id());
     // Tell others who we are through application_name (shown in pg_stat_activity).
     client
         .execute("SELECT set_config('application_name', $1, false)", &[&who])
         .await?;
-    let got: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&CLASS, &key(db)])
-        .await?
-        .get(0);
-    if got {
-        return Ok(JobLock { _client: client });
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&CLASS, &key(db)])
+            .await?
+            .get(0);
+        if got {
+            return Ok(JobLock { _client: client });
+        }
+        let holder = client
+            .query_opt(
+                "SELECT coalesce(a.application_name, ''), a.application_name || ' (db role ' || coalesce(a.usename, '?') || ', from ' || \
+                 coalesce(a.client_addr::text, 'local socket') || ', since ' || to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS') || ')', a.pid \
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.classid = $1::int8::oid AND l.objid = ($2::int8 & 4294967295)::oid AND l.granted",
+                &[&(CLASS as i64), &(key(db) as i64)],
+            )
+            .await?;
+        let Some(row) = holder else {
+            // Released between the two statements: try again.
+            continue;
+        };
+        let (app, text, backend): (String, Option<String>, i32) =
+            (row.get(0), row.get(1), row.get(2));
+        let text = text.unwrap_or_else(|| format!("server session {backend}"));
+        match gone_local_holder(&app) {
+            Some(_) if started.elapsed() < GONE_HOLDER_WAIT => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            }
+            Some(pid) => {
+                return Err(LockError::Busy {
+                    db: db.to_string(),
+                    holder: format!(
+                        "{text}, whose process {pid} has exited but whose server session {backend} is still there after {} s (end it: SELECT pg_terminate_backend({backend}))",
+                        GONE_HOLDER_WAIT.as_secs()
+                    ),
+                });
+            }
+            None => {
+                return Err(LockError::Busy {
+                    db: db.to_string(),
+                    holder: text,
+                });
+            }
+        }
     }
-    let holder = client
-        .query_opt(
-            "SELECT a.application_name || ' (db role ' || coalesce(a.usename, '?') || ', from ' || \
-             coalesce(a.client_addr::text, 'local socket') || ', since ' || to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS') || ')' \
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND l.classid = $1::int8::oid AND l.objid = ($2::int8 & 4294967295)::oid AND l.granted",
-            &[&(CLASS as i64), &(key(db) as i64)],
-        )
-        .await?
-        .map(|r| r.get::<_, String>(0))
-        .unwrap_or_else(|| "a session that just ended".into());
-    Err(LockError::Busy {
-        db: db.to_string(),
-        holder,
-    })
 }
 
 /// How often a running job looks for its own statements waiting on a lock.

@@ -4,7 +4,9 @@
 pub mod backup;
 pub mod clone;
 pub mod compare;
+pub mod downtime;
 pub mod emit;
+pub mod estimate;
 pub mod events;
 pub mod freeze;
 mod hook;

@@ -120,6 +120,7 @@ impl Engine {
         if let Some(n) = super::test_job::beyond_table_note(target) {
             notes.push(n);
         }
+        let noted = notes.len();
         let resume = self
             .resume_or_discard(
                 &maint,
@@ -132,6 +133,33 @@ impl Engine {
                 &mut notes,
             )
             .await?;
+        // A copy taken under an earlier freeze, or before production was
+        // reopened by hand, misses what was written since: restore would
+        // refuse it after the whole downtime. (When it cannot be told, after a
+        // crash reset the statistics, it is resumed: restore decides.)
+        let resume = match resume {
+            Some(j) => match super::swap::stale(
+                &maint,
+                &req.db,
+                &freeze,
+                &j,
+                "the job starts over on a fresh copy",
+            )
+            .await?
+            {
+                Some(super::swap::Stale::Seen(why)) => {
+                    notes.truncate(noted);
+                    notes.push(Note {
+                        level: "info",
+                        text: format!("{why} (job {} discarded, its copy dropped)", j.id),
+                    });
+                    self.discard(&maint, major, j, &req.db).await?;
+                    None
+                }
+                _ => Some(j),
+            },
+            None => None,
+        };
         let written = match (&req.import, req.engine) {
             (Some(path), _) => Some(ReadyPlan::import(path, source, target)?),
             (None, super::openupgrade::EngineChoice::OpenUpgrade) => None,
@@ -212,6 +240,10 @@ impl Engine {
         if record.platform.is_none() {
             record.platform = platform.map(Box::new);
         }
+        // The freeze in force: the downtime runs from it (restore refuses a
+        // copy taken under an earlier one).
+        record.frozen_at = Some(freeze.at);
+        record.source_bytes = Some(size);
         self.register(&mut camp, &record)?;
         Ok(PreparedProduction {
             record,

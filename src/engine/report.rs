@@ -94,6 +94,11 @@ impl Engine {
                 log_tail: &log_tail,
                 comparisons: &comparisons,
                 platform: platform.as_ref(),
+                downtime: self.last_downtime(&c)?.map(|d| report::DowntimeText {
+                    headline: d.headline(),
+                    spent_on: d.spent_on(),
+                    json: serde_json::to_value(&d).unwrap_or_default(),
+                }),
             },
         )
         .map_err(EngineError::Preflight)

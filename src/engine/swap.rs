@@ -121,11 +121,14 @@ impl Engine {
 
     /// The swap left half done by a killed run, if any. One killed before its
     /// renames moved nothing: it is forgotten, never done on behalf of
-    /// whatever command runs next.
+    /// whatever command runs next. Forgotten only by a caller holding the job
+    /// lock (`locked`): without it, the swap may be a running restore's,
+    /// between its journal and its renames.
     async fn half_done(
         &self,
         maint: &Client,
         db: &str,
+        locked: bool,
     ) -> Result<Option<(Campaign, Swap)>, EngineError> {
         let key = self.server_key().await?;
         let Some(mut camp) = campaign::load(&self.state_dir, &key, db)? else {
@@ -135,27 +138,30 @@ impl Engine {
             return Ok(None);
         };
         if swap.state == SwapState::Planned && !swap.reverting && !renamed(maint, &swap).await? {
-            tracing::warn!(db, "forgetting a swap that never started");
-            camp.swap = None;
-            campaign::save_engine(&self.state_dir, &camp)?;
+            if locked {
+                tracing::warn!(db, "forgetting a swap that never started");
+                camp.swap = None;
+                campaign::save_engine(&self.state_dir, &camp)?;
+            }
             return Ok(None);
         }
         Ok(Some((camp, swap)))
     }
 
-    /// The swap a killed run left half done, if any (for confirmations and `status`).
+    /// The swap a killed run left half done, if any (for confirmations and
+    /// `status`, before the job lock is taken: nothing is changed).
     pub async fn half_done_swap(
         &self,
         maint: &Client,
         db: &str,
     ) -> Result<Option<Swap>, EngineError> {
-        Ok(self.half_done(maint, db).await?.map(|(_, s)| s))
+        Ok(self.half_done(maint, db, false).await?.map(|(_, s)| s))
     }
 
-    /// For every command but restore and rollback: a half-done swap is refused,
-    /// naming the command that finishes or reverts it.
+    /// For every command but restore and rollback, under the job lock: a
+    /// half-done swap is refused, naming the command that finishes or reverts it.
     pub async fn refuse_half_done_swap(&self, maint: &Client, db: &str) -> Result<(), EngineError> {
-        match self.half_done(maint, db).await? {
+        match self.half_done(maint, db, true).await? {
             Some((_, swap)) => Err(fail(half_done_message(&swap))),
             None => Ok(()),
         }
@@ -252,6 +258,7 @@ impl Engine {
             } else {
                 allow(maint, &swap.prod).await?;
                 camp.freeze = None;
+                swap.reopened_at = Some(Utc::now());
             }
             swap.state = SwapState::Reopened;
             self.save_swap(&mut camp, &swap)?;
@@ -338,7 +345,7 @@ impl Engine {
             )));
         }
         let _lock = lock::acquire(&self.conn, db).await?;
-        if let Some((camp, swap)) = self.half_done(&maint, db).await? {
+        if let Some((camp, swap)) = self.half_done(&maint, db, true).await? {
             if swap.kind != SwapKind::Restore || swap.reverting {
                 return Err(fail(half_done_message(&swap)));
             }
@@ -360,6 +367,7 @@ impl Engine {
         // Journaled before anything moves, so a crash at any point is completed on the next start.
         self.save_swap(&mut camp, &plan)?;
         crash_point("swap:planned");
+        super::emit::pause_point("swap:planned").await;
         self.advance(&maint, camp, plan).await
     }
 
@@ -402,7 +410,29 @@ impl Engine {
         let Some(freeze) = &camp.freeze else {
             return Ok(None);
         };
-        stale_reason(maint, db, freeze, &job).await
+        stale_reason(maint, db, freeze, &job, &restore_advice(db)).await
+    }
+
+    /// The name a swap sets a database aside to is free, for the database and
+    /// for its filestore: the filestore moves skip a taken name (they are
+    /// rerun after a crash), so a folder already there would silently stay in
+    /// place of the one set aside.
+    async fn check_aside_free(&self, maint: &Client, aside: &str) -> Result<(), EngineError> {
+        if server::db_exists(maint, aside).await? {
+            return Err(fail(format!(
+                "{aside:?} already exists on the server: wait a minute (the name carries the minute) or rename it"
+            )));
+        }
+        if let Some(dd) = &self.data_dir {
+            let p = filestore::path(dd, aside);
+            if p.symlink_metadata().is_ok() {
+                return Err(fail(format!(
+                    "the filestore folder {} already exists: wait a minute (the name carries the minute) or move it away",
+                    p.display()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The swap `restore` would do, or why it cannot.
@@ -449,21 +479,18 @@ impl Engine {
                 job.work_db
             )));
         }
-        if let Some(why) = stale_reason(maint, db, freeze, &job).await? {
+        if let Some(why) = stale_reason(maint, db, freeze, &job, &restore_advice(db)).await? {
             return Err(fail(why));
         }
         let stamp = Utc::now().format("%Y_%m_%d_%H_%M");
         let (aside, _) = name_with_suffix(db, &format!("_before_{}_{stamp}", job.target));
-        if server::db_exists(maint, &aside).await? {
-            return Err(fail(format!(
-                "{aside:?} already exists: wait a minute or drop it"
-            )));
-        }
+        self.check_aside_free(maint, &aside).await?;
         Ok(Swap {
             kind: SwapKind::Restore,
             state: SwapState::Planned,
             started_at: Utc::now(),
             finished_at: None,
+            reopened_at: None,
             prod: db.to_string(),
             aside,
             incoming: job.work_db.clone(),
@@ -481,7 +508,7 @@ impl Engine {
         check_db_name(db).map_err(|e| fail(e.to_string()))?;
         let maint = self.conn.connect_maintenance().await?;
         let _lock = lock::acquire(&self.conn, db).await?;
-        if let Some((camp, mut swap)) = self.half_done(&maint, db).await? {
+        if let Some((camp, mut swap)) = self.half_done(&maint, db, true).await? {
             if swap.kind == SwapKind::Restore {
                 return self.revert_restore(&maint, camp, swap, stay_frozen).await;
             }
@@ -576,6 +603,7 @@ impl Engine {
             state: SwapState::Done,
             started_at: Utc::now(),
             finished_at: Some(Utc::now()),
+            reopened_at: None,
             prod: db.clone(),
             aside: swap.incoming.clone(),
             incoming: swap.aside.clone(),
@@ -662,16 +690,13 @@ impl Engine {
         };
         let stamp = Utc::now().format("%Y_%m_%d_%H_%M");
         let (aside, _) = name_with_suffix(db, &format!("_failed_{stamp}"));
-        if server::db_exists(maint, &aside).await? {
-            return Err(fail(format!(
-                "{aside:?} already exists: wait a minute or drop it"
-            )));
-        }
+        self.check_aside_free(maint, &aside).await?;
         Ok(Swap {
             kind: SwapKind::Rollback,
             state: SwapState::Planned,
             started_at: Utc::now(),
             finished_at: None,
+            reopened_at: None,
             prod: db.to_string(),
             aside,
             incoming: last.aside.clone(),
@@ -683,61 +708,93 @@ impl Engine {
     }
 }
 
-/// [`Engine::stale_copy`] for a freeze record and a ready job.
+fn restore_advice(db: &str) -> String {
+    format!("run upgrade-pilot production --db {db:?} again for a copy with everything in it")
+}
+
+/// Why the copy of `job` may miss what was written in production `db` since
+/// it was taken ([`Engine::stale_copy`]); each reason ends with `again`.
+pub(super) enum Stale {
+    /// Production was reopened or written since the copy: it misses something.
+    Seen(String),
+    /// Whether it was cannot be told (statistics reset, or none kept).
+    Untold(String),
+}
+
+impl Stale {
+    pub(super) fn into_reason(self) -> String {
+        match self {
+            Stale::Seen(s) | Stale::Untold(s) => s,
+        }
+    }
+}
+
+/// [`stale`], any reason as one message (restore refuses on either).
 async fn stale_reason(
     maint: &Client,
     db: &str,
     freeze: &Freeze,
     job: &JobRecord,
+    again: &str,
 ) -> Result<Option<String>, EngineError> {
+    Ok(stale(maint, db, freeze, job, again)
+        .await?
+        .map(Stale::into_reason))
+}
+
+pub(super) async fn stale(
+    maint: &Client,
+    db: &str,
+    freeze: &Freeze,
+    job: &JobRecord,
+    again: &str,
+) -> Result<Option<Stale>, EngineError> {
     let taken = job
         .step("clone")
         .and_then(|s| s.started_at)
         .unwrap_or(job.created_at);
     let copy = &job.work_db;
-    let again =
-        format!("run upgrade-pilot production --db {db:?} again for a copy with everything in it");
     if taken < freeze.at {
-        return Ok(Some(format!(
+        return Ok(Some(Stale::Seen(format!(
             "{db:?} was reopened after the upgraded copy {copy:?} was taken ({}): it was frozen again at {}, and what was written in between would be lost: {again}",
             at(taken),
             at(freeze.at)
-        )));
+        ))));
     }
     let connected = server::sessions(maint, db).await?;
     if !connected.is_empty() {
-        return Ok(Some(format!(
+        return Ok(Some(Stale::Seen(format!(
             "{} session(s) are connected to frozen {db:?} (first: {}): it was reopened after the upgraded copy {copy:?} was taken at {}, and what they write would be lost: {again}",
             connected.len(),
             connected[0],
             at(taken)
-        )));
+        ))));
     }
     // The copy's own reading when it has one (a copy made again under the same
     // freeze is compared from its own moment), else the freeze's.
     let Some(base) = job.source_activity.as_deref().or(freeze.activity.as_ref()) else {
-        return Ok(Some(format!(
+        return Ok(Some(Stale::Untold(format!(
             "the freeze of {db:?} at {} kept no record of the server's statistics (an older upgrade-pilot made it), so whether writes made after the copy {copy:?} would be lost cannot be told: unfreeze and freeze it again, then {again}",
             at(freeze.at)
-        )));
+        ))));
     };
     let Some(now) = activity_of(maint, db).await? else {
         return Ok(None);
     };
     Ok(match base.change_to(&now) {
         Change::None => None,
-        Change::Reopened { sessions } => Some(format!(
+        Change::Reopened { sessions } => Some(Stale::Seen(format!(
             "{db:?} was reopened after the upgraded copy {copy:?} was taken at {}: {sessions} session(s) connected to it since (its freeze of {} was lifted outside upgrade-pilot), and what they wrote would be lost: {again}",
             at(taken),
             at(freeze.at)
-        )),
-        Change::Written { rows } => Some(format!(
+        ))),
+        Change::Written { rows } => Some(Stale::Seen(format!(
             "{rows} row(s) were written in {db:?} after the upgraded copy {copy:?} was taken at {}: they would be lost: {again}",
             at(taken)
-        )),
-        Change::Unknown(why) => Some(format!(
+        ))),
+        Change::Unknown(why) => Some(Stale::Untold(format!(
             "{why}, so whether {db:?} was written after the upgraded copy {copy:?} was taken at {} cannot be told, and such writes would be lost: {again}",
             at(taken)
-        )),
+        ))),
     })
 }

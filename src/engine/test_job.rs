@@ -358,6 +358,7 @@ impl Engine {
             record.platform = platform.map(Box::new);
         }
         record.openupgrade = hops;
+        record.source_bytes = Some(inspection.size_bytes);
         if !req.dry_run {
             self.register(&mut camp, &record)?;
         }

@@ -95,8 +95,12 @@ pub struct ConnInfo {
     password: Option<Password>,
     pub sslmode: SslMode,
     pub sslrootcert: Option<PathBuf>,
-    /// Database used for server-wide work (listing, CREATE/DROP DATABASE, locks).
+    /// The database named by `dbname` / PGDATABASE (else `postgres`): the first
+    /// choice for server-wide work (listing, CREATE/DROP DATABASE, locks), unless
+    /// it is an Odoo database ([`ConnInfo::connect_maintenance`]).
     pub maintenance_db: String,
+    /// The database server-wide work goes to, once chosen; shared by clones.
+    maintenance: Arc<OnceLock<String>>,
     /// The server's identity once asked ([`ConnInfo::server_key`]); shared by clones.
     identity: Arc<OnceLock<String>>,
 }
@@ -175,6 +179,7 @@ impl ConnInfo {
             sslmode,
             sslrootcert,
             maintenance_db,
+            maintenance: Default::default(),
             identity: Default::default(),
         };
         info.password = env("PGPASSWORD")
@@ -205,17 +210,21 @@ impl ConnInfo {
             sslmode: SslMode::Disable,
             sslrootcert: None,
             maintenance_db: "postgres".into(),
+            maintenance: Default::default(),
             identity: Default::default(),
         }
     }
 
     pub fn with_password(mut self, password: Option<String>) -> Self {
         self.password = password.map(Password);
+        // Another login may be let into other databases.
+        self.maintenance = Default::default();
         self
     }
 
     pub fn with_user(mut self, user: &str) -> Self {
         self.user = user.to_string();
+        self.maintenance = Default::default();
         self
     }
 
@@ -313,12 +322,53 @@ impl ConnInfo {
         Ok(client)
     }
 
+    /// A connection for server-wide work. Never to an Odoo database: the tool
+    /// freezes, renames, copies and drops those, and PostgreSQL refuses each
+    /// to a session connected to the database (`dbname=prod` in --dsn, or
+    /// PGDATABASE, is libpq's habit of naming the database one works on). So:
+    /// the named database unless it is an Odoo one, else `postgres`, else
+    /// `template1`, the first that lets this role in.
     pub async fn connect_maintenance(&self) -> Result<Client, ConnError> {
-        match self.connect(&self.maintenance_db).await {
-            Err(ConnError::NoDatabase { .. }) if self.maintenance_db == "postgres" => {
-                self.connect("template1").await
+        if let Some(db) = self.maintenance.get() {
+            return self.connect(db).await;
+        }
+        let named = self.maintenance_db.as_str();
+        let mut tried: Vec<String> = Vec::new();
+        let mut first_err = None;
+        let mut odoo_named = false;
+        let mut candidates = vec![named];
+        candidates.extend(["postgres", "template1"].iter().filter(|d| **d != named));
+        for db in candidates {
+            match self.connect(db).await {
+                Ok(c) => {
+                    if db == named && named != "postgres" && is_odoo(&c).await {
+                        tracing::info!(db, "not a maintenance database: it is an Odoo database");
+                        odoo_named = true;
+                        continue;
+                    }
+                    let _ = self.maintenance.set(db.to_string());
+                    return Ok(c);
+                }
+                Err(e @ (ConnError::Unreachable { .. } | ConnError::Tls(_))) => return Err(e),
+                Err(e) => {
+                    tracing::info!(db, error = %e, "not usable as the maintenance database");
+                    tried.push(format!("{db}: {e}"));
+                    first_err.get_or_insert(e);
+                }
             }
-            other => other,
+        }
+        match first_err {
+            Some(_) if odoo_named => Err(ConnError::Config(format!(
+                "no database for server-wide work on {}: {named:?} (dbname in --dsn or PGDATABASE) is an Odoo database (upgrade-pilot freezes, renames and copies those: PostgreSQL refuses that while connected to one), and role {:?} may not connect to postgres or template1 ({}): let it connect to postgres (GRANT CONNECT ON DATABASE postgres TO \"{}\", pg_hba.conf), or name a database that is not Odoo's with dbname= in --dsn",
+                self.server(),
+                self.user,
+                tried.join("; "),
+                self.user
+            ))),
+            Some(e) => Err(e),
+            None => Err(ConnError::Config(format!(
+                "{named:?} is an Odoo database: name a database for server-wide work with dbname= in --dsn"
+            ))),
         }
     }
 
@@ -415,6 +465,16 @@ impl ConnInfo {
     pub fn has_password(&self) -> bool {
         self.password.is_some()
     }
+}
+
+/// Whether the database `c` is connected to holds Odoo's module table.
+async fn is_odoo(c: &Client) -> bool {
+    c.query_one(
+        "SELECT to_regclass('public.ir_module_module') IS NOT NULL",
+        &[],
+    )
+    .await
+    .is_ok_and(|r| r.get::<_, bool>(0))
 }
 
 #[cfg(test)]

@@ -278,6 +278,22 @@ impl Effects {
                     let _ = tx.send(Msg::Swapped(res.map_err(|e| e.to_string())));
                 });
             }
+            Cmd::Acknowledge(db) => {
+                tokio::spawn(async move {
+                    let res = async {
+                        let Some(j) = engine.production_comparison(&db).await? else {
+                            return Ok("no upgraded copy to acknowledge".to_string());
+                        };
+                        let n = j.comparison.as_ref().map_or(0, |c| c.difference_count());
+                        engine.acknowledge_comparison(j)?;
+                        Ok::<_, crate::engine::EngineError>(format!(
+                            "{n} difference(s) acknowledged: Enter swaps into place"
+                        ))
+                    }
+                    .await;
+                    let _ = tx.send(Msg::Changed(res.map_err(|e| e.to_string())));
+                });
+            }
             Cmd::Rollback(db) => {
                 tokio::spawn(async move {
                     let res = engine
@@ -402,6 +418,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
         .as_ref()
         .and_then(|j| j.platform.as_ref())
         .and_then(|p| p.request_id().map(str::to_string));
+    let production = engine.production_comparison(db).await?;
     let maint = engine.conn.connect_maintenance().await?;
     let sessions = server::sessions(&maint, db).await.unwrap_or_default();
     let upgraded_ready = match c.production_jobs.last() {
@@ -410,6 +427,9 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             .map(|j| j.work_db),
         None => None,
     };
+    let size = server::db_size(&maint, db).await.ok();
+    let estimate = crate::engine::estimate::estimate(last.as_ref(), size);
+    let downtime = engine.last_downtime(&c)?;
     let restore_plan = engine
         .plan_restore(&maint, db)
         .await
@@ -456,5 +476,12 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             error: j.error.clone(),
         }),
         comparison,
+        production_acknowledged: production
+            .as_ref()
+            .and_then(|j| j.comparison_acknowledged.as_ref())
+            .map(|a| format!("by {} at {}", a.by, a.at.format("%Y-%m-%d %H:%M UTC"))),
+        production_comparison: production.and_then(|j| j.comparison),
+        estimate,
+        downtime,
     })
 }

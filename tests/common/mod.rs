@@ -3,6 +3,8 @@
 //! binary with its own state directory. Nothing touches a server it did not start.
 #![allow(dead_code)]
 
+pub mod platform;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -61,6 +63,13 @@ impl Env {
             .expect("load demo seed");
         demo::write_filestore(&self.data_dir(), db, 25).unwrap();
         self.wait_gone(db);
+    }
+
+    /// `status --db DB --json`: the campaign of `db`.
+    pub fn campaign_status(&self, db: &str) -> serde_json::Value {
+        let o = self.run(&["status", "--db", db, "--json"]);
+        assert_ok(&o);
+        json(&o)["campaigns"][0].clone()
     }
 
     /// The demo plan written under the test dir.

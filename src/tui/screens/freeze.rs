@@ -23,6 +23,8 @@ pub struct State {
     pub at: Option<chrono::DateTime<Utc>>,
     /// `at` in local time, as written when it was scheduled (the view reads no clock).
     pub label: String,
+    /// When production is back after that freeze, by the estimate (local time).
+    pub back: Option<String>,
     pub now: Option<chrono::DateTime<Utc>>,
 }
 
@@ -187,23 +189,34 @@ pub fn answer(app: &mut App, ask: Ask, input: &str) -> Option<Cmd> {
             } else {
                 format!("untested {db}")
             };
-            let when = at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M");
+            let when = local(at);
+            let mut lines = vec![format!(
+                "Freeze {db} at {when}: Odoo stops then, nobody can log in."
+            )];
+            lines.push(match &c.estimate {
+                Ok(e) => format!(
+                    "Production back about {} ({}).",
+                    local(e.back_at(at)),
+                    e.headline()
+                ),
+                Err(none) => format!("When production is back: {none}."),
+            });
+            lines.push(format!("Type {expect:?} to confirm:"));
             app.prompt = Some(Prompt::typed(
                 Purpose::Freeze(Ask::ScheduleFreeze(at)),
                 expect.clone(),
-                vec![
-                    format!("Freeze {db} at {when}: Odoo stops then, nobody can log in."),
-                    format!("Type {expect:?} to confirm:"),
-                ],
+                lines,
             ));
             None
         }
         Ask::ScheduleFreeze(at) => {
             app.freeze.at = Some(at);
-            app.freeze.label = at
-                .with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
-                .to_string();
+            app.freeze.label = local(at);
+            app.freeze.back = app
+                .camp
+                .as_ref()
+                .and_then(|c| c.estimate.as_ref().ok())
+                .map(|e| local(e.back_at(at)));
             app.message = Some(format!(
                 "freeze scheduled: keep this screen open ({} changes the time, {} cancels)",
                 keymap::keys_of(KEYS, Action::Schedule),
@@ -215,6 +228,35 @@ pub fn answer(app: &mut App, ask: Ask, input: &str) -> Option<Cmd> {
             db,
             target: production_target(app)?,
         }),
+    }
+}
+
+fn local(t: chrono::DateTime<Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// How long production will be frozen: the estimate, step by step, or why none.
+fn estimate_lines(c: &crate::tui::model::CampView, theme: &Theme) -> Vec<Line<'static>> {
+    match &c.estimate {
+        Ok(e) => {
+            let mut out = vec![
+                Line::from(Span::styled(
+                    format!("Downtime: {}", e.headline()),
+                    theme.title(),
+                )),
+                Line::from(format!("  {}", e.compact())),
+            ];
+            for n in &e.notes {
+                out.push(Line::from(Span::styled(format!("  {n}"), theme.dim())));
+            }
+            out
+        }
+        Err(none) => vec![Line::from(Span::styled(
+            format!("Downtime: {none}"),
+            theme.dim(),
+        ))],
     }
 }
 
@@ -273,6 +315,8 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         Line::from(Span::styled("  ! testing is incomplete: Odoo warns that untested upgrades block workflows and break webshops", theme.warn()))
     });
     lines.push(Line::from(""));
+    lines.extend(estimate_lines(c, theme));
+    lines.push(Line::from(""));
     match &c.frozen_since {
         Some(since) => {
             lines.push(Line::from(Span::styled(
@@ -319,6 +363,12 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
                     ),
                     theme.warn(),
                 )));
+                if let Some(back) = &app.freeze.back {
+                    lines.push(Line::from(Span::styled(
+                        format!("Production back about {back}, by the estimate"),
+                        theme.warn(),
+                    )));
+                }
             }
             lines.push(Line::from(vec![
                 Span::styled(keymap::keys_of(KEYS, Action::Primary), theme.key()),
@@ -447,6 +497,63 @@ mod tests {
         assert_eq!(tomorrow.format("%d %H:%M").to_string(), "24 07:00");
         assert!(parse_hhmm("7", now).is_none());
     }
+    fn with_estimate(app: &mut App) {
+        let j = crate::engine::estimate::tests::test_job("template", None);
+        app.camp.as_mut().unwrap().estimate = crate::engine::estimate::estimate(Some(&j), None);
+    }
+
+    #[test]
+    fn the_freeze_screen_says_how_long_production_will_be_frozen() {
+        let mut app = app_on(Screen::Freeze);
+        let text = render(&app, 100, 30);
+        assert!(
+            text.contains("Downtime: no estimate: no finished test job"),
+            "{text}"
+        );
+        with_estimate(&mut app);
+        let text = render(&app, 100, 30);
+        assert!(
+            text.contains("production frozen about 1h 00m (estimate from the test run of 2027-01-15 08:00 UTC)"),
+            "{text}"
+        );
+        assert!(text.contains("plan 1h 00m"), "{text}");
+        insta::assert_snapshot!("estimate_100x30", text);
+    }
+
+    #[test]
+    fn scheduling_a_freeze_says_when_production_is_back() {
+        let mut app = app_on(Screen::Freeze);
+        with_estimate(&mut app);
+        update(&mut app, press(KeyCode::Char('s')));
+        typed(&mut app, "23:30");
+        update(&mut app, press(KeyCode::Enter));
+        let prompt = app
+            .prompt
+            .as_ref()
+            .expect("the typed confirmation")
+            .lines
+            .join("\n");
+        let at = parse_hhmm("23:30", chrono::Local::now()).unwrap();
+        let back = local(at + chrono::Duration::milliseconds(3_634_700));
+        assert!(
+            prompt.contains(&format!("Production back about {back}")),
+            "{prompt}"
+        );
+        typed(&mut app, "untested prod");
+        update(&mut app, press(KeyCode::Enter));
+        assert_eq!(app.freeze.back.as_deref(), Some(back.as_str()));
+        // The screen's own snapshot, with fixed local times.
+        app.freeze.label = "2026-11-18 23:30".into();
+        app.freeze.back = Some("2026-11-19 00:31".into());
+        update(&mut app, Msg::Clock(at - chrono::Duration::seconds(3725)));
+        let text = render(&app, 100, 30);
+        assert!(
+            text.contains("Production back about 2026-11-19 00:31"),
+            "{text}"
+        );
+        insta::assert_snapshot!("scheduled_back_100x30", text);
+    }
+
     #[test]
     fn a_scheduled_freeze_shows_its_countdown() {
         let mut app = app_on(Screen::Freeze);
