@@ -17,10 +17,12 @@ pub mod lock;
 pub mod openupgrade;
 pub mod plan;
 pub mod platform;
+pub mod preflight;
 pub mod production;
 mod report;
 mod runner;
 pub mod sqlfile;
+pub mod step;
 pub mod swap;
 pub mod test_job;
 
@@ -36,6 +38,7 @@ use crate::config::Config;
 use crate::pg::conn::{ConnError, ConnInfo};
 pub use events::{Event, Progress};
 pub use job::JobRecord;
+pub use step::Step;
 
 #[derive(Debug, Error)]
 pub enum EngineError {

@@ -280,7 +280,7 @@ impl Engine {
         db: &str,
         db_contract: Option<String>,
         readable: bool,
-        notes: &mut Vec<super::test_job::Note>,
+        notes: &mut Vec<super::preflight::Note>,
     ) -> Result<PlatformJob, EngineError> {
         let fail = |m: String| EngineError::Preflight(m);
         self.platform_rpc().map_err(|e| fail(e.to_string()))?;
@@ -298,7 +298,7 @@ impl Engine {
         let db_contract = db_contract.filter(|c| !c.trim().is_empty());
         let contract = match (db_contract, given) {
             (Some(d), Some(g)) if d.trim() != g.expose() => {
-                notes.push(super::test_job::Note {
+                notes.push(super::preflight::Note {
                     level: "warn",
                     text: format!(
                         "--contract differs from {db:?}'s {}: the database's is used",
@@ -315,7 +315,7 @@ impl Engine {
                 db: db.into(),
             }));
         }
-        notes.push(super::test_job::Note {
+        notes.push(super::preflight::Note {
             level: "info",
             text: format!(
                 "Odoo's upgrade platform at {}: sent are the dump (without the filestore), the contract and a public SSH key made for this request",
