@@ -20,6 +20,7 @@ pub mod production;
 mod report;
 mod runner;
 pub mod sqlfile;
+mod sqlguard;
 pub mod swap;
 pub mod test_job;
 
