@@ -155,6 +155,12 @@ fn demo_runs_a_test_upgrade_from_the_keyboard() {
     keys.write_all(b"4").unwrap();
     let text = screen.wait_for("Checklist: test", 10);
     assert!(text.contains("▶4 Checklist"), "{text}");
+    // On top, the test job's own comparison with production, marked by the tool.
+    assert!(
+        text.contains("Automatic checks  by upgrade-pilot: "),
+        "{text}"
+    );
+    assert!(text.contains("records per business model: "), "{text}");
     keys.write_all(b"7").unwrap();
     screen.wait_for("Freeze and upgrade production", 10);
     // Esc goes back where we came from: the checklist, then the test database.

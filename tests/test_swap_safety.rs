@@ -811,3 +811,136 @@ fn restore_refuses_when_the_before_filestore_name_is_taken() {
     assert_eq!(env.data_checksums(DB), original);
     assert_eq!(filestore_files(&env, DB), original_files);
 }
+
+// Review: kill -9 at each crash point of the revert of a half-done restore and
+// of a rollback's filestore moves, then the same command again: it finishes,
+// production's data and filestore are the original's, each filestore is with
+// its database, no swap is left pending.
+#[test]
+fn kill_9_at_each_revert_and_rollback_step_then_rollback_again() {
+    for (restore_at, rollback_at) in [
+        ("swap:filestore-in", "revert:db-renamed"),
+        ("swap:filestore-in", "revert:filestore-out"),
+        ("", "swap:filestore-aside"),
+        ("", "swap:filestore-in"),
+    ] {
+        let env = Env::new();
+        let (original, original_files) = ready_to_restore(&env);
+        let case = format!("{restore_at} then {rollback_at}");
+        let upgraded = status_of(&env, DB)["production"][0]["db"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| panic!("{}", status_of(&env, DB)));
+        let upgraded_files = filestore_files(&env, &upgraded);
+        if restore_at.is_empty() {
+            assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+        } else {
+            let o = env.run_env(
+                &["restore", "--db", DB, "--yes"],
+                &[("UPGRADE_PILOT_CRASH_AT", restore_at)],
+            );
+            assert_eq!(o.status.signal(), Some(9), "{case}");
+        }
+        let o = env.run_env(
+            &["rollback", "--db", DB, "--yes"],
+            &[("UPGRADE_PILOT_CRASH_AT", rollback_at)],
+        );
+        assert_eq!(o.status.signal(), Some(9), "{case}: {}", stderr(&o));
+        assert_refused(&env.run(&["unfreeze", "--db", DB]), "half done");
+        let o = env.run(&["rollback", "--db", DB, "--yes"]);
+        assert_ok(&o);
+        assert_eq!(env.data_checksums(DB), original, "{case}");
+        assert_eq!(filestore_files(&env, DB), original_files, "{case}");
+        let st = status_of(&env, DB);
+        assert!(st["swap_in_progress"].is_null(), "{case}: {st}");
+        // The upgraded database, under whatever name it now has, kept its filestore.
+        let others: Vec<String> = demo_dbs(&env).into_iter().filter(|d| d != DB).collect();
+        assert_eq!(others.len(), 1, "{case}: {others:?}");
+        assert!(!upgraded_files.is_empty());
+        assert_eq!(filestore_files(&env, &others[0]), upgraded_files, "{case}");
+    }
+}
+
+// Review: a state file another local user wrote (a state dir made by someone
+// else, or shared). Before: trusted. A campaign of production planted there,
+// owned by another user, whose journal says a restore is being reverted with
+// another database ("victim") set aside: `rollback` renamed production away and
+// put "victim" in its place. Now a state file not owned by us, or that others
+// may write, is refused in one line naming it; nothing changes.
+#[test]
+fn a_state_file_another_user_could_write_is_not_trusted() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: giving a file to another user needs root (CI runs as root)");
+        return;
+    }
+    let env = Env::new();
+    env.demo_db(DB);
+    env.demo_db("victim");
+    let original = env.data_checksums(DB);
+    let victim = env.data_checksums("victim");
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let file = std::fs::read_dir(env.state_dir().join("campaigns"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let mut camp = campaign_file(&env);
+    camp["swap"] = serde_json::json!({
+        "kind": "restore", "state": "db_renamed", "reverting": true,
+        "started_at": "2026-01-01T00:00:00Z", "prod": DB, "aside": "victim",
+        "incoming": "nowhere", "target": "17.0",
+    });
+    std::fs::write(&file, serde_json::to_vec(&camp).unwrap()).unwrap();
+    for (owner, mode) in [(65534, 0o600), (0, 0o666)] {
+        nix::unistd::chown(&file, Some(nix::unistd::Uid::from_raw(owner)), None).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        let o = env.run(&["rollback", "--db", DB, "--yes"]);
+        assert_refused(&o, &file.display().to_string());
+        assert!(stderr(&o).contains("not trusted"), "{}", stderr(&o));
+        assert!(
+            env.db_exists("victim"),
+            "{owner} {mode:o}: {:?}",
+            env.databases()
+        );
+        assert!(!env.db_exists("nowhere"));
+        assert_eq!(env.frozen_checksums(DB), original);
+        assert_eq!(env.data_checksums("victim"), victim);
+    }
+}
+
+// Review: the state dir's disk is full when `freeze` records the freeze (the
+// default backup folder lives there too). Before: production was left frozen
+// and unknown to the tool, Odoo stopped, while freeze said only "No space left".
+// Now the freeze is undone (production reopened) and the one line says so.
+#[test]
+fn a_freeze_that_cannot_be_recorded_reopens_production() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: mounting a small tmpfs needs root (CI runs as root)");
+        return;
+    }
+    let env = Env::new();
+    env.demo_db(DB);
+    let dir = env.state_dir().join("campaigns");
+    let _full = Tmpfs::mount(&dir, "16k");
+    // Fill it.
+    let _ = std::fs::write(dir.join("filler"), vec![0u8; 64 * 1024]);
+    let o = env.run(&["freeze", "--db", DB, "--yes"]);
+    assert_refused(&o, "No space left");
+    assert!(stderr(&o).contains("reopened"), "{}", stderr(&o));
+    assert!(
+        env.one::<bool>(
+            "postgres",
+            &format!("SELECT datallowconn FROM pg_database WHERE datname = '{DB}'")
+        ),
+        "production accepts connections again"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "no partial temp file: {left:?}");
+}

@@ -20,6 +20,9 @@ pub struct Item {
     /// Automatic checks (by name) that cover part of this item.
     #[serde(default)]
     pub automatic: Vec<String>,
+    /// Those checks cover all of it: nothing is left to test by hand.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fully_automatic: bool,
 }
 
 #[derive(Debug, Deserialize)]

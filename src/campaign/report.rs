@@ -174,7 +174,18 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
             .filter(|n| !n.is_empty())
             .map(|n| format!(" — {n}"))
             .unwrap_or_default();
-        md.push_str(&format!("- [{mark}] {} / {}{note}\n", i.area, i.title));
+        let covered = if i.fully_automatic {
+            format!(
+                " (fully covered by the automatic check(s) {})",
+                i.automatic.join(", ")
+            )
+        } else {
+            String::new()
+        };
+        md.push_str(&format!(
+            "- [{mark}] {} / {}{covered}{note}\n",
+            i.area, i.title
+        ));
     }
     md.push_str("\n## Modules\n\n");
     match input.inspection {

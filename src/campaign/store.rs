@@ -4,7 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -18,6 +18,10 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{path} is not trusted: {why}, so another user could have written what it says: check it, then chown it to yourself and chmod 600"
+    )]
+    Untrusted { path: PathBuf, why: String },
     #[error(
         "{path} is damaged ({detail}); a copy is kept at {backup}: repair or remove it, then run again"
     )]
@@ -59,9 +63,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .mode(0o600)
         .open(&tmp)
         .map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
+    let written = f.write_all(bytes).and_then(|_| f.sync_all());
     drop(f);
+    if let Err(e) = written {
+        // A partial temp file would hold room on a disk that is already full.
+        let _ = fs::remove_file(&tmp);
+        return Err(io(&tmp)(e));
+    }
     fs::rename(&tmp, path).map_err(io(path))?;
     // The rename is durable only once the directory is synced.
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
@@ -76,13 +84,38 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError
     write_atomic(path, &bytes)
 }
 
-/// Reads a JSON file; `Ok(None)` when it does not exist.
+/// Reads a JSON file; `Ok(None)` when it does not exist. A file another user
+/// owns, or that others may write, is refused: a journal says which databases
+/// to rename, and this process may be a superuser's.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
+    let mut f = match File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(path)(e)),
     };
+    let meta = f.metadata().map_err(io(path))?;
+    let me = nix::unistd::geteuid().as_raw();
+    let why = if meta.uid() != me {
+        Some(format!(
+            "it belongs to uid {}, not to you (uid {me})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "its mode {:o} lets others write it",
+            meta.mode() & 0o777
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        return Err(StoreError::Untrusted {
+            path: path.to_path_buf(),
+            why,
+        });
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut bytes).map_err(io(path))?;
     match serde_json::from_slice(&bytes) {
         Ok(v) => Ok(Some(v)),
         Err(e) => {

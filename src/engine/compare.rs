@@ -173,8 +173,12 @@ impl Engine {
                 .await?
             }
         };
-        let after =
+        let mut after =
             compare::snapshot(&copy, &record.work_db, self.filestore_of(&record.work_db)).await?;
+        // What the upgrade's log says it renamed or merged (a DEBUG log of openupgradelib).
+        if let Ok(f) = std::fs::File::open(job::log_path(&self.state_dir, &record.id)) {
+            after.module_moves_logged = compare::modules::moves_in_log(std::io::BufReader::new(f));
+        }
         Ok(compare::compare(&before, &after, t0).await)
     }
 

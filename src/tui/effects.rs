@@ -278,6 +278,22 @@ impl Effects {
                     let _ = tx.send(Msg::Swapped(res.map_err(|e| e.to_string())));
                 });
             }
+            Cmd::Acknowledge(db) => {
+                tokio::spawn(async move {
+                    let res = async {
+                        let Some(j) = engine.production_comparison(&db).await? else {
+                            return Ok("no upgraded copy to acknowledge".to_string());
+                        };
+                        let n = j.comparison.as_ref().map_or(0, |c| c.difference_count());
+                        engine.acknowledge_comparison(j)?;
+                        Ok::<_, crate::engine::EngineError>(format!(
+                            "{n} difference(s) acknowledged: Enter swaps into place"
+                        ))
+                    }
+                    .await;
+                    let _ = tx.send(Msg::Changed(res.map_err(|e| e.to_string())));
+                });
+            }
             Cmd::Rollback(db) => {
                 tokio::spawn(async move {
                     let res = engine
@@ -398,6 +414,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
     let items = engine.checklist_items()?;
     let last = engine.last_ready_test(&c)?;
     let comparison = last.as_ref().and_then(|j| j.comparison.clone());
+    let production = engine.production_comparison(db).await?;
     let maint = engine.conn.connect_maintenance().await?;
     let sessions = server::sessions(&maint, db).await.unwrap_or_default();
     let upgraded_ready = match c.production_jobs.last() {
@@ -455,6 +472,11 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             error: j.error.clone(),
         }),
         comparison,
+        production_acknowledged: production
+            .as_ref()
+            .and_then(|j| j.comparison_acknowledged.as_ref())
+            .map(|a| format!("by {} at {}", a.by, a.at.format("%Y-%m-%d %H:%M UTC"))),
+        production_comparison: production.and_then(|j| j.comparison),
         estimate,
         downtime,
     })

@@ -102,9 +102,51 @@ pub fn camp() -> CampView {
         sessions: Vec::new(),
         ticket: "Before production: open an Odoo support ticket of type \"An issue related to my upgrade\".".into(),
         comparison: None,
+        production_comparison: None,
+        production_acknowledged: None,
         estimate: Err(crate::engine::estimate::NO_TEST.into()),
         downtime: None,
     }
+}
+
+/// The comparison a test copy could have: one check differs, the others hold.
+pub fn comparison() -> Box<crate::odoo::compare::Comparison> {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let check = |name: &str, area: &str, diffs: &[&str]| crate::odoo::compare::CheckResult {
+        name: name.into(),
+        area: area.into(),
+        ok: diffs.is_empty(),
+        summary: if diffs.is_empty() {
+            "8 row(s) compared, all hold".into()
+        } else {
+            format!("{} account(s) differ", diffs.len())
+        },
+        differences: diffs.iter().map(|d| d.to_string()).collect(),
+        more: 0,
+        notes: Vec::new(),
+        skipped: false,
+    };
+    Box::new(crate::odoo::compare::Comparison {
+        production: "prod".into(),
+        copy: "prod_test_17.0_2026_11_23_09_30".into(),
+        at,
+        seconds: 0.4,
+        production_read_at: at,
+        checks: vec![
+            check("records per business model", "records", &[]),
+            check(
+                "journal items per account",
+                "accounting",
+                &[
+                    "My Company · 400000: debit 1200.00 → 1100.00, balance -1200.00 → -1100.00",
+                    "My Company · 101401: credit 85.67 → 81.17",
+                ],
+            ),
+            check("views kept active", "views", &[]),
+        ],
+    })
 }
 
 /// A campaign with a test copy, on `screen`.

@@ -101,6 +101,10 @@ pub struct CampView {
     pub unfinished: Option<Unfinished>,
     /// The last test copy's comparison with production (the "Automatic checks").
     pub comparison: Option<Box<crate::odoo::compare::Comparison>>,
+    /// The comparison of the production copy a restore would swap in, and who
+    /// acknowledged its differences ("by … at …"), when someone did.
+    pub production_comparison: Option<Box<crate::odoo::compare::Comparison>>,
+    pub production_acknowledged: Option<String>,
     /// How long production would be frozen, from the last finished test.
     pub estimate: Result<crate::engine::estimate::Estimate, String>,
     /// The last production job's downtime, measured.
@@ -234,6 +238,8 @@ pub enum Cmd {
         target: String,
     },
     Restore(String),
+    /// Accept the production comparison's differences before the restore.
+    Acknowledge(String),
     Rollback(String),
     /// Re-read the job file of an attached job.
     Poll(String),

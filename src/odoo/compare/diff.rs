@@ -6,7 +6,9 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::rules::{self, Mode, RowCheck};
-use super::{CheckResult, Comparison, Group, MAX_ROWS, Row, Side, Snapshot, fields, files};
+use super::{
+    CheckResult, Comparison, Group, MAX_ROWS, Row, Side, Snapshot, fields, files, modules,
+};
 
 /// Ids named per line at most.
 const MAX_IDS: usize = 12;
@@ -17,6 +19,7 @@ pub async fn compare(before: &Snapshot, after: &Snapshot, t0: Instant) -> Compar
     for c in &rules.check {
         checks.push(row_check(c, before, after));
     }
+    checks.push(modules::check(before, after));
     checks.push(custom_fields(before, after));
     let (b, a) = (before.clone(), after.clone());
     let file_problems = tokio::task::spawn_blocking(move || {
@@ -36,7 +39,7 @@ pub async fn compare(before: &Snapshot, after: &Snapshot, t0: Instant) -> Compar
     }
 }
 
-fn result(
+pub(super) fn result(
     name: &str,
     area: &str,
     lines: Vec<String>,
@@ -59,7 +62,7 @@ fn result(
 
 impl CheckResult {
     /// Not run: the data is absent, or not comparable between these series.
-    fn skip(mut self) -> CheckResult {
+    pub(super) fn skip(mut self) -> CheckResult {
         self.skipped = true;
         self
     }
@@ -216,6 +219,18 @@ fn row_check(c: &RowCheck, before: &Snapshot, after: &Snapshot) -> CheckResult {
             .skip();
         }
     };
+    if let (Some(pb), Some(ab)) = (before.bases.get(&c.name), after.bases.get(&c.name)) {
+        if pb != ab {
+            return result(
+                &c.name,
+                &c.area,
+                Vec::new(),
+                String::new(),
+                format!("not compared: production's version keeps it in {pb}, the copy's in {ab}"),
+            )
+            .skip();
+        }
+    }
     let mut lines: Vec<(String, String)> = Vec::new();
     let mut notes = Vec::new();
     let show = |r: &Row| {

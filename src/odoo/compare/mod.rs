@@ -10,6 +10,7 @@
 mod diff;
 mod fields;
 pub mod files;
+pub mod modules;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -50,8 +51,17 @@ pub struct Snapshot {
     pub version: Option<String>,
     /// Row checks, by check name.
     pub rows: BTreeMap<String, Side>,
+    /// The basis of a row check's values, where its query names one.
+    #[serde(default)]
+    pub bases: BTreeMap<String, String>,
     /// Records per business model: by "model group" key.
     pub records: BTreeMap<String, Group>,
+    /// Every module and its state.
+    #[serde(default)]
+    pub modules: BTreeMap<String, String>,
+    /// Renames and merges of modules the upgrade's log records (set on the copy's side).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub module_moves_logged: BTreeMap<String, modules::Moved>,
     /// Custom fields: "model.field" → non-empty values.
     pub fields: BTreeMap<String, i64>,
     /// Stored attachments: id → file name in the filestore and checksum.
@@ -201,11 +211,15 @@ async fn read(
         None
     };
     let mut rows = BTreeMap::new();
+    let mut bases = BTreeMap::new();
     for check in &rules.check {
         let mut found = false;
         let mut out = BTreeMap::new();
         for q in check.query.iter().filter(|q| q.applies(&schema)) {
             found = true;
+            if let Some(b) = &q.basis {
+                bases.insert(check.name.clone(), b.clone());
+            }
             let sql = q.sql_for(&schema);
             for r in client.query(sql.as_str(), &[]).await.map_err(&e)? {
                 let key: Option<String> = r.get(0);
@@ -284,6 +298,7 @@ async fn read(
         }
     }
 
+    let modules = modules::read(client, &schema).await.map_err(&e)?;
     let fields = fields::custom_fields(client, &schema).await.map_err(&e)?;
     let attachments = files::attachments(client, &schema).await.map_err(&e)?;
     Ok(Snapshot {
@@ -291,7 +306,10 @@ async fn read(
         taken_at: Utc::now(),
         version,
         rows,
+        bases,
         records,
+        modules,
+        module_moves_logged: BTreeMap::new(),
         fields,
         attachments,
         filestore,
@@ -316,6 +334,9 @@ pub fn statements(schema: &Schema) -> Vec<String> {
         }
     }
     v.extend(files::sql(schema));
+    if schema.has_column("ir_module_module", "state") {
+        v.push("SELECT name::text, coalesce(state::text, '') FROM ir_module_module".into());
+    }
     v
 }
 
@@ -338,6 +359,7 @@ pub fn check_names() -> Vec<(String, String)> {
         "records".to_string(),
     )];
     v.extend(r.check.iter().map(|c| (c.name.clone(), c.area.clone())));
+    v.push((modules::NAME.to_string(), modules::AREA.to_string()));
     v.push((fields::NAME.to_string(), "customizations".to_string()));
     v.push((files::NAME.to_string(), "files".to_string()));
     v

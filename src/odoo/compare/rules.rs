@@ -39,6 +39,10 @@ pub struct Query {
     pub requires: Vec<String>,
     #[serde(default)]
     pub unless: Vec<String>,
+    /// What the values are read from, where series keep them differently
+    /// ("valuation layers", "stock moves"): sides on other bases are not compared.
+    #[serde(default)]
+    pub basis: Option<String>,
     pub sql: String,
 }
 

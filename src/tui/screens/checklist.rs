@@ -467,10 +467,12 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         if n == app.checklist.cursor {
             selected_row = items.len();
         }
-        items.push(ListItem::new(Line::from(vec![
-            Span::styled(format!(" {sym} "), style),
-            Span::raw(format!("{}{note}", i.title)),
-        ])));
+        let mut row = vec![Span::styled(format!(" {sym} "), style)];
+        if i.fully_automatic {
+            row.push(Span::styled("(auto) ", theme.dim()));
+        }
+        row.push(Span::raw(format!("{}{note}", i.title)));
+        items.push(ListItem::new(Line::from(row)));
     }
     let mut state = ListState::default()
         .with_selected((!visible.is_empty() || !auto.is_empty()).then_some(selected_row));
@@ -526,31 +528,40 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         let mut t = vec![
             Line::from(Span::styled(i.title.clone(), theme.title())),
             Line::from(""),
-            Line::from(i.help.clone()),
         ];
+        if i.fully_automatic {
+            t.push(Line::from(Span::styled(
+                "Nothing to test by hand: the automatic checks cover all of it.",
+                theme.key(),
+            )));
+            t.push(Line::from(""));
+        }
+        t.push(Line::from(i.help.clone()));
         if let Some(n) = note {
             t.push(Line::from(""));
             t.push(Line::from(Span::styled(format!("note: {n}"), theme.key())));
         }
         // What the comparison already checked of this item; the rest is the tester's.
+        let how = if i.fully_automatic { "fully" } else { "partly" };
         for name in &i.automatic {
             let k = automatic(c).iter().find(|k| &k.name == name);
             t.push(Line::from(""));
             t.push(Line::from(match k {
                 Some(k) => Span::styled(
                     format!(
-                        "{} automatic check \"{name}\": {}",
+                        "{} automatic check \"{name}\" ({how} covers it): {}",
                         if k.ok { "✓" } else { "✗" },
                         k.summary
                     ),
                     if k.ok { theme.done() } else { theme.error() },
                 ),
                 None => Span::styled(
-                    format!("partly covered by the automatic check \"{name}\" (r runs it)"),
+                    format!("{how} covered by the automatic check \"{name}\" (r runs it)"),
                     theme.dim(),
                 ),
             }));
         }
+
         t
     });
     f.render_widget(
@@ -709,46 +720,6 @@ mod tests {
         assert_eq!(app.screen, Screen::AnomalyForm);
     }
 
-    /// The comparison a test copy could have: one check differs, the others hold.
-    fn comparison() -> Box<Comparison> {
-        let at = chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let check = |name: &str, area: &str, diffs: &[&str]| CheckResult {
-            name: name.into(),
-            area: area.into(),
-            ok: diffs.is_empty(),
-            summary: if diffs.is_empty() {
-                "8 row(s) compared, all hold".into()
-            } else {
-                format!("{} account(s) differ", diffs.len())
-            },
-            differences: diffs.iter().map(|d| d.to_string()).collect(),
-            more: 0,
-            notes: Vec::new(),
-            skipped: false,
-        };
-        Box::new(Comparison {
-            production: "prod".into(),
-            copy: "prod_test_17.0_2026_11_23_09_30".into(),
-            at,
-            seconds: 0.4,
-            production_read_at: at,
-            checks: vec![
-                check("records per business model", "records", &[]),
-                check(
-                    "journal items per account",
-                    "accounting",
-                    &[
-                        "My Company · 400000: debit 1200.00 → 1100.00, balance -1200.00 → -1100.00",
-                        "My Company · 101401: credit 85.67 → 81.17",
-                    ],
-                ),
-                check("views kept active", "views", &[]),
-            ],
-        })
-    }
-
     fn compared_app() -> App {
         let mut app = app_on(Screen::Checklist);
         app.camp.as_mut().unwrap().comparison = Some(comparison());
@@ -787,6 +758,27 @@ mod tests {
         update(&mut app, press(KeyCode::Char('j')));
         let (checklist, _) = saved(update(&mut app, press(KeyCode::Char(' '))));
         assert_eq!(checklist["views"].mark, Some(Mark::Pass));
+    }
+
+    /// An item the comparison covers entirely says so, in the list and beside it.
+    #[test]
+    fn an_item_the_comparison_fully_covers_says_so() {
+        let mut app = compared_app();
+        let c = app.camp.as_ref().unwrap();
+        let at = c
+            .visible("")
+            .iter()
+            .position(|i| i.id == "records")
+            .unwrap();
+        app.checklist.cursor = automatic(c).len() + at;
+        let text = render(&app, 80, 24);
+        assert!(text.contains("No record lost"), "{text}");
+        assert!(text.contains("(auto) No record lost"), "{text}");
+        assert!(text.contains("Nothing to test by hand"), "{text}");
+        insta::assert_snapshot!("checklist_item_fully_automatic_80x24", text);
+        // A partly covered one leaves the rest to the tester.
+        app.checklist.cursor = automatic(app.camp.as_ref().unwrap()).len();
+        assert!(!render(&app, 80, 24).contains("Nothing to test by hand"));
     }
 
     #[test]

@@ -8,9 +8,10 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::Purpose;
 use super::Room;
+use crate::odoo::compare::Comparison;
 use crate::tui::App;
 use crate::tui::keymap::{self, Entry, Key};
-use crate::tui::model::{Cmd, SwapView};
+use crate::tui::model::{CampView, Cmd, SwapView};
 use crate::tui::overlays::prompt::Prompt;
 use crate::tui::theme::Theme;
 
@@ -24,6 +25,8 @@ pub struct State {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ask {
     Restore,
+    /// The production comparison's differences, accepted before the swap.
+    Acknowledge,
     Rollback,
 }
 
@@ -71,6 +74,9 @@ pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
     let db = c.db.clone();
     match a {
         Action::Swap => match &c.restore_plan {
+            Ok(_) if open_differences(c).is_some() => {
+                app.prompt = Some(acknowledge_prompt(c));
+            }
             Ok(what) => {
                 app.prompt = Some(Prompt::typed(
                     Purpose::Restore(Ask::Restore),
@@ -107,8 +113,81 @@ pub fn answer(app: &mut App, ask: Ask) -> Option<Cmd> {
     let db = app.campaign_db()?;
     match ask {
         Ask::Restore => Some(Cmd::Restore(db)),
+        Ask::Acknowledge => Some(Cmd::Acknowledge(db)),
         Ask::Rollback => Some(Cmd::Rollback(db)),
     }
+}
+
+/// The production comparison, when it differs and nobody acknowledged it yet.
+fn open_differences(c: &CampView) -> Option<&Comparison> {
+    c.production_comparison
+        .as_deref()
+        .filter(|cmp| !cmp.ok() && c.production_acknowledged.is_none())
+}
+
+fn acknowledge_prompt(c: &CampView) -> Prompt<Purpose> {
+    let n = open_differences(c).map_or(0, |cmp| cmp.difference_count());
+    Prompt::typed(
+        Purpose::Restore(Ask::Acknowledge),
+        "acknowledge".into(),
+        vec![
+            format!(
+                "The upgraded copy differs from production in {n} row(s), listed on the screen."
+            ),
+            "Type \"acknowledge\" to accept them as expected for the upgrade:".into(),
+        ],
+    )
+}
+
+/// Differing rows shown per check on this screen (all of them: `status --json`).
+const ROWS_SHOWN: usize = 5;
+
+/// What the production copy's comparison found, before anyone swaps it in.
+fn comparison_lines(c: &CampView, theme: &Theme) -> Vec<Line<'static>> {
+    let Some(cmp) = c.production_comparison.as_deref() else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    if cmp.ok() {
+        lines.push(Line::from(Span::styled(
+            format!("✓ Compared with production: {}.", cmp.summary()),
+            theme.done(),
+        )));
+        lines.push(Line::from(""));
+        return lines;
+    }
+    lines.push(Line::from(Span::styled(
+        format!(
+            "The upgraded copy differs from production: {}.",
+            cmp.summary()
+        ),
+        theme.warn(),
+    )));
+    for check in cmp.failed() {
+        lines.push(Line::from(Span::styled(
+            format!("  ✗ {} · {}: {}", check.area, check.name, check.summary),
+            theme.error(),
+        )));
+        for d in check.differences.iter().take(ROWS_SHOWN) {
+            lines.push(Line::from(format!("      {d}")));
+        }
+        let hidden = check.differences.len().saturating_sub(ROWS_SHOWN) + check.more;
+        if hidden > 0 {
+            lines.push(Line::from(Span::styled(
+                format!("      … and {hidden} more (upgrade-pilot status --json)"),
+                theme.dim(),
+            )));
+        }
+    }
+    lines.push(match &c.production_acknowledged {
+        Some(by) => Line::from(Span::styled(format!("Acknowledged {by}."), theme.done())),
+        None => Line::from(vec![
+            Span::styled(keymap::keys_of(KEYS, Action::Swap), theme.key()),
+            Span::raw(" first asks you to acknowledge them (type \"acknowledge\"), then to swap"),
+        ]),
+    });
+    lines.push(Line::from(""));
+    lines
 }
 
 /// A restore or rollback answered: show its checks, read the campaign again.
@@ -150,6 +229,9 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             theme.done(),
         )));
         lines.push(Line::from(""));
+    }
+    if c.restore_plan.is_ok() {
+        lines.extend(comparison_lines(c, theme));
     }
     // What production's window cost, measured (so far, while still frozen).
     if let Some(d) = &c.downtime {
@@ -279,5 +361,64 @@ mod tests {
             update(&mut app, press(KeyCode::Enter)),
             Some(Cmd::Rollback("prod".into()))
         );
+    }
+
+    /// Before the swap, the production copy's differences are listed, and
+    /// Enter asks to acknowledge them (typed) before it offers the swap.
+    #[test]
+    fn the_production_comparison_is_listed_and_acknowledged_before_the_swap() {
+        let mut app = app_on(Screen::Restore);
+        let c = app.camp.as_mut().unwrap();
+        c.restore_plan =
+            Ok("\"prod\" → \"prod_before_17.0\", \"prod_upgrade_17.0\" → \"prod\"".into());
+        c.production_comparison = Some(comparison());
+        let text = render(&app, 80, 24);
+        assert!(
+            text.contains("differs from production: 1 of 3 checks differ (2 row(s))"),
+            "{text}"
+        );
+        assert!(
+            text.contains("✗ accounting · journal items per account"),
+            "{text}"
+        );
+        assert!(text.contains("400000: debit 1200.00 → 1100.00"), "{text}");
+        insta::assert_snapshot!("restore_differences_80x24", text);
+
+        update(&mut app, press(KeyCode::Enter));
+        let p = app.prompt.as_ref().expect("Enter asks first");
+        assert_eq!(p.expect.as_deref(), Some("acknowledge"));
+        typed(&mut app, "acknowledge");
+        assert_eq!(
+            update(&mut app, press(KeyCode::Enter)),
+            Some(Cmd::Acknowledge("prod".into()))
+        );
+        // Acknowledged (the campaign read again says by whom): Enter offers the swap.
+        app.camp.as_mut().unwrap().production_acknowledged =
+            Some("by tester at 2026-11-23 10:05 UTC".into());
+        let text = render(&app, 80, 24);
+        assert!(text.contains("Acknowledged by tester"), "{text}");
+        update(&mut app, press(KeyCode::Enter));
+        typed(&mut app, "prod");
+        assert_eq!(
+            update(&mut app, press(KeyCode::Enter)),
+            Some(Cmd::Restore("prod".into()))
+        );
+    }
+
+    #[test]
+    fn a_comparison_that_holds_asks_nothing_more() {
+        let mut app = app_on(Screen::Restore);
+        let c = app.camp.as_mut().unwrap();
+        c.restore_plan = Ok("prod → prod_before, prod_upgrade → prod".into());
+        let mut cmp = comparison();
+        cmp.checks.retain(|k| k.ok);
+        c.production_comparison = Some(cmp);
+        let text = render(&app, 80, 24);
+        assert!(
+            text.contains("✓ Compared with production: all 2 checks hold"),
+            "{text}"
+        );
+        update(&mut app, press(KeyCode::Enter));
+        assert_eq!(app.prompt.as_ref().unwrap().expect.as_deref(), Some("prod"));
     }
 }
