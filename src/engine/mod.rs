@@ -16,10 +16,12 @@ pub mod leftovers;
 pub mod lock;
 pub mod openupgrade;
 pub mod plan;
+pub mod preflight;
 pub mod production;
 mod report;
 mod runner;
 pub mod sqlfile;
+pub mod step;
 pub mod swap;
 pub mod test_job;
 
@@ -35,6 +37,7 @@ use crate::config::Config;
 use crate::pg::conn::{ConnError, ConnInfo};
 pub use events::{Event, Progress};
 pub use job::JobRecord;
+pub use step::Step;
 
 #[derive(Debug, Error)]
 pub enum EngineError {

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::emit::Emitter;
 use super::job::{self, JobRecord};
 use super::plan::{PlanError, ReadyPlan, RunCtx};
-use super::test_job::Note;
+use super::preflight::Note;
 use super::{Engine, EngineError};
 use crate::campaign::anomaly::Draft;
 use crate::config::OdooInstall;

@@ -750,7 +750,7 @@ pub(super) async fn stale(
     again: &str,
 ) -> Result<Option<Stale>, EngineError> {
     let taken = job
-        .step("clone")
+        .step(super::step::Step::Clone)
         .and_then(|s| s.started_at)
         .unwrap_or(job.created_at);
     let copy = &job.work_db;

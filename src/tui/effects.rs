@@ -13,7 +13,7 @@ use crate::campaign;
 use crate::engine::Engine;
 use crate::engine::JobHandle;
 use crate::engine::clone::CloneChoice;
-use crate::engine::job;
+use crate::engine::job::{self, SeenStatus};
 use crate::engine::openupgrade::EngineChoice;
 use crate::engine::production::{self, ProductionRequest};
 use crate::engine::swap::{SwapOutcome, describe, rollback_warning};
@@ -112,9 +112,9 @@ impl Effects {
                             return;
                         }
                     };
-                    let connect = engine.conn.psql_line(&prepared.record.work_db);
+                    let connect = engine.conn.psql_line(&prepared.job.record.work_db);
                     let handle = engine.start_test(prepared);
-                    let steps = STEPS.iter().map(|s| s.to_string()).collect();
+                    let steps = STEPS.to_vec();
                     follow(
                         handle,
                         tx,
@@ -149,9 +149,9 @@ impl Effects {
                             return;
                         }
                     };
-                    let connect = engine.conn.psql_line(&prepared.record.work_db);
+                    let connect = engine.conn.psql_line(&prepared.job.record.work_db);
                     let handle = engine.start_production(prepared);
-                    let steps = production::STEPS.iter().map(|s| s.to_string()).collect();
+                    let steps = production::STEPS.to_vec();
                     follow(
                         handle,
                         tx,
@@ -464,7 +464,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             target: j.target.clone(),
             work_db: j.work_db.clone(),
             state: if j.pid == std::process::id() {
-                "interrupted"
+                SeenStatus::Interrupted
             } else {
                 j.effective_status()
             },
