@@ -2,6 +2,7 @@
 //! hands back a [`JobHandle`] that the TUI and the CLI consume alike.
 
 pub mod backup;
+pub mod child;
 pub mod clone;
 pub mod compare;
 pub mod downtime;
