@@ -614,3 +614,35 @@ fn dir_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+#[test]
+fn a_slow_line_arrives_whole_unless_the_window_closes_first() {
+    let (_env, dump, p, ch) = setup(json!({}));
+    let size: u64 = dir_bytes(&dump).iter().map(|(_, b)| b.len() as u64).sum();
+    let rate = size / 2;
+    p.knob("throttle", json!({ "upload": rate }));
+    let created = create(&p, &ch, "test");
+    let token = created["token"].as_str().unwrap();
+    let id = created["request_id"].as_u64().unwrap();
+    let port = ch.trust(&transfer(&p, token, "upload"));
+    let began = std::time::Instant::now();
+    assert!(ch.upload(&p, port, &dump).status.success());
+    // At `rate` bytes a second the dump cannot take less than about two seconds.
+    assert!(
+        began.elapsed() >= Duration::from_millis(1500),
+        "{:?} for {size} bytes at {rate}/s",
+        began.elapsed()
+    );
+    assert_eq!(dir_bytes(&p.received_dump(id)), dir_bytes(&dump));
+
+    // The script's "5 minutes timeout": a window that closes cuts what still runs.
+    std::fs::remove_dir_all(p.received_dump(id)).unwrap();
+    p.set_knobs(json!({"pause": {"upload": 1000}, "window_seconds": 2}));
+    let port = ch.trust(&transfer(&p, token, "upload"));
+    let out = ch.upload(&p, port, &dump);
+    assert!(!out.status.success(), "the window did not cut the transfer");
+    p.wait_for("the window expiring", WAIT, |e| {
+        e["event"] == "window-expired" && e["request_id"] == id
+    });
+    assert_ne!(dir_bytes(&p.received_dump(id)), dir_bytes(&dump));
+}

@@ -2,6 +2,7 @@
 //! hands back a [`JobHandle`] that the TUI and the CLI consume alike.
 
 pub mod backup;
+pub mod child;
 pub mod clone;
 pub mod compare;
 pub mod downtime;
@@ -22,6 +23,7 @@ pub mod production;
 mod report;
 mod runner;
 pub mod sqlfile;
+mod sqlguard;
 pub mod step;
 pub mod swap;
 pub mod test_job;

@@ -209,14 +209,14 @@ impl Effects {
                         let _ = log.parent().map(crate::campaign::store::ensure_dir);
                         let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
                         let err = out.try_clone().map_err(|e| e.to_string())?;
-                        let child = tokio::process::Command::new(&plan.argv[0])
-                            .args(&plan.argv[1..])
+                        let mut cmd = tokio::process::Command::new(&plan.argv[0]);
+                        cmd.args(&plan.argv[1..])
                             .envs(plan.env.iter().cloned())
                             .stdin(std::process::Stdio::null())
                             .stdout(out)
-                            .stderr(err)
-                            .process_group(0)
-                            .kill_on_drop(true)
+                            .stderr(err);
+                        // Quitting stops it (kill on drop); so does a SIGKILL of the TUI.
+                        let child = crate::engine::child::die_with_us(&mut cmd)
                             .spawn()
                             .map_err(|e| format!("cannot start Odoo {}: {e}", plan.series))?;
                         *slot = Some(child);
