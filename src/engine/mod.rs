@@ -22,6 +22,7 @@ pub mod production;
 mod report;
 mod runner;
 pub mod sqlfile;
+mod sqlguard;
 pub mod step;
 pub mod swap;
 pub mod test_job;
