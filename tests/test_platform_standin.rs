@@ -646,3 +646,47 @@ fn a_slow_line_arrives_whole_unless_the_window_closes_first() {
     });
     assert_ne!(dir_bytes(&p.received_dump(id)), dir_bytes(&dump));
 }
+
+#[test]
+fn the_knobs_shape_what_the_platform_answers() {
+    let (env, dump, p, ch) = setup(json!({
+        "contracts": ["M2026-DEMO"], "info": "Your subscription ends soon",
+        "neutralize": false, "stages": 5,
+    }));
+    p.knob("host_uri", json!(format!("localhost:{}", p.https_port)));
+    let mut other = json!({"contract": "M-OTHER", "target": "17.0", "aim": "test",
+        "actuator": "cli", "env_vars": [], "ssh_key": ch.public_key(), "api_version": "0.2"});
+    assert!(error_of(&p.call("upgrade/request/create", other.clone())).contains("M-OTHER"));
+    other["contract"] = json!("M2026-DEMO");
+    let created = p.result("upgrade/request/create", other);
+    assert_eq!(created["info"], "Your subscription ends soon");
+    assert_eq!(
+        created["assigned_host_uri"],
+        format!("localhost:{}", p.https_port)
+    );
+
+    // A test request that comes back NOT neutralized: the client must check.
+    let (token, _) = upload_and_process(&p, &ch, &dump, "test");
+    assert_eq!(follow(&p, &token)["status"], "done");
+    let log = String::from_utf8(p.logs(&token, None).body).unwrap();
+    assert!(log.contains("stage 5/5"), "{log}");
+    let started = transfer(&p, &token, "download");
+    let name = started["dump_name"].as_str().unwrap().to_string();
+    let port = ch.trust(&started);
+    let dest = env.dir.path().join("result");
+    std::fs::create_dir_all(&dest).unwrap();
+    assert!(ch.download(&p, port, &name, &dest).status.success());
+    restore(&env, "not_neutralized", &dest.join(&name));
+    let n: i64 = env.one(
+        "not_neutralized",
+        "SELECT count(*) FROM ir_config_parameter WHERE key = 'database.is_neutralized'",
+    );
+    assert_eq!(n, 0);
+
+    p.knob("cancel", json!(true));
+    let (token, _) = upload_and_process(&p, &ch, &dump, "test");
+    assert_eq!(follow(&p, &token)["status"], "cancelled");
+    assert_eq!(status(&p, &token)["archived"], false);
+    p.knob("archived", json!(true));
+    assert_eq!(status(&p, &token)["archived"], true);
+}
