@@ -133,11 +133,11 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         return;
     };
     let serving = app.serving.as_ref().filter(|s| s.db == rec.work_db);
-    // Room for the serve lines: its hint, or where the served copy opens.
-    let height = if serving.is_some() { 12 } else { 10 };
+    // Room for the serve lines (its hint, or where the served copy opens) and the platform's.
+    let height = 10 + if serving.is_some() { 2 } else { 0 } + u16::from(rec.platform.is_some());
     let [info, table] =
         Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area);
-    let lines = vec![
+    let mut lines = vec![
         Line::from(vec![
             Span::styled("Test database ready: ", theme.done()),
             Span::styled(rec.work_db.clone(), theme.title()),
@@ -158,7 +158,17 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         )),
         Line::from("Next: test it in Odoo (reports, sales, stock, invoices, website)."),
     ];
-    let mut lines = lines;
+    // Upgraded by Odoo's platform: its request, and its own report of the upgrade.
+    if let Some(p) = &rec.platform {
+        let request = p.request_id().unwrap_or("?");
+        lines.push(Line::from(vec![
+            Span::styled("Odoo     ", theme.title()),
+            Span::raw(match &p.report {
+                Some(r) => format!("upgrade request {request}, report: {}", r.display()),
+                None => format!("upgrade request {request} (no report came back)"),
+            }),
+        ]));
+    }
     match serving {
         Some(s) => {
             lines.push(Line::from(vec![
@@ -253,6 +263,30 @@ mod serve_tests {
     use crate::tui::model::Msg;
     use crate::tui::update::update;
     use crossterm::event::KeyCode;
+
+    #[test]
+    fn a_copy_from_odoo_s_platform_links_its_report() {
+        let mut app = ready_app();
+        app.screen = Screen::Ready;
+        let Some(j) = app.job.as_mut() else {
+            panic!("a job on the ready screen")
+        };
+        let Some(Ok(rec)) = j.result.as_mut() else {
+            panic!("a ready record")
+        };
+        let report = "/var/lib/upgrade-pilot/platform/j1/upgrade-report.html";
+        rec.platform = Some(Box::new(crate::engine::platform::PlatformJob {
+            aim: crate::odoo::platform::Aim::Test,
+            url: crate::odoo::platform::DEFAULT_URL.into(),
+            contract: None,
+            request: None,
+            upload_dir: None,
+            upload_bytes: None,
+            report: Some(report.into()),
+        }));
+        let screen = render(&app, 120, 30);
+        assert!(screen.contains(&format!("report: {report}")), "{screen}");
+    }
 
     #[test]
     fn s_serves_the_ready_test_copy() {
