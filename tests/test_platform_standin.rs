@@ -614,3 +614,79 @@ fn dir_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+#[test]
+fn a_slow_line_arrives_whole_unless_the_window_closes_first() {
+    let (_env, dump, p, ch) = setup(json!({}));
+    let size: u64 = dir_bytes(&dump).iter().map(|(_, b)| b.len() as u64).sum();
+    let rate = size / 2;
+    p.knob("throttle", json!({ "upload": rate }));
+    let created = create(&p, &ch, "test");
+    let token = created["token"].as_str().unwrap();
+    let id = created["request_id"].as_u64().unwrap();
+    let port = ch.trust(&transfer(&p, token, "upload"));
+    let began = std::time::Instant::now();
+    assert!(ch.upload(&p, port, &dump).status.success());
+    // At `rate` bytes a second the dump cannot take less than about two seconds.
+    assert!(
+        began.elapsed() >= Duration::from_millis(1500),
+        "{:?} for {size} bytes at {rate}/s",
+        began.elapsed()
+    );
+    assert_eq!(dir_bytes(&p.received_dump(id)), dir_bytes(&dump));
+
+    // The script's "5 minutes timeout": a window that closes cuts what still runs.
+    std::fs::remove_dir_all(p.received_dump(id)).unwrap();
+    p.set_knobs(json!({"pause": {"upload": 1000}, "window_seconds": 2}));
+    let port = ch.trust(&transfer(&p, token, "upload"));
+    let out = ch.upload(&p, port, &dump);
+    assert!(!out.status.success(), "the window did not cut the transfer");
+    p.wait_for("the window expiring", WAIT, |e| {
+        e["event"] == "window-expired" && e["request_id"] == id
+    });
+    assert_ne!(dir_bytes(&p.received_dump(id)), dir_bytes(&dump));
+}
+
+#[test]
+fn the_knobs_shape_what_the_platform_answers() {
+    let (env, dump, p, ch) = setup(json!({
+        "contracts": ["M2026-DEMO"], "info": "Your subscription ends soon",
+        "neutralize": false, "stages": 5,
+    }));
+    p.knob("host_uri", json!(format!("localhost:{}", p.https_port)));
+    let mut other = json!({"contract": "M-OTHER", "target": "17.0", "aim": "test",
+        "actuator": "cli", "env_vars": [], "ssh_key": ch.public_key(), "api_version": "0.2"});
+    assert!(error_of(&p.call("upgrade/request/create", other.clone())).contains("M-OTHER"));
+    other["contract"] = json!("M2026-DEMO");
+    let created = p.result("upgrade/request/create", other);
+    assert_eq!(created["info"], "Your subscription ends soon");
+    assert_eq!(
+        created["assigned_host_uri"],
+        format!("localhost:{}", p.https_port)
+    );
+
+    // A test request that comes back NOT neutralized: the client must check.
+    let (token, _) = upload_and_process(&p, &ch, &dump, "test");
+    assert_eq!(follow(&p, &token)["status"], "done");
+    let log = String::from_utf8(p.logs(&token, None).body).unwrap();
+    assert!(log.contains("stage 5/5"), "{log}");
+    let started = transfer(&p, &token, "download");
+    let name = started["dump_name"].as_str().unwrap().to_string();
+    let port = ch.trust(&started);
+    let dest = env.dir.path().join("result");
+    std::fs::create_dir_all(&dest).unwrap();
+    assert!(ch.download(&p, port, &name, &dest).status.success());
+    restore(&env, "not_neutralized", &dest.join(&name));
+    let n: i64 = env.one(
+        "not_neutralized",
+        "SELECT count(*) FROM ir_config_parameter WHERE key = 'database.is_neutralized'",
+    );
+    assert_eq!(n, 0);
+
+    p.knob("cancel", json!(true));
+    let (token, _) = upload_and_process(&p, &ch, &dump, "test");
+    assert_eq!(follow(&p, &token)["status"], "cancelled");
+    assert_eq!(status(&p, &token)["archived"], false);
+    p.knob("archived", json!(true));
+    assert_eq!(status(&p, &token)["archived"], true);
+}

@@ -195,20 +195,7 @@ fn a_full_backup_disk_stops_the_job_and_leaves_no_partial_backup() {
     env.demo_db(DB);
     let plan = env.demo_plan();
     let backups = env.state_dir().join("backups");
-    std::fs::create_dir_all(&backups).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
-        .arg(&backups)
-        .status()
-        .unwrap();
-    assert!(mounted.success());
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let guard = Unmount(backups.clone());
+    let guard = Tmpfs::mount(&backups, "16k");
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
     let o = env.run(&[
         "production",

@@ -209,10 +209,7 @@ pub fn frame(_ctx: &mut Ctx) -> color_eyre::Result<()> {
     use upgrade_pilot::tui::update as app;
     use upgrade_pilot::tui::{App, model::Msg};
     let mut app = App::new("db:5432".into(), vec!["17.0".into()]);
-    let steps = upgrade_pilot::engine::test_job::STEPS
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let steps = upgrade_pilot::engine::test_job::STEPS.to_vec();
     app::update(
         &mut app,
         Msg::JobStarted {

@@ -63,9 +63,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .mode(0o600)
         .open(&tmp)
         .map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
+    let written = f.write_all(bytes).and_then(|_| f.sync_all());
     drop(f);
+    if let Err(e) = written {
+        // A partial temp file would hold room on a disk that is already full.
+        let _ = fs::remove_file(&tmp);
+        return Err(io(&tmp)(e));
+    }
     fs::rename(&tmp, path).map_err(io(path))?;
     // The rename is durable only once the directory is synced.
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))

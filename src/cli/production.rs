@@ -93,16 +93,16 @@ pub async fn production(
     }
     let prepared = engine.prepare_production(&req).await?;
     if !as_json {
-        let verb = if prepared.resumed {
+        let verb = if prepared.job.resumed {
             "resuming"
         } else {
             "creating"
         };
         err(&format!(
             "{verb} the upgraded copy {:?} of frozen {:?} (to {})",
-            prepared.record.work_db, req.db, prepared.target
+            prepared.job.record.work_db, req.db, prepared.job.target
         ));
-        for n in &prepared.notes {
+        for n in &prepared.job.notes {
             err(&format!("  [{}] {}", n.level, n.text));
         }
     }

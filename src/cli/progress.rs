@@ -41,7 +41,7 @@ pub async fn follow(mut handle: JobHandle, quiet: bool) -> Result<JobRecord, Eng
         tokio::select! {
             ev = handle.events.recv() => match ev {
                 Some(Event::StepStarted { step }) => {
-                    if let Some(b) = &bar { b.set_prefix(step.clone()); b.set_position(0); b.reset_elapsed(); }
+                    if let Some(b) = &bar { b.set_prefix(step.as_str()); b.set_position(0); b.reset_elapsed(); }
                     else { say(format!("{step} …")); }
                 }
                 Some(Event::StepFinished { step, seconds }) => say(format!("✓ {step:<17} {seconds:>7.2}s")),

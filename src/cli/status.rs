@@ -7,10 +7,6 @@ use crate::engine::job::{self, JobRecord};
 use crate::engine::swap::{describe, half_done_message, rollback_warning};
 use crate::engine::{Engine, downtime};
 
-pub fn effective_status(j: &JobRecord) -> &'static str {
-    j.effective_status()
-}
-
 fn production_jobs(engine: &Engine, c: &campaign::Campaign) -> Result<Vec<JobRecord>> {
     let mut out = Vec::new();
     for id in &c.production_jobs {
@@ -96,7 +92,7 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
     }
     let job_json = |j: &JobRecord| {
         json!({
-            "job": j.id, "kind": j.kind, "status": effective_status(j), "db": j.work_db, "test_db": j.work_db,
+            "job": j.id, "kind": j.kind, "status": j.effective_status(), "db": j.work_db, "test_db": j.work_db,
             "target": j.target, "error": j.error, "backup": j.backup,
             "comparison": j.comparison, "comparison_acknowledged": j.comparison_acknowledged,
             "steps": j.steps.iter().map(|s| json!({"name": s.name, "status": s.status, "seconds": s.seconds})).collect::<Vec<_>>(),
@@ -159,7 +155,7 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
                 "  test {} → {}  {:<11} {}/{} steps  {}",
                 j.id,
                 j.target,
-                effective_status(&j),
+                j.effective_status(),
                 done,
                 j.steps.len(),
                 j.work_db
@@ -195,7 +191,7 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
                 "  production {} → {}  {:<11} {}",
                 j.id,
                 j.target,
-                effective_status(&j),
+                j.effective_status(),
                 j.work_db
             ));
             if let Some(d) = downtime::of(&j, downtime::reopening(c, &j), chrono::Utc::now()) {

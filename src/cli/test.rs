@@ -22,20 +22,20 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
         return dry_run(&req, &prepared, as_json);
     }
     if !as_json {
-        let verb = if prepared.resumed {
+        let verb = if prepared.job.resumed {
             "resuming"
         } else {
             "creating"
         };
         err(&format!(
             "{verb} test copy {:?} of {:?} ({} → {}), {}",
-            prepared.record.work_db,
+            prepared.job.record.work_db,
             req.db,
             prepared.inspection.series,
-            prepared.target,
+            prepared.job.target,
             prepared.why
         ));
-        for n in &prepared.notes {
+        for n in &prepared.job.notes {
             err(&format!("  [{}] {}", n.level, n.text));
         }
     }
@@ -98,8 +98,9 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
         }
         if !record.anomaly_drafts.is_empty() {
             out(&format!(
-                "  {} anomaly draft(s) from the hop's errors: keep or drop them on the Anomalies screen",
-                record.anomaly_drafts.len()
+                "  {} anomaly draft(s) from the hop's errors: keep or drop them on the Anomalies screen or with upgrade-pilot anomalies --db {} --keep N / --drop N",
+                record.anomaly_drafts.len(),
+                record.source_db
             ));
             for d in &record.anomaly_drafts {
                 out(&format!("    #{} {}", d.id, d.title()));
@@ -122,31 +123,31 @@ fn dry_run(req: &TestRequest, p: &PreparedTest, as_json: bool) -> Result<i32> {
             "dry_run": true,
             "source_db": req.db,
             "source_version": p.inspection.base_version,
-            "target_version": p.target.to_string(),
-            "test_db": p.record.work_db,
-            "plan": p.plan.name,
-            "openupgrade": p.record.openupgrade,
-            "notes": p.notes,
+            "target_version": p.job.target.to_string(),
+            "test_db": p.job.record.work_db,
+            "plan": p.job.plan.name,
+            "openupgrade": p.job.record.openupgrade,
+            "notes": p.job.notes,
         }));
         return Ok(0);
     }
     out(&format!(
         "dry run: would copy {:?} ({}) to {:?}, neutralize it, then run {}:",
-        req.db, p.inspection.series, p.record.work_db, p.plan.name
+        req.db, p.inspection.series, p.job.record.work_db, p.job.plan.name
     ));
-    if p.record.openupgrade.is_empty() {
-        for h in &p.plan.hops {
+    if p.job.record.openupgrade.is_empty() {
+        for h in &p.job.plan.hops {
             for s in &h.steps {
                 out(&format!("  hop → {}: step {}", h.to, s.name));
             }
         }
     } else {
-        for l in crate::engine::openupgrade::describe(&p.record.openupgrade) {
+        for l in crate::engine::openupgrade::describe(&p.job.record.openupgrade) {
             out(&format!("  {l}"));
         }
         out("  (the password reaches Odoo only through PGPASSWORD or ~/.pgpass)");
     }
-    for n in &p.notes {
+    for n in &p.job.notes {
         out(&format!("  [{}] {}", n.level, n.text));
     }
     out("nothing was made");

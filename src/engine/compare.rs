@@ -10,15 +10,14 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::emit::Emitter;
-use super::events::Event;
 use super::job::{self, JobRecord};
+use super::runner::Runner;
+use super::step::Step;
 use super::{Engine, EngineError};
 use crate::campaign::store;
 use crate::odoo::compare::{self, Comparison, Snapshot};
 use crate::odoo::filestore;
 use crate::pg::ident::{check_db_name, file_name_for};
-
-pub const STEP: &str = "compare";
 
 /// Who accepted the production comparison's differences before the restore.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -128,31 +127,31 @@ impl Engine {
     pub(super) async fn compare_step(
         &self,
         record: &mut JobRecord,
-        emit: &Emitter,
-        current: &mut String,
+        run: &mut Runner<'_>,
     ) -> Result<(), EngineError> {
-        *current = STEP.into();
-        let t0 = self.begin(record, STEP, emit)?;
-        emit.event(Event::StepStarted { step: STEP.into() }).await;
-        let detail = match self.compare_job(record).await {
-            Ok(c) => {
-                let line = c.summary();
-                for check in c.failed() {
-                    emit.log(format!(
-                        "compare: {} ({}): {}",
-                        check.name, check.area, check.summary
-                    ));
+        let emit = run.cx.emit;
+        run.step(record, Step::Compare, None, async |record| {
+            Ok(match self.compare_job(record).await {
+                Ok(c) => {
+                    let line = c.summary();
+                    for check in c.failed() {
+                        emit.log(format!(
+                            "compare: {} ({}): {}",
+                            check.name, check.area, check.summary
+                        ));
+                    }
+                    record.comparison = Some(Box::new(c));
+                    line
                 }
-                record.comparison = Some(Box::new(c));
-                line
-            }
-            Err(e) => {
-                emit.log(format!("warning: comparison with production not made: {e}"));
-                record.comparison = None;
-                format!("not compared: {e}")
-            }
-        };
-        self.finish(record, STEP, t0, detail, emit).await
+                Err(e) => {
+                    emit.log(format!("warning: comparison with production not made: {e}"));
+                    record.comparison = None;
+                    format!("not compared: {e}")
+                }
+            })
+        })
+        .await?;
+        Ok(())
     }
 
     async fn compare_job(&self, record: &JobRecord) -> Result<Comparison, EngineError> {

@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::job::{JobRecord, StepStatus};
+use super::step::Step;
 use crate::campaign::Swap;
 
 /// Steps of the production job that run alongside the others: their time is
 /// not production's window, except what they outlast the rest by.
-pub const ALONGSIDE: &[&str] = &[];
+pub const ALONGSIDE: &[Step] = &[];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Part {
@@ -115,14 +116,14 @@ pub fn of(job: &JobRecord, reopen: Option<&Swap>, now: DateTime<Utc>) -> Option<
             (None, _) => from,
         };
         let t = s.seconds.unwrap_or_else(|| secs(from, to));
-        if ALONGSIDE.contains(&s.name.as_str()) {
+        if ALONGSIDE.contains(&s.name) {
             alongside.push(Part {
-                what: s.name.clone(),
+                what: s.name.to_string(),
                 seconds: t,
             });
             continue;
         }
-        push(&s.name, t);
+        push(s.name.as_str(), t);
         last_end = last_end.max(to);
     }
     // A step run alongside that ended after the others held the job open.
@@ -209,7 +210,7 @@ mod tests {
             work_db: "prod_upgrade_17.0".into(),
             plan: std::path::Path::new("plan.toml"),
             clone_method: "template",
-            steps: &["preflight", "clone", "plan", "verify"],
+            steps: &[Step::Preflight, Step::Clone, Step::Plan, Step::Verify],
             source_uuid: None,
         });
         j.frozen_at = Some(t(0));

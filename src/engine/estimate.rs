@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::downtime::span;
 use super::job::{JobRecord, JobStatus, StepStatus};
+use super::step::Step;
 
 /// One step of the production window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -88,7 +89,7 @@ pub fn estimate(test: Option<&JobRecord>, size_now: Option<i64>) -> Result<Estim
     let test = test
         .filter(|t| t.status == JobStatus::Ready)
         .ok_or_else(|| NO_TEST.to_string())?;
-    let timed = |name: &str| {
+    let timed = |name: Step| {
         test.step(name)
             .filter(|s| s.status == StepStatus::Done)
             .and_then(|s| s.seconds)
@@ -123,14 +124,14 @@ pub fn estimate(test: Option<&JobRecord>, size_now: Option<i64>) -> Result<Estim
         })
     };
     step(
-        "preflight",
-        timed("preflight"),
+        Step::Preflight.as_str(),
+        timed(Step::Preflight),
         "as the test took it".into(),
     );
     let snapshot = test.clone_method.as_deref() == Some("snapshot");
     step(
-        "clone",
-        timed("clone").map(scaled),
+        Step::Clone.as_str(),
+        timed(Step::Clone).map(scaled),
         if snapshot {
             // Frozen production is copied as a template: the live test's
             // snapshot copy is what it cannot be slower than.
@@ -139,25 +140,33 @@ pub fn estimate(test: Option<&JobRecord>, size_now: Option<i64>) -> Result<Estim
             by_size.into()
         },
     );
-    step("backup", None, "not timed: a test takes no backup".into());
+    step(
+        Step::Backup.as_str(),
+        None,
+        "not timed: a test takes no backup".into(),
+    );
     let hops: Vec<String> = test
         .hops
         .iter()
         .map(|h| format!("{} → {} {}", h.from, h.to, span(h.seconds)))
         .collect();
     step(
-        "plan",
-        timed("plan"),
+        Step::Plan.as_str(),
+        timed(Step::Plan),
         if hops.is_empty() {
             "as the test ran it".into()
         } else {
             format!("as the test ran it: {}", hops.join(", "))
         },
     );
-    step("verify", timed("verify"), "as the test took it".into());
     step(
-        super::compare::STEP,
-        timed(super::compare::STEP).map(scaled),
+        Step::Verify.as_str(),
+        timed(Step::Verify),
+        "as the test took it".into(),
+    );
+    step(
+        Step::Compare.as_str(),
+        timed(Step::Compare).map(scaled),
         by_size.into(),
     );
     step(
@@ -215,13 +224,13 @@ pub(crate) mod tests {
             source_uuid: None,
         });
         for (name, t) in [
-            ("preflight", 0.2),
-            ("clone", 30.0),
-            ("neutralize", 1.0),
-            ("plan", 3600.0),
-            ("neutralize_again", 1.0),
-            ("verify", 0.5),
-            ("compare", 4.0),
+            (Step::Preflight, 0.2),
+            (Step::Clone, 30.0),
+            (Step::Neutralize, 1.0),
+            (Step::Plan, 3600.0),
+            (Step::NeutralizeAgain, 1.0),
+            (Step::Verify, 0.5),
+            (Step::Compare, 4.0),
         ] {
             let s = j.step_mut(name).unwrap();
             s.status = StepStatus::Done;

@@ -3,19 +3,22 @@
 
 use serde::Serialize;
 
+use super::step::Step;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Event {
-    StepStarted { step: String },
-    StepFinished { step: String, seconds: f64 },
-    StepSkipped { step: String, why: String },
-    StepFailed { step: String, error: String },
+    StepStarted { step: Step },
+    StepFinished { step: Step, seconds: f64 },
+    StepSkipped { step: Step, why: String },
+    StepFailed { step: Step, error: String },
     Warning(String),
     Log(String),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Progress {
-    pub step: String,
+    /// None before the first step begins.
+    pub step: Option<Step>,
     /// 0-based index of the current step.
     pub index: usize,
     pub count: usize,

@@ -185,7 +185,22 @@ impl Engine {
             activity,
             adopted,
         });
-        campaign::save_engine(&self.state_dir, &camp)?;
+        if let Err(e) = campaign::save_engine(&self.state_dir, &camp) {
+            // A freeze the tool does not know of sends the user in circles:
+            // undone, unless it was frozen before this run.
+            if adopted {
+                return Err(e.into());
+            }
+            allow(&maint, db).await?;
+            let odoo = if hook.is_some() {
+                " (the stop hook ran: start Odoo again)"
+            } else {
+                ""
+            };
+            return Err(fail(format!(
+                "the freeze of {db:?} could not be recorded ({e}), so it was undone: {db:?} is reopened{odoo}; make room or fix the state dir, then freeze again"
+            )));
+        }
         tracing::info!(db, ended, adopted, "frozen");
         Ok(FreezeReport {
             db: db.to_string(),

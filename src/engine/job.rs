@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::step::Step;
 use crate::campaign::store::{self, StoreError};
 use crate::odoo::neutralize::{ByModule, Report};
 use crate::odoo::verify::Check;
@@ -37,9 +38,30 @@ pub enum StepStatus {
     Skipped,
 }
 
+/// A job's status as seen now ([`JobRecord::effective_status`]): what the
+/// front ends show and decide on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::Display)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum SeenStatus {
+    Running,
+    /// Marked running, but its process is gone.
+    Interrupted,
+    Ready,
+    Failed,
+    Cancelled,
+    Discarded,
+}
+
+impl SeenStatus {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepRecord {
-    pub name: String,
+    pub name: Step,
     pub status: StepStatus,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -145,7 +167,7 @@ pub struct NewJob<'a> {
     pub work_db: String,
     pub plan: &'a Path,
     pub clone_method: &'a str,
-    pub steps: &'a [&'a str],
+    pub steps: &'a [Step],
     pub source_uuid: Option<String>,
 }
 
@@ -207,24 +229,24 @@ impl JobRecord {
         self
     }
 
-    pub fn step(&self, name: &str) -> Option<&StepRecord> {
+    pub fn step(&self, name: Step) -> Option<&StepRecord> {
         self.steps.iter().find(|s| s.name == name)
     }
 
-    pub fn step_mut(&mut self, name: &str) -> Option<&mut StepRecord> {
+    pub fn step_mut(&mut self, name: Step) -> Option<&mut StepRecord> {
         self.steps.iter_mut().find(|s| s.name == name)
     }
 
-    /// The status as seen now: a "running" job whose process is gone was
+    /// The status as seen now: a running job whose process is gone was
     /// interrupted (kill -9, reboot).
-    pub fn effective_status(&self) -> &'static str {
+    pub fn effective_status(&self) -> SeenStatus {
         match self.status {
-            JobStatus::Running if self.process_alive() => "running",
-            JobStatus::Running => "interrupted",
-            JobStatus::Ready => "ready",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-            JobStatus::Discarded => "discarded",
+            JobStatus::Running if self.process_alive() => SeenStatus::Running,
+            JobStatus::Running => SeenStatus::Interrupted,
+            JobStatus::Ready => SeenStatus::Ready,
+            JobStatus::Failed => SeenStatus::Failed,
+            JobStatus::Cancelled => SeenStatus::Cancelled,
+            JobStatus::Discarded => SeenStatus::Discarded,
         }
     }
 
@@ -232,7 +254,7 @@ impl JobRecord {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), None).is_ok()
     }
 
-    pub fn is_done(&self, name: &str) -> bool {
+    pub fn is_done(&self, name: Step) -> bool {
         self.step(name)
             .is_some_and(|s| s.status == StepStatus::Done)
     }
@@ -258,11 +280,11 @@ pub fn load(state: &Path, id: &str) -> Result<Option<JobRecord>, StoreError> {
     store::read_json(&path(state, id))
 }
 
-pub fn steps(names: &[&str]) -> Vec<StepRecord> {
+pub fn steps(names: &[Step]) -> Vec<StepRecord> {
     names
         .iter()
-        .map(|n| StepRecord {
-            name: n.to_string(),
+        .map(|&name| StepRecord {
+            name,
             status: StepStatus::Pending,
             started_at: None,
             finished_at: None,

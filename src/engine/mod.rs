@@ -2,6 +2,7 @@
 //! hands back a [`JobHandle`] that the TUI and the CLI consume alike.
 
 pub mod backup;
+pub mod child;
 pub mod clone;
 pub mod compare;
 pub mod downtime;
@@ -16,10 +17,13 @@ pub mod leftovers;
 pub mod lock;
 pub mod openupgrade;
 pub mod plan;
+pub mod preflight;
 pub mod production;
 mod report;
 mod runner;
 pub mod sqlfile;
+mod sqlguard;
+pub mod step;
 pub mod swap;
 pub mod test_job;
 
@@ -35,6 +39,7 @@ use crate::config::Config;
 use crate::pg::conn::{ConnError, ConnInfo};
 pub use events::{Event, Progress};
 pub use job::JobRecord;
+pub use step::Step;
 
 #[derive(Debug, Error)]
 pub enum EngineError {

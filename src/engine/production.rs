@@ -4,18 +4,17 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::clone::CloneMethod;
 use super::emit::Emitter;
-use super::events::Event;
 use super::job::{self, JobKind, JobRecord};
-use super::lock::{self, JobLock};
-use super::plan::{self, Plan, ReadyPlan};
-use super::test_job::Note;
+use super::plan::{Plan, ReadyPlan};
+use super::preflight::{Earlier, Note, PreparedJob, beyond_table_note, fail};
+use super::runner::{JobCtx, Runner, keep_checks};
+use super::step::Step;
 use super::{Engine, EngineError, JobHandle, backup};
 use crate::campaign;
 use crate::odoo::inspect::human_size;
@@ -24,13 +23,13 @@ use crate::odoo::{filestore, golive, verify};
 use crate::pg::ident::check_db_name;
 use crate::pg::server;
 
-pub const STEPS: [&str; 6] = [
-    "preflight",
-    "clone",
-    "backup",
-    "plan",
-    "verify",
-    super::compare::STEP,
+pub const STEPS: [Step; 6] = [
+    Step::Preflight,
+    Step::Clone,
+    Step::Backup,
+    Step::Plan,
+    Step::Verify,
+    Step::Compare,
 ];
 
 #[derive(Debug, Clone)]
@@ -46,20 +45,9 @@ pub struct ProductionRequest {
     pub engine: super::openupgrade::EngineChoice,
 }
 
+/// What preflight found; the job starts from it.
 pub struct PreparedProduction {
-    pub record: JobRecord,
-    pub plan: ReadyPlan,
-    pub notes: Vec<Note>,
-    pub resumed: bool,
-    pub target: Series,
-    major: u32,
-    maint: Client,
-    lock: JobLock,
-    preflight_seconds: f64,
-}
-
-fn fail(msg: impl Into<String>) -> EngineError {
-    EngineError::Preflight(msg.into())
+    pub job: PreparedJob,
 }
 
 impl Engine {
@@ -67,23 +55,14 @@ impl Engine {
         &self,
         req: &ProductionRequest,
     ) -> Result<PreparedProduction, EngineError> {
-        let t0 = Instant::now();
         check_db_name(&req.db).map_err(|e| fail(e.to_string()))?;
         let target = Series::parse_target(&req.target).map_err(|e| fail(e.to_string()))?;
-        let maint = self.conn.connect_maintenance().await?;
-        if !server::db_exists(&maint, &req.db).await? {
-            return Err(fail(format!(
-                "database {:?} does not exist on {}: check --db",
-                req.db,
-                self.conn.server()
-            )));
-        }
-        let major = server::server_major(&maint).await?;
-        let lock = lock::acquire(&self.conn, &req.db).await?;
-        self.refuse_half_done_swap(&maint, &req.db).await?;
+        let held = self.hold(&req.db).await?;
+        let (maint, major) = (&held.maint, held.major);
+        self.refuse_half_done_swap(maint, &req.db).await?;
         let key = self.server_key().await?;
         let mut camp = campaign::load_or_new(&self.state_dir, &key, &req.db)?;
-        let frozen = !server::allows_connections(&maint, &req.db).await?;
+        let frozen = !server::allows_connections(maint, &req.db).await?;
         let freeze = match (&camp.freeze, frozen) {
             (Some(f), true) => f.clone(),
             _ => {
@@ -103,35 +82,31 @@ impl Engine {
                 req.db
             )));
         }
-        let rights = server::role_rights(&maint).await?;
+        let rights = server::role_rights(maint).await?;
         if !rights.superuser && !rights.createdb {
             return Err(fail(format!(
                 "role {:?} cannot create databases: as a superuser run ALTER ROLE \"{}\" CREATEDB",
                 rights.name, rights.name
             )));
         }
-        if !rights.superuser && !server::can_own(&maint, &req.db).await? {
+        if !rights.superuser && !server::can_own(maint, &req.db).await? {
             return Err(fail(format!(
                 "role {:?} does not own {:?}: connect as its owner (db_user in odoo.conf) or a superuser, so the upgraded copy keeps production's owner",
                 rights.name, req.db
             )));
         }
         let mut notes = Vec::new();
-        if let Some(n) = super::test_job::beyond_table_note(target) {
-            notes.push(n);
-        }
+        notes.extend(beyond_table_note(target));
         let noted = notes.len();
+        let earlier = Earlier {
+            jobs: &camp.production_jobs,
+            source: &req.db,
+            target,
+            name: None,
+            discard: req.discard,
+        };
         let resume = self
-            .resume_or_discard(
-                &maint,
-                major,
-                &camp.production_jobs,
-                &req.db,
-                target,
-                None,
-                req.discard,
-                &mut notes,
-            )
+            .resume_or_discard(maint, major, earlier, &mut notes)
             .await?;
         // A copy taken under an earlier freeze, or before production was
         // reopened by hand, misses what was written since: restore would
@@ -139,7 +114,7 @@ impl Engine {
         // crash reset the statistics, it is resumed: restore decides.)
         let resume = match resume {
             Some(j) => match super::swap::stale(
-                &maint,
+                maint,
                 &req.db,
                 &freeze,
                 &j,
@@ -153,7 +128,7 @@ impl Engine {
                         level: "info",
                         text: format!("{why} (job {} discarded, its copy dropped)", j.id),
                     });
-                    self.discard(&maint, major, j, &req.db).await?;
+                    self.discard(maint, major, j, &req.db).await?;
                     None
                 }
                 _ => Some(j),
@@ -173,7 +148,7 @@ impl Engine {
         let work_db = match &resume {
             Some(j) => j.work_db.clone(),
             None => {
-                self.pick_name(&maint, &req.db, "upgrade", target, None, &mut notes)
+                self.pick_name(maint, &req.db, "upgrade", target, None, &mut notes)
                     .await?
             }
         };
@@ -190,9 +165,9 @@ impl Engine {
         for path in plan.imports() {
             super::import::check(path, &pg_restore).map_err(|e| fail(e.to_string()))?;
         }
-        let size = server::db_size(&maint, &req.db).await?;
+        let size = server::db_size(maint, &req.db).await?;
         // The copy and its backup.
-        self.check_disk(&maint, &rights, size * 2, &mut notes)
+        self.check_disk(maint, &rights, size * 2, &mut notes)
             .await?;
         match &self.data_dir {
             Some(dd) if !filestore::path(dd, &req.db).is_dir() => notes.push(Note {
@@ -227,20 +202,12 @@ impl Engine {
         record.source_bytes = Some(size);
         self.register(&mut camp, &record)?;
         Ok(PreparedProduction {
-            record,
-            plan,
-            notes,
-            resumed,
-            target,
-            major,
-            maint,
-            lock,
-            preflight_seconds: t0.elapsed().as_secs_f64(),
+            job: held.into_job(record, plan, notes, resumed, target),
         })
     }
 
     pub fn start_production(&self, prepared: PreparedProduction) -> JobHandle {
-        let id = prepared.record.id.clone();
+        let id = prepared.job.record.id.clone();
         self.spawn_job(id, STEPS.len(), move |engine, emit, token| async move {
             engine.run_production(prepared, emit, token).await
         })
@@ -252,57 +219,31 @@ impl Engine {
         emit: Arc<Emitter>,
         cancel: CancellationToken,
     ) -> Result<JobRecord, EngineError> {
-        let PreparedProduction {
-            mut record,
-            plan,
-            notes,
-            major,
-            maint,
-            lock,
-            preflight_seconds,
-            target,
-            ..
-        } = p;
-        let _lock = lock;
-        Self::log_notes(&notes, &emit);
-        let mut current = String::new();
-        let result = self
-            .production_steps(
-                &mut record,
-                &plan,
-                major,
-                &maint,
-                target,
-                preflight_seconds,
-                &emit,
-                &cancel,
-                &mut current,
-            )
-            .await;
-        self.settle(record, result, &maint, major, &cancel, current, &emit)
-            .await
+        self.run_job(p.job, &emit, &cancel, async |record, run| {
+            self.production_steps(record, run).await
+        })
+        .await
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn production_steps(
         &self,
         record: &mut JobRecord,
-        plan: &ReadyPlan,
-        major: u32,
-        maint: &Client,
-        target: Series,
-        preflight_seconds: f64,
-        emit: &Emitter,
-        cancel: &CancellationToken,
-        current: &mut String,
+        run: &mut Runner<'_>,
     ) -> Result<(), EngineError> {
+        let JobCtx {
+            maint,
+            major,
+            target,
+            emit,
+            cancel,
+            ..
+        } = run.cx;
         let work = record.work_db.clone();
 
-        self.preflight_step(record, preflight_seconds, emit, current)
-            .await?;
+        run.preflight(record).await?;
         // What the server says of production as the copy is taken: restore
         // compares it, to refuse the copy if production was reopened since.
-        if !record.is_done("clone") {
+        if !record.is_done(Step::Clone) {
             record.source_activity = super::freeze::activity_of(maint, &record.source_db)
                 .await?
                 .map(Box::new);
@@ -310,130 +251,69 @@ impl Engine {
         // Frozen: nobody is connected, so the template copy is safe and fastest.
         let why = "production is frozen: template copy";
         let cloned = self
-            .clone_step(
-                record,
-                CloneMethod::Template,
-                why,
-                maint,
-                major,
-                emit,
-                cancel,
-                current,
-            )
+            .clone_step(record, run, CloneMethod::Template, why)
             .await?;
         self.production_facts(record, maint, major).await?;
         // Production's side of the comparison: the frozen production, read from its copy.
-        if !record.is_done("plan") || !cloned {
+        if !record.is_done(Step::Plan) || !cloned {
             self.compare_baseline(record, !cloned, emit).await;
         }
 
-        *current = "backup".into();
-        if record.is_done("backup")
+        let taken = record.is_done(Step::Backup)
             && cloned
-            && record.backup.as_ref().is_some_and(|b| b.dump.is_dir())
-        {
-            emit.event(Event::StepSkipped {
-                step: current.clone(),
-                why: "backup taken before".into(),
-            })
-            .await;
-        } else {
-            let t0 = self.begin(record, "backup", emit)?;
-            emit.event(Event::StepStarted {
-                step: current.clone(),
-            })
-            .await;
-            // One folder per job: a later job never overwrites this one's backup.
-            let dir = backup::default_dir(&self.state_dir).join(&record.id);
-            let fs_root = self.data_dir.as_ref().map(|d| d.join("filestore"));
-            let fs = fs_root
-                .as_deref()
-                .filter(|r| r.join(&work).is_dir())
-                .map(|r| (r, std::path::Path::new(work.as_str())));
-            // A killed run's pg_dump may still write where this backup goes.
-            super::leftovers::end(maint, &self.conn, &work, emit).await?;
-            super::emit::pause_point("during:backup").await;
-            let jobs = self.config.clone.jobs;
-            let (b, notes) =
-                backup::backup(&self.conn, major, &work, &dir, fs, jobs, cancel).await?;
-            for n in notes {
-                emit.warn(format!("backup: {n}")).await;
-            }
-            emit.log(format!(
-                "backup {} ({})",
-                b.dump.display(),
-                human_size(b.bytes as i64)
-            ));
-            record.backup = Some(b);
-            self.finish(
-                record,
-                "backup",
-                t0,
-                format!("pg_dump -Fd -Z1 -j {jobs}, checked with pg_restore --list"),
-                emit,
-            )
-            .await?;
-        }
+            && record.backup.as_ref().is_some_and(|b| b.dump.is_dir());
+        run.step(
+            record,
+            Step::Backup,
+            taken.then_some("backup taken before"),
+            async |record| {
+                // One folder per job: a later job never overwrites this one's backup.
+                let dir = backup::default_dir(&self.state_dir).join(&record.id);
+                let fs_root = self.data_dir.as_ref().map(|d| d.join("filestore"));
+                let fs = fs_root
+                    .as_deref()
+                    .filter(|r| r.join(&work).is_dir())
+                    .map(|r| (r, std::path::Path::new(work.as_str())));
+                // A killed run's pg_dump may still write where this backup goes.
+                super::leftovers::end(maint, &self.conn, &work, emit).await?;
+                super::emit::pause_point("during:backup").await;
+                let jobs = self.config.clone.jobs;
+                let (b, notes) =
+                    backup::backup(&self.conn, major, &work, &dir, fs, jobs, cancel).await?;
+                for n in notes {
+                    emit.warn(format!("backup: {n}")).await;
+                }
+                emit.log(format!(
+                    "backup {} ({})",
+                    b.dump.display(),
+                    human_size(b.bytes as i64)
+                ));
+                record.backup = Some(b);
+                Ok(format!(
+                    "pg_dump -Fd -Z1 -j {jobs}, checked with pg_restore --list"
+                ))
+            },
+        )
+        .await?;
 
-        if cancel.is_cancelled() {
-            return Err(EngineError::Cancelled);
-        }
-        *current = "plan".into();
-        let t0 = self.begin(record, "plan", emit)?;
-        emit.event(Event::StepStarted {
-            step: current.clone(),
-        })
-        .await;
-        let outcomes = std::sync::Mutex::new(Vec::new());
-        let hop_log = job::log_path(&self.state_dir, &format!("{}-hop", record.id));
-        let ctx = plan::RunCtx {
-            conn: &self.conn,
-            db: &work,
-            data_dir: self.data_dir.as_deref(),
-            emit,
-            cancel,
-            outcomes: Some(&outcomes),
-            hop_log: Some(&hop_log),
-        };
-        let ran = plan::run(plan, &ctx).await;
-        let outcomes = outcomes.into_inner().unwrap_or_default();
-        self.record_hops(record, outcomes, None, emit)?;
-        ran?;
-        self.finish(record, "plan", t0, String::new(), emit).await?;
+        self.plan_step(record, run, None).await?;
 
-        *current = "verify".into();
-        let t0 = self.begin(record, "verify", emit)?;
-        emit.event(Event::StepStarted {
-            step: current.clone(),
+        run.step(record, Step::Verify, None, async |record| {
+            let c = self.conn.connect(&work).await?;
+            let mut checks = verify::upgraded(&c, &work, target).await?;
+            let golive = golive_checks(&c, record).await?;
+            let verdict = match refusal(&golive) {
+                Some(why) => format!("{work:?} must not become production: {why}"),
+                None => format!(
+                    "{work:?} is not ready to restore (fix the plan and run production again)"
+                ),
+            };
+            checks.extend(golive);
+            keep_checks(record, checks, &verdict)?;
+            Ok("ready to restore".into())
         })
-        .await;
-        let c = self.conn.connect(&work).await?;
-        let mut checks = verify::upgraded(&c, &work, target).await?;
-        let golive = golive_checks(&c, record).await?;
-        let refused = refusal(&golive);
-        checks.extend(golive);
-        let failed: Vec<String> = checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect();
-        record.checks = checks;
-        if let Some(why) = refused {
-            return Err(EngineError::Verify(format!(
-                "{}; {work:?} must not become production: {why}",
-                failed.join("; ")
-            )));
-        }
-        if !failed.is_empty() {
-            return Err(EngineError::Verify(format!(
-                "{}; {work:?} is not ready to restore (fix the plan and run production again)",
-                failed.join("; ")
-            )));
-        }
-        self.finish(record, "verify", t0, "ready to restore".into(), emit)
-            .await?;
-        self.compare_step(record, emit, current).await?;
-        Ok(())
+        .await?;
+        self.compare_step(record, run).await
     }
 }
 
@@ -492,11 +372,7 @@ impl Engine {
         let c = self.conn.connect(&job.work_db).await?;
         let checks = golive_checks(&c, job).await?;
         if let Some(why) = refusal(&checks) {
-            let found: Vec<String> = checks
-                .iter()
-                .filter(|c| !c.ok)
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect();
+            let found = verify::failures(&checks);
             return Err(fail(format!(
                 "refusing to restore {:?}: {}; it must not become production: {why}",
                 job.work_db,
@@ -516,7 +392,7 @@ impl Engine {
         major: u32,
     ) -> Result<(), EngineError> {
         let untouched = record
-            .step("plan")
+            .step(Step::Plan)
             .is_none_or(|s| s.status == job::StepStatus::Pending);
         if !untouched {
             return Ok(());

@@ -1,9 +1,11 @@
-//! What every job does around its own steps: marking a step begun and finished
-//! in the job file (with the crash points tests use), and settling the outcome:
-//! ready, failed (resumable), or cancelled (the half-made copy dropped).
+//! What every job does around its own steps, written once: the [`Runner`]
+//! skips a step done before, marks it begun and finished in the job file (with
+//! the crash and pause points tests use), honours a cancel between steps, and
+//! settles the outcome: ready, failed (resumable), or cancelled (the half-made
+//! copy dropped). The steps both jobs share (preflight, clone, plan) live here.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::sync::{mpsc, watch};
@@ -14,29 +16,169 @@ use super::clone::CloneMethod;
 use super::emit::{Emitter, crash_point, pause_point};
 use super::events::{Event, Progress};
 use super::job::{self, JobRecord, JobStatus, StepStatus};
-use super::test_job::Note;
+use super::plan::ReadyPlan;
+use super::preflight::{Note, PreparedJob};
+use super::step::Step;
 use super::{Engine, EngineError, JobHandle, clone, plan};
 use crate::odoo::filestore;
 use crate::odoo::inspect::human_size;
+use crate::odoo::verify::{self, Check};
+use crate::odoo::version::Series;
 use crate::pg::server;
 
-impl Engine {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn settle(
+/// What the steps of a running job read: where it runs and how it reports.
+#[derive(Clone, Copy)]
+pub(super) struct JobCtx<'a> {
+    pub maint: &'a Client,
+    pub major: u32,
+    pub plan: &'a ReadyPlan,
+    pub target: Series,
+    pub emit: &'a Emitter,
+    pub cancel: &'a CancellationToken,
+}
+
+/// Runs a job's steps one after the other, the same way for every job.
+pub(super) struct Runner<'a> {
+    engine: &'a Engine,
+    pub cx: JobCtx<'a>,
+    /// The step under way: a failure is recorded against it.
+    current: Step,
+    /// Preflight ran before the job started; its step is recorded with this time.
+    preflight: Duration,
+}
+
+impl<'a> Runner<'a> {
+    /// What preflight noted goes to the job's log first.
+    pub fn new(engine: &'a Engine, cx: JobCtx<'a>, preflight_seconds: f64, notes: &[Note]) -> Self {
+        for n in notes {
+            cx.emit.log(format!("preflight [{}] {}", n.level, n.text));
+        }
+        Runner {
+            engine,
+            cx,
+            current: Step::Preflight,
+            preflight: Duration::from_secs_f64(preflight_seconds),
+        }
+    }
+
+    /// One step: skipped when `skip` gives a reason (done before), else begun,
+    /// run, and finished with the detail `body` returns. Returns whether it ran.
+    pub async fn step(
+        &mut self,
+        record: &mut JobRecord,
+        step: Step,
+        skip: Option<&str>,
+        body: impl AsyncFnOnce(&mut JobRecord) -> Result<String, EngineError>,
+    ) -> Result<bool, EngineError> {
+        self.run(record, step, skip, Duration::ZERO, body).await
+    }
+
+    async fn run(
+        &mut self,
+        record: &mut JobRecord,
+        step: Step,
+        skip: Option<&str>,
+        before: Duration,
+        body: impl AsyncFnOnce(&mut JobRecord) -> Result<String, EngineError>,
+    ) -> Result<bool, EngineError> {
+        self.current = step;
+        let emit = self.cx.emit;
+        if let Some(why) = skip {
+            emit.event(Event::StepSkipped {
+                step,
+                why: why.into(),
+            })
+            .await;
+            return Ok(false);
+        }
+        // A cancel asked for during the last step ends the job here.
+        if self.cx.cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
+        }
+        let t0 = self.begin(record, step)?;
+        emit.event(Event::StepStarted { step }).await;
+        let detail = body(record).await?;
+        let t0 = t0.checked_sub(before).unwrap_or(t0);
+        self.finish(record, step, t0, detail).await?;
+        Ok(true)
+    }
+
+    fn begin(&self, record: &mut JobRecord, step: Step) -> Result<Instant, EngineError> {
+        crash_point(&format!("before:{step}"));
+        let idx = record
+            .steps
+            .iter()
+            .position(|s| s.name == step)
+            .unwrap_or(0);
+        self.cx.emit.progress(|p| {
+            p.step = Some(step);
+            p.index = idx;
+            p.fraction = None;
+            p.detail.clear();
+        });
+        if let Some(s) = record.step_mut(step) {
+            s.status = StepStatus::Running;
+            s.started_at = Some(Utc::now());
+            s.finished_at = None;
+            s.detail.clear();
+        }
+        job::save(&self.engine.state_dir, record)?;
+        Ok(Instant::now())
+    }
+
+    async fn finish(
         &self,
+        record: &mut JobRecord,
+        step: Step,
+        t0: Instant,
+        detail: String,
+    ) -> Result<(), EngineError> {
+        let seconds = t0.elapsed().as_secs_f64();
+        if let Some(s) = record.step_mut(step) {
+            s.status = StepStatus::Done;
+            s.finished_at = Some(Utc::now());
+            s.seconds = Some(seconds);
+            s.detail = detail;
+        }
+        job::save(&self.engine.state_dir, record)?;
+        self.cx
+            .emit
+            .event(Event::StepFinished { step, seconds })
+            .await;
+        crash_point(&format!("after:{step}"));
+        Ok(())
+    }
+
+    /// The preflight step: its checks ran before the job started; recorded with their time.
+    pub async fn preflight(&mut self, record: &mut JobRecord) -> Result<(), EngineError> {
+        let skip = record.is_done(Step::Preflight).then_some("done before");
+        let before = self.preflight;
+        self.run(record, Step::Preflight, skip, before, async |_| {
+            Ok(String::new())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The job's end: ready, or failed (resumable), or cancelled (the
+    /// half-made copy dropped). The failure is recorded against the current step.
+    pub async fn settle(
+        self,
         mut record: JobRecord,
         result: Result<(), EngineError>,
-        maint: &Client,
-        major: u32,
-        cancel: &CancellationToken,
-        current: String,
-        emit: &Emitter,
     ) -> Result<JobRecord, EngineError> {
+        let Runner {
+            engine,
+            cx,
+            current,
+            ..
+        } = self;
+        let emit = cx.emit;
         match result {
             Ok(()) => {
                 record.status = JobStatus::Ready;
                 record.finished_at = Some(Utc::now());
-                job::save(&self.state_dir, &record)?;
+                job::save(&engine.state_dir, &record)?;
                 emit.log(format!("{:?} is ready", record.work_db));
                 Ok(record)
             }
@@ -46,7 +188,7 @@ impl Engine {
                 } else {
                     e
                 };
-                let cancelled = cancel.is_cancelled()
+                let cancelled = cx.cancel.is_cancelled()
                     || matches!(
                         e,
                         EngineError::Cancelled
@@ -55,8 +197,8 @@ impl Engine {
                     );
                 if cancelled {
                     // Half-made copy: drop it; it never reached "ready".
-                    let _ = server::drop_db(maint, &record.work_db, major).await;
-                    if let Some(dd) = &self.data_dir {
+                    let _ = server::drop_db(cx.maint, &record.work_db, cx.major).await;
+                    if let Some(dd) = &engine.data_dir {
                         let _ = filestore::remove(dd, &record.work_db);
                     }
                     record.status = JobStatus::Cancelled;
@@ -68,14 +210,14 @@ impl Engine {
                 } else {
                     e.to_string()
                 };
-                if let Some(s) = record.step_mut(&current) {
+                if let Some(s) = record.step_mut(current) {
                     s.status = StepStatus::Failed;
                     s.finished_at = Some(Utc::now());
                     s.detail = msg.clone();
                 }
                 record.error = Some(msg.clone());
                 record.finished_at = Some(Utc::now());
-                job::save(&self.state_dir, &record)?;
+                job::save(&engine.state_dir, &record)?;
                 emit.event(Event::StepFailed {
                     step: current,
                     error: msg,
@@ -85,187 +227,194 @@ impl Engine {
             }
         }
     }
+}
 
-    pub(super) fn begin(
-        &self,
-        record: &mut JobRecord,
-        step: &str,
-        emit: &Emitter,
-    ) -> Result<Instant, EngineError> {
-        crash_point(&format!("before:{step}"));
-        let idx = record
-            .steps
-            .iter()
-            .position(|s| s.name == step)
-            .unwrap_or(0);
-        emit.progress(|p| {
-            p.step = step.to_string();
-            p.index = idx;
-            p.fraction = None;
-            p.detail.clear();
-        });
-        if let Some(s) = record.step_mut(step) {
-            s.status = StepStatus::Running;
-            s.started_at = Some(Utc::now());
-            s.finished_at = None;
-            s.detail.clear();
-        }
-        job::save(&self.state_dir, record)?;
-        Ok(Instant::now())
+/// The verify step's end: the checks kept in the job; a failed one fails the
+/// step, its message followed by `verdict` (what it means, what to do).
+pub(super) fn keep_checks(
+    record: &mut JobRecord,
+    checks: Vec<Check>,
+    verdict: &str,
+) -> Result<(), EngineError> {
+    let failed = verify::failures(&checks);
+    record.checks = checks;
+    if failed.is_empty() {
+        return Ok(());
     }
+    Err(EngineError::Verify(format!(
+        "{}; {verdict}",
+        failed.join("; ")
+    )))
+}
 
-    pub(super) async fn finish(
+impl Engine {
+    /// A job from start to end: its steps (`steps`), then its outcome settled.
+    pub(super) async fn run_job(
         &self,
-        record: &mut JobRecord,
-        step: &str,
-        t0: Instant,
-        detail: String,
+        job: PreparedJob,
         emit: &Emitter,
-    ) -> Result<(), EngineError> {
-        let seconds = t0.elapsed().as_secs_f64();
-        if let Some(s) = record.step_mut(step) {
-            s.status = StepStatus::Done;
-            s.finished_at = Some(Utc::now());
-            s.seconds = Some(seconds);
-            s.detail = detail;
-        }
-        job::save(&self.state_dir, record)?;
-        emit.event(Event::StepFinished {
-            step: step.to_string(),
-            seconds,
-        })
-        .await;
-        crash_point(&format!("after:{step}"));
-        Ok(())
-    }
-
-    /// The preflight step: already done before the job started; recorded with its time.
-    pub(super) async fn preflight_step(
-        &self,
-        record: &mut JobRecord,
-        preflight_seconds: f64,
-        emit: &Emitter,
-        current: &mut String,
-    ) -> Result<(), EngineError> {
-        *current = "preflight".into();
-        if record.is_done("preflight") {
-            emit.event(Event::StepSkipped {
-                step: current.clone(),
-                why: "done before".into(),
-            })
-            .await;
-            return Ok(());
-        }
-        let t0 = self.begin(record, "preflight", emit)?;
-        emit.event(Event::StepStarted {
-            step: current.clone(),
-        })
-        .await;
-        let since = t0
-            .checked_sub(std::time::Duration::from_secs_f64(preflight_seconds))
-            .unwrap_or(t0);
-        self.finish(record, "preflight", since, String::new(), emit)
-            .await
+        cancel: &CancellationToken,
+        steps: impl AsyncFnOnce(&mut JobRecord, &mut Runner<'_>) -> Result<(), EngineError>,
+    ) -> Result<JobRecord, EngineError> {
+        let PreparedJob {
+            mut record,
+            plan,
+            notes,
+            major,
+            maint,
+            lock,
+            preflight_seconds,
+            target,
+            ..
+        } = job;
+        // Held until the job ends.
+        let _lock = lock;
+        let cx = JobCtx {
+            maint: &maint,
+            major,
+            plan: &plan,
+            target,
+            emit,
+            cancel,
+        };
+        let mut run = Runner::new(self, cx, preflight_seconds, &notes);
+        let result = steps(&mut record, &mut run).await;
+        run.settle(record, result).await
     }
 
     /// The clone step of both jobs: the database copy, then the filestore as
     /// hard links. A copy left by a killed run is half-made: dropped and redone.
     /// Returns whether an earlier run had made the copy already.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn clone_step(
         &self,
         record: &mut JobRecord,
+        run: &mut Runner<'_>,
         method: CloneMethod,
         why: &str,
-        maint: &Client,
-        major: u32,
-        emit: &Emitter,
-        cancel: &CancellationToken,
-        current: &mut String,
     ) -> Result<bool, EngineError> {
-        *current = "clone".into();
+        let JobCtx {
+            maint,
+            major,
+            emit,
+            cancel,
+            ..
+        } = run.cx;
         let (src, work) = (record.source_db.clone(), record.work_db.clone());
-        if record.is_done("clone") && server::db_exists(maint, &work).await? {
-            emit.event(Event::StepSkipped {
-                step: current.clone(),
-                why: "copy made before".into(),
-            })
-            .await;
-            return Ok(true);
-        }
-        let t0 = self.begin(record, "clone", emit)?;
-        emit.event(Event::StepStarted {
-            step: current.clone(),
-        })
-        .await;
-        // A killed run's CREATE DATABASE or pg_dump/pg_restore may still run:
-        // ended first, or they would race this run (issue 10, case 9).
-        super::leftovers::end(maint, &self.conn, &work, emit).await?;
-        if server::db_exists(maint, &work).await? {
-            emit.log(format!(
-                "dropping the half-made copy {work:?} left by an interrupted run"
-            ));
-            server::drop_db(maint, &work, major).await?;
-        }
-        emit.log(why.to_string());
-        match method {
-            CloneMethod::Template => {
-                clone::template_copy(maint, &src, &work, major, cancel).await?
-            }
-            CloneMethod::Snapshot => {
-                clone::snapshot_copy(
-                    &self.conn,
-                    maint,
-                    clone::Snapshot {
-                        src: &src,
-                        dst: &work,
-                        major,
-                        jobs: self.config.clone.jobs,
-                        scratch: Some(&clone::scratch_root(&self.state_dir)),
-                    },
-                    emit,
-                    cancel,
-                )
-                .await?
-            }
-        }
-        crash_point("during:clone");
-        pause_point("during:clone").await;
-        record.clone_method = Some(method.as_str().into());
-        if let Some(dd) = &self.data_dir {
-            let from = filestore::path(dd, &src);
-            if from.is_dir() {
-                filestore::remove(dd, &work).map_err(|e| EngineError::Io(e.to_string()))?;
-                let to = filestore::path(dd, &work);
-                let stats = filestore::link_tree(&from, &to).map_err(|e| {
-                    EngineError::Io(format!("filestore copy to {}: {e}", to.display()))
-                })?;
-                let how = if stats.copied == 0 {
-                    "hard links"
-                } else {
-                    "copies"
-                };
-                record.filestore = Some(to.display().to_string());
+        let made_before = record.is_done(Step::Clone) && server::db_exists(maint, &work).await?;
+        let skip = made_before.then_some("copy made before");
+        run.step(record, Step::Clone, skip, async |record| {
+            // A killed run's CREATE DATABASE or pg_dump/pg_restore may still run:
+            // ended first, or they would race this run (issue 10, case 9).
+            super::leftovers::end(maint, &self.conn, &work, emit).await?;
+            if server::db_exists(maint, &work).await? {
                 emit.log(format!(
-                    "filestore: {} files, {} ({how})",
-                    stats.files,
-                    human_size(stats.bytes as i64)
+                    "dropping the half-made copy {work:?} left by an interrupted run"
                 ));
-                // Never a file dropped silently: links and odd entries are said.
-                for n in stats.link_notes() {
-                    emit.warn(format!("filestore: {n}")).await;
+                server::drop_db(maint, &work, major).await?;
+            }
+            emit.log(why.to_string());
+            match method {
+                CloneMethod::Template => {
+                    clone::template_copy(maint, &src, &work, major, cancel).await?
+                }
+                CloneMethod::Snapshot => {
+                    clone::snapshot_copy(
+                        &self.conn,
+                        maint,
+                        clone::Snapshot {
+                            src: &src,
+                            dst: &work,
+                            major,
+                            jobs: self.config.clone.jobs,
+                            scratch: Some(&clone::scratch_root(&self.state_dir)),
+                        },
+                        emit,
+                        cancel,
+                    )
+                    .await?
                 }
             }
-        }
-        self.finish(
-            record,
-            "clone",
-            t0,
-            format!("{} copy", method.as_str()),
-            emit,
-        )
+            crash_point("during:clone");
+            pause_point("during:clone").await;
+            record.clone_method = Some(method.as_str().into());
+            self.copy_filestore(record, &src, &work, emit).await?;
+            Ok(format!("{} copy", method.as_str()))
+        })
         .await?;
-        Ok(false)
+        Ok(made_before)
+    }
+
+    /// The source's filestore beside the copy, as hard links.
+    async fn copy_filestore(
+        &self,
+        record: &mut JobRecord,
+        src: &str,
+        work: &str,
+        emit: &Emitter,
+    ) -> Result<(), EngineError> {
+        let Some(dd) = &self.data_dir else {
+            return Ok(());
+        };
+        let from = filestore::path(dd, src);
+        if !from.is_dir() {
+            return Ok(());
+        }
+        filestore::remove(dd, work).map_err(|e| EngineError::Io(e.to_string()))?;
+        let to = filestore::path(dd, work);
+        let stats = filestore::link_tree(&from, &to)
+            .map_err(|e| EngineError::Io(format!("filestore copy to {}: {e}", to.display())))?;
+        let how = if stats.copied == 0 {
+            "hard links"
+        } else {
+            "copies"
+        };
+        record.filestore = Some(to.display().to_string());
+        emit.log(format!(
+            "filestore: {} files, {} ({how})",
+            stats.files,
+            human_size(stats.bytes as i64)
+        ));
+        // Never a file dropped silently: links and odd entries are said.
+        for n in stats.link_notes() {
+            emit.warn(format!("filestore: {n}")).await;
+        }
+        Ok(())
+    }
+
+    /// The plan step of both jobs: the plan (or the OpenUpgrade hops) on the
+    /// copy, each hop's outcome kept in the job. `test_db`: anomaly drafts of
+    /// a test job name its copy.
+    pub(super) async fn plan_step(
+        &self,
+        record: &mut JobRecord,
+        run: &mut Runner<'_>,
+        test_db: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let JobCtx {
+            plan, emit, cancel, ..
+        } = run.cx;
+        let work = record.work_db.clone();
+        run.step(record, Step::Plan, None, async |record| {
+            emit.log(format!("plan {:?} ({})", plan.name, plan.path.display()));
+            let outcomes = std::sync::Mutex::new(Vec::new());
+            let hop_log = job::log_path(&self.state_dir, &format!("{}-hop", record.id));
+            let ctx = plan::RunCtx {
+                conn: &self.conn,
+                db: &work,
+                data_dir: self.data_dir.as_deref(),
+                emit,
+                cancel,
+                outcomes: Some(&outcomes),
+                hop_log: Some(&hop_log),
+            };
+            let ran = plan::run(plan, &ctx).await;
+            let outcomes = outcomes.into_inner().unwrap_or_default();
+            self.record_hops(record, outcomes, test_db, emit)?;
+            ran?;
+            Ok(String::new())
+        })
+        .await?;
+        Ok(())
     }
 
     /// Starts a job's body in the background with its channels, its log file
@@ -307,13 +456,6 @@ impl Engine {
             progress: prx,
             cancel,
             join,
-        }
-    }
-
-    /// What preflight noted goes to the job's log first.
-    pub(super) fn log_notes(notes: &[Note], emit: &Emitter) {
-        for n in notes {
-            emit.log(format!("preflight [{}] {}", n.level, n.text));
         }
     }
 }

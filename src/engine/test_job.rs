@@ -3,37 +3,37 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::Utc;
-use serde::Serialize;
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::clone::{self, CloneChoice, CloneMethod};
 use super::emit::Emitter;
-use super::events::Event;
 use super::job::{self, JobKind, JobRecord, JobStatus};
-use super::lock::{self, JobLock};
+use super::lock;
 use super::openupgrade::EngineChoice;
-use super::plan::{self, Plan, ReadyPlan};
+use super::plan::Plan;
+use super::preflight::{Earlier, Note, PreparedJob, beyond_table_note, fail, pending_refusal};
+use super::runner::{JobCtx, Runner, keep_checks};
+use super::step::Step;
 use super::{Engine, EngineError, JobHandle};
 use crate::campaign;
-use crate::odoo::inspect::{self, Inspection, human_size};
+use crate::odoo::inspect::{self, Inspection};
 use crate::odoo::neutralize::{self, Options};
 use crate::odoo::version::Series;
 use crate::odoo::{filestore, verify};
-use crate::pg::ident::{check_db_name, name_with_suffix};
+use crate::pg::ident::check_db_name;
 use crate::pg::server;
 
-pub const STEPS: [&str; 7] = [
-    "preflight",
-    "clone",
-    "neutralize",
-    "plan",
-    "neutralize_again",
-    "verify",
-    super::compare::STEP,
+pub const STEPS: [Step; 7] = [
+    Step::Preflight,
+    Step::Clone,
+    Step::Neutralize,
+    Step::Plan,
+    Step::NeutralizeAgain,
+    Step::Verify,
+    Step::Compare,
 ];
 
 #[derive(Debug, Clone)]
@@ -51,59 +51,23 @@ pub struct TestRequest {
     pub dry_run: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Note {
-    pub level: &'static str,
-    pub text: String,
-}
-
-/// What preflight found; the job starts from it.
-pub struct PreparedTest {
-    pub record: JobRecord,
-    pub plan: ReadyPlan,
-    pub method: CloneMethod,
-    pub why: String,
-    pub notes: Vec<Note>,
-    pub resumed: bool,
-    pub inspection: Inspection,
-    pub target: Series,
-    major: u32,
-    maint: Client,
-    lock: JobLock,
-    preflight_seconds: f64,
+/// How the test copy is made (preflight's choice).
+#[derive(Clone, Copy)]
+struct HowCopied<'a> {
+    method: CloneMethod,
+    why: &'a str,
     /// The source refuses connections: its modules are checked on the copy.
     source_frozen: bool,
 }
 
-/// A target newer than the version table is accepted, with this warning.
-pub fn beyond_table_note(target: Series) -> Option<Note> {
-    target.is_beyond_table().then(|| Note {
-        level: "warn",
-        text: format!(
-            "{target} is newer than the versions this upgrade-pilot knows (up to {}.0): its neutralization applies the newest rules where the schema matches",
-            crate::odoo::version::newest_major()
-        ),
-    })
-}
-
-fn fail(msg: impl Into<String>) -> EngineError {
-    EngineError::Preflight(msg.into())
-}
-
-/// Modules left "to install/upgrade/remove" by an unfinished operation: refused.
-fn pending_refusal(i: &Inspection) -> Option<EngineError> {
-    if i.pending.is_empty() {
-        return None;
-    }
-    let list: Vec<String> = i
-        .pending
-        .iter()
-        .map(|m| format!("{} ({})", m.name, m.state))
-        .collect();
-    Some(fail(format!(
-        "modules left in a pending state by an unfinished operation: {}; finish or cancel it in Odoo first",
-        list.join(", ")
-    )))
+/// What preflight found; the job starts from it.
+pub struct PreparedTest {
+    pub job: PreparedJob,
+    pub method: CloneMethod,
+    pub why: String,
+    pub inspection: Inspection,
+    /// The source refuses connections: its modules are checked on the copy.
+    source_frozen: bool,
 }
 
 impl Engine {
@@ -117,28 +81,19 @@ impl Engine {
 
     /// Every check that can fail before anything is created. Holds the job lock on success.
     pub async fn prepare_test(&self, req: &TestRequest) -> Result<PreparedTest, EngineError> {
-        let t0 = Instant::now();
         check_db_name(&req.db).map_err(|e| fail(e.to_string()))?;
         let target = Series::parse_target(&req.target).map_err(|e| fail(e.to_string()))?;
         if let Some(name) = &req.test_db {
             check_db_name(name).map_err(|e| fail(format!("--test-db: {e}")))?;
         }
         neutralize::check_skips(&self.neutralize_options())?;
-        let maint = self.conn.connect_maintenance().await?;
-        if !server::db_exists(&maint, &req.db).await? {
-            return Err(fail(format!(
-                "database {:?} does not exist on {}: check --db",
-                req.db,
-                self.conn.server()
-            )));
-        }
-        let major = server::server_major(&maint).await?;
-        let lock = lock::acquire(&self.conn, &req.db).await?;
+        let held = self.hold(&req.db).await?;
+        let (maint, major) = (&held.maint, held.major);
         // A frozen source cannot be read, but it can be a template: its facts
         // come from the freeze record, its modules are checked on the copy.
-        let source_frozen = !server::allows_connections(&maint, &req.db).await?;
+        let source_frozen = !server::allows_connections(maint, &req.db).await?;
         let inspection = if source_frozen {
-            self.frozen_source(&maint, req).await?
+            self.frozen_source(maint, req).await?
         } else {
             let src = self.conn.connect(&req.db).await?;
             inspect::inspect(&src, &req.db, &self.config.odoo.custom_modules).await?
@@ -154,14 +109,14 @@ impl Engine {
         if let Some(e) = pending_refusal(&inspection) {
             return Err(e);
         }
-        let rights = server::role_rights(&maint).await?;
+        let rights = server::role_rights(maint).await?;
         if !rights.superuser && !rights.createdb {
             return Err(fail(format!(
                 "role {:?} cannot create databases: as a superuser run ALTER ROLE \"{}\" CREATEDB, or connect as a role that can",
                 rights.name, rights.name
             )));
         }
-        if !rights.superuser && !server::can_own(&maint, &req.db).await? {
+        if !rights.superuser && !server::can_own(maint, &req.db).await? {
             return Err(fail(format!(
                 "role {:?} does not own {:?}: connect as its owner (db_user in odoo.conf) so the copy keeps the same rights",
                 rights.name, req.db
@@ -171,17 +126,15 @@ impl Engine {
         let server_key = self.server_key().await?;
         let mut camp = campaign::load_or_new(&self.state_dir, &server_key, &req.db)?;
         let mut notes = Vec::new();
+        let earlier = Earlier {
+            jobs: &camp.test_jobs,
+            source: &req.db,
+            target,
+            name: req.test_db.as_deref(),
+            discard: req.discard,
+        };
         let resume = self
-            .resume_or_discard(
-                &maint,
-                major,
-                &camp.test_jobs,
-                &req.db,
-                target,
-                req.test_db.as_deref(),
-                req.discard,
-                &mut notes,
-            )
+            .resume_or_discard(maint, major, earlier, &mut notes)
             .await?;
 
         let written = match req.engine {
@@ -205,7 +158,7 @@ impl Engine {
             Some(j) => j.work_db.clone(),
             None => {
                 self.pick_name(
-                    &maint,
+                    maint,
                     &req.db,
                     "test",
                     target,
@@ -240,7 +193,7 @@ impl Engine {
             }
         };
         let (method, why) = match &resume {
-            Some(j) if j.is_done("clone") => (
+            Some(j) if j.is_done(Step::Clone) => (
                 if j.clone_method.as_deref() == Some("snapshot") {
                     CloneMethod::Snapshot
                 } else {
@@ -252,14 +205,14 @@ impl Engine {
                 CloneMethod::Template,
                 "the source is frozen (nobody can be connected): template copy".to_string(),
             ),
-            _ => clone::choose(&maint, &req.db, req.clone).await?,
+            _ => clone::choose(maint, &req.db, req.clone).await?,
         };
         if method == CloneMethod::Snapshot {
             for tool in ["pg_dump", "pg_restore"] {
                 crate::pg::tools::client_tool(tool, major).map_err(fail)?;
             }
         }
-        self.check_disk(&maint, &rights, inspection.size_bytes, &mut notes)
+        self.check_disk(maint, &rights, inspection.size_bytes, &mut notes)
             .await?;
 
         notes.extend(beyond_table_note(target));
@@ -341,18 +294,10 @@ impl Engine {
             self.register(&mut camp, &record)?;
         }
         Ok(PreparedTest {
-            record,
-            plan,
+            job: held.into_job(record, plan, notes, resumed, target),
             method,
             why,
-            notes,
-            resumed,
             inspection,
-            target,
-            major,
-            maint,
-            lock,
-            preflight_seconds: t0.elapsed().as_secs_f64(),
             source_frozen,
         })
     }
@@ -423,196 +368,6 @@ impl Engine {
         Ok(())
     }
 
-    /// A command that uses `{data_dir}` would fail only after the copy: refuse now.
-    pub(super) fn check_data_dir_for(&self, plan: &ReadyPlan) -> Result<(), EngineError> {
-        match (plan.needs_data_dir(), &self.data_dir) {
-            (Some(step), None) => Err(fail(format!(
-                "plan step {step:?} needs Odoo's data dir ({{data_dir}}) and none is known: give --data-dir, data_dir in the config, or --odoo-config"
-            ))),
-            _ => Ok(()),
-        }
-    }
-
-    /// The plan file: given, or from `[plans]` in the config.
-    pub(super) fn plan_for(
-        &self,
-        given: Option<&std::path::Path>,
-        target: Series,
-    ) -> Result<PathBuf, EngineError> {
-        match given {
-            Some(p) => Ok(p.to_path_buf()),
-            None => self.config.plans.get(&target.to_string()).cloned().ok_or_else(|| {
-                fail(format!("no upgrade plan for {target}: give --plan FILE, or set [plans] \"{target}\" in the config"))
-            }),
-        }
-    }
-
-    /// The last unfinished job among `jobs`: resumed when it goes to the same
-    /// target (and name), dropped with `discard`, else refused if interrupted.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn resume_or_discard(
-        &self,
-        maint: &Client,
-        major: u32,
-        jobs: &[String],
-        source: &str,
-        target: Series,
-        name: Option<&str>,
-        discard: bool,
-        notes: &mut Vec<Note>,
-    ) -> Result<Option<JobRecord>, EngineError> {
-        let mut previous: Option<JobRecord> = None;
-        for id in jobs.iter().rev() {
-            if let Some(j) = job::load(&self.state_dir, id)? {
-                if matches!(j.status, JobStatus::Running | JobStatus::Failed) {
-                    previous = Some(j);
-                }
-                break;
-            }
-        }
-        let Some(prev) = previous else {
-            return Ok(None);
-        };
-        let kind = if prev.kind == JobKind::Test {
-            "test"
-        } else {
-            "production"
-        };
-        let interrupted = prev.status == JobStatus::Running;
-        let what = if interrupted { "interrupted" } else { "failed" };
-        let same = prev.target == target.to_string() && name.is_none_or(|t| t == prev.work_db);
-        if discard {
-            self.discard(maint, major, prev.clone(), source).await?;
-            notes.push(Note {
-                level: "info",
-                text: format!(
-                    "discarded the {what} {kind} job {} and dropped {:?}",
-                    prev.id, prev.work_db
-                ),
-            });
-            Ok(None)
-        } else if same {
-            notes.push(Note {
-                level: "info",
-                text: format!(
-                    "resuming the {what} {kind} job {} on {:?}",
-                    prev.id, prev.work_db
-                ),
-            });
-            Ok(Some(prev))
-        } else if interrupted {
-            Err(fail(format!(
-                "an interrupted {kind} job to {} ({:?}) exists for {source:?}: run it again with --target {} to resume it, or add --discard",
-                prev.target, prev.work_db, prev.target
-            )))
-        } else {
-            Ok(None)
-        }
-    }
-
-    /// `<db>_<kind>_<target>_<YYYY_MM_DD_HH_MM>`, or the name given, which must be free.
-    pub(super) async fn pick_name(
-        &self,
-        maint: &Client,
-        db: &str,
-        kind: &str,
-        target: Series,
-        given: Option<&str>,
-        notes: &mut Vec<Note>,
-    ) -> Result<String, EngineError> {
-        if let Some(name) = given {
-            if server::db_exists(maint, name).await? {
-                return Err(fail(format!(
-                    "database {name:?} already exists: choose another --test-db or drop it"
-                )));
-            }
-            return Ok(name.to_string());
-        }
-        // A name an earlier job of this campaign used is never taken again,
-        // even when its database was renamed away (a rollback's `_failed_`):
-        // its job record, log and backup keep naming it.
-        let used: Vec<String> =
-            match campaign::load(&self.state_dir, &self.server_key().await?, db)? {
-                Some(c) => c
-                    .test_jobs
-                    .iter()
-                    .chain(c.production_jobs.iter())
-                    .filter_map(|id| job::load(&self.state_dir, id).ok().flatten())
-                    .map(|j| j.work_db)
-                    .collect(),
-                None => Vec::new(),
-            };
-        let stamp = Utc::now().format("%Y_%m_%d_%H_%M");
-        for n in 1..100 {
-            let suffix = if n == 1 {
-                format!("_{kind}_{target}_{stamp}")
-            } else {
-                format!("_{kind}_{target}_{stamp}_{n}")
-            };
-            let (name, shortened) = name_with_suffix(db, &suffix);
-            if !used.contains(&name) && !server::db_exists(maint, &name).await? {
-                if shortened {
-                    notes.push(Note {
-                        level: "info",
-                        text: format!(
-                            "the source name was shortened to fit PostgreSQL's 63 bytes: {name:?}"
-                        ),
-                    });
-                }
-                return Ok(name);
-            }
-        }
-        Err(fail(format!(
-            "no free {kind} database name: drop old copies"
-        )))
-    }
-
-    pub(super) async fn check_disk(
-        &self,
-        maint: &Client,
-        rights: &server::RoleRights,
-        need: i64,
-        notes: &mut Vec<Note>,
-    ) -> Result<(), EngineError> {
-        // Only a local server with a readable data directory can be measured.
-        if !(rights.superuser && self.conn.is_socket()) {
-            notes.push(Note {
-                level: "info",
-                text: format!(
-                    "disk room on the server not checked: make sure {} are free",
-                    human_size(need)
-                ),
-            });
-            return Ok(());
-        }
-        let dir: String = maint.query_one("SHOW data_directory", &[]).await?.get(0);
-        match nix::sys::statvfs::statvfs(dir.as_str()) {
-            Ok(st) => {
-                let free = st.blocks_available().saturating_mul(st.fragment_size()) as i64;
-                if free < need + need / 10 {
-                    return Err(fail(format!(
-                        "not enough disk room for the copy: {} free in {dir}, {} needed; free some space first",
-                        human_size(free),
-                        human_size(need + need / 10)
-                    )));
-                }
-                notes.push(Note {
-                    level: "ok",
-                    text: format!(
-                        "disk room: {} free, copy needs {}",
-                        human_size(free),
-                        human_size(need)
-                    ),
-                });
-            }
-            Err(_) => notes.push(Note {
-                level: "info",
-                text: format!("disk room not checked ({dir} not readable here)"),
-            }),
-        }
-        Ok(())
-    }
-
     /// Drops what a job created. Never the source, nor a database that holds
     /// production data (for a test job: nor a production working copy).
     pub(super) async fn discard(
@@ -650,7 +405,7 @@ impl Engine {
 
     /// Starts the prepared job in the background.
     pub fn start_test(&self, prepared: PreparedTest) -> JobHandle {
-        let id = prepared.record.id.clone();
+        let id = prepared.job.record.id.clone();
         self.spawn_job(id, STEPS.len(), move |engine, emit, token| async move {
             engine.run_test(prepared, emit, token).await
         })
@@ -662,102 +417,59 @@ impl Engine {
         emit: Arc<Emitter>,
         cancel: CancellationToken,
     ) -> Result<JobRecord, EngineError> {
-        let PreparedTest {
-            mut record,
-            plan,
-            method,
-            why,
-            notes,
-            major,
-            maint,
-            lock,
-            preflight_seconds,
-            target,
-            source_frozen,
-            ..
-        } = p;
-        let _lock = lock;
-        Self::log_notes(&notes, &emit);
-        let mut current = String::new();
-        let result = self
-            .test_steps(
-                &mut record,
-                &plan,
-                method,
-                &why,
-                major,
-                &maint,
-                target,
-                preflight_seconds,
-                source_frozen,
-                &emit,
-                &cancel,
-                &mut current,
-            )
-            .await;
-        self.settle(record, result, &maint, major, &cancel, current, &emit)
-            .await
+        let copy = HowCopied {
+            method: p.method,
+            why: &p.why,
+            source_frozen: p.source_frozen,
+        };
+        self.run_job(p.job, &emit, &cancel, async |record, run| {
+            self.test_steps(record, run, copy).await
+        })
+        .await
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn test_steps(
         &self,
         record: &mut JobRecord,
-        plan: &ReadyPlan,
-        method: CloneMethod,
-        why: &str,
-        major: u32,
-        maint: &Client,
-        target: Series,
-        preflight_seconds: f64,
-        source_frozen: bool,
-        emit: &Emitter,
-        cancel: &CancellationToken,
-        current: &mut String,
+        run: &mut Runner<'_>,
+        copy: HowCopied<'_>,
     ) -> Result<(), EngineError> {
+        let JobCtx {
+            target,
+            emit,
+            cancel,
+            ..
+        } = run.cx;
         let work = record.work_db.clone();
 
-        self.preflight_step(record, preflight_seconds, emit, current)
-            .await?;
-        let cloned_and_present = self
-            .clone_step(record, method, why, maint, major, emit, cancel, current)
-            .await?;
-        if source_frozen && !record.is_done("neutralize") {
+        run.preflight(record).await?;
+        let cloned_and_present = self.clone_step(record, run, copy.method, copy.why).await?;
+        if copy.source_frozen && !record.is_done(Step::Neutralize) {
             // What preflight could not read on the frozen source, read on its copy.
             let c = self.conn.connect(&work).await?;
-            let copy = inspect::inspect(&c, &work, &self.config.odoo.custom_modules).await?;
-            if let Some(e) = pending_refusal(&copy) {
+            let found = inspect::inspect(&c, &work, &self.config.odoo.custom_modules).await?;
+            if let Some(e) = pending_refusal(&found) {
                 return Err(e);
             }
-            if !copy.custom_modules.is_empty() {
+            if !found.custom_modules.is_empty() {
                 emit.warn(format!(
                     "{} custom module(s) not covered by Odoo's upgrade service, test them yourself: {}",
-                    copy.custom_modules.len(),
-                    copy.custom_modules.join(", ")
+                    found.custom_modules.len(),
+                    found.custom_modules.join(", ")
                 ))
                 .await;
             }
         }
         // Production's side of the comparison, while the copy still equals it.
-        if !record.is_done("neutralize") || !cloned_and_present {
+        if !record.is_done(Step::Neutralize) || !cloned_and_present {
             self.compare_baseline(record, !cloned_and_present, emit)
                 .await;
         }
 
         let opts = self.neutralize_options();
-        *current = "neutralize".into();
-        if record.is_done("neutralize") && cloned_and_present {
-            emit.event(Event::StepSkipped {
-                step: current.clone(),
-                why: "done before".into(),
-            })
-            .await;
-        } else {
-            let t0 = self.begin(record, "neutralize", emit)?;
-            emit.event(Event::StepStarted {
-                step: current.clone(),
-            })
-            .await;
+        let skip =
+            (record.is_done(Step::Neutralize) && cloned_and_present).then_some("done before");
+        run.step(record, Step::Neutralize, skip, async |record| {
             let mut c = self.conn.connect(&work).await?;
             let outcome = neutralize::neutralize(&mut c, &opts).await?;
             for n in &outcome.notes {
@@ -766,98 +478,49 @@ impl Engine {
             record.neutralized = outcome.report;
             record.by_module.neutralized_by_module = outcome.modules;
             record.by_module.neutralize_notes = outcome.notes;
-            let total = record.neutralized.total();
-            self.finish(record, "neutralize", t0, format!("{total} rows"), emit)
-                .await?;
-        }
-
-        if cancel.is_cancelled() {
-            return Err(EngineError::Cancelled);
-        }
-        *current = "plan".into();
-        let t0 = self.begin(record, "plan", emit)?;
-        emit.event(Event::StepStarted {
-            step: current.clone(),
+            Ok(format!("{} rows", record.neutralized.total()))
         })
-        .await;
-        emit.log(format!("plan {:?} ({})", plan.name, plan.path.display()));
-        let outcomes = std::sync::Mutex::new(Vec::new());
-        let hop_log = job::log_path(&self.state_dir, &format!("{}-hop", record.id));
-        let ctx = plan::RunCtx {
-            conn: &self.conn,
-            db: &work,
-            data_dir: self.data_dir.as_deref(),
-            emit,
-            cancel,
-            outcomes: Some(&outcomes),
-            hop_log: Some(&hop_log),
-        };
-        let ran = plan::run(plan, &ctx).await;
-        let outcomes = outcomes.into_inner().unwrap_or_default();
-        self.record_hops(record, outcomes, Some(&work), emit)?;
-        ran?;
-        self.finish(record, "plan", t0, String::new(), emit).await?;
-
-        if cancel.is_cancelled() {
-            return Err(EngineError::Cancelled);
-        }
-        *current = "neutralize_again".into();
-        let t0 = self.begin(record, "neutralize_again", emit)?;
-        emit.event(Event::StepStarted {
-            step: current.clone(),
-        })
-        .await;
-        let mut c = self.conn.connect(&work).await?;
-        let again = neutralize::neutralize(&mut c, &opts).await?;
-        record.neutralized_again = again.report;
-        record.by_module.neutralized_again_by_module = again.modules;
-        for n in again.notes {
-            if !record.by_module.neutralize_notes.contains(&n) {
-                emit.log(format!("neutralize: {n}"));
-                record.by_module.neutralize_notes.push(n);
-            }
-        }
-        let total = record.neutralized_again.total();
-        drop(c);
-        let odoo = self.odoo_neutralize(record, target, emit, cancel).await;
-        let c = self.conn.connect(&work).await?;
-        self.finish(
-            record,
-            "neutralize_again",
-            t0,
-            match odoo {
-                Some(o) => format!("{total} rows; {o}"),
-                None => format!("{total} rows"),
-            },
-            emit,
-        )
         .await?;
 
-        *current = "verify".into();
-        let t0 = self.begin(record, "verify", emit)?;
-        emit.event(Event::StepStarted {
-            step: current.clone(),
+        self.plan_step(record, run, Some(&work)).await?;
+
+        // What the rules promise after neutralizing: checked by verify.
+        let mut postconditions = Vec::new();
+        run.step(record, Step::NeutralizeAgain, None, async |record| {
+            let mut c = self.conn.connect(&work).await?;
+            let again = neutralize::neutralize(&mut c, &opts).await?;
+            drop(c);
+            record.neutralized_again = again.report;
+            record.by_module.neutralized_again_by_module = again.modules;
+            for n in again.notes {
+                if !record.by_module.neutralize_notes.contains(&n) {
+                    emit.log(format!("neutralize: {n}"));
+                    record.by_module.neutralize_notes.push(n);
+                }
+            }
+            postconditions = again.postconditions;
+            let total = record.neutralized_again.total();
+            Ok(
+                match self.odoo_neutralize(record, target, emit, cancel).await {
+                    Some(o) => format!("{total} rows; {o}"),
+                    None => format!("{total} rows"),
+                },
+            )
         })
-        .await;
-        let mut checks = verify::neutralized(&c, record.source_uuid.as_deref()).await?;
-        checks.extend(verify::rules_hold(&c, &again.postconditions).await?);
-        checks.extend(verify::upgraded(&c, &work, target).await?);
-        let failed: Vec<String> = checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect();
-        record.checks = checks;
-        if !failed.is_empty() {
-            return Err(EngineError::Verify(format!(
-                "{}; the copy {work:?} is not ready (fix the plan and run test again)",
-                failed.join("; ")
-            )));
-        }
-        self.finish(record, "verify", t0, "all checks passed".into(), emit)
-            .await?;
-        self.compare_step(record, emit, current).await?;
-        Ok(())
+        .await?;
+
+        run.step(record, Step::Verify, None, async |record| {
+            let c = self.conn.connect(&work).await?;
+            let mut checks = verify::neutralized(&c, record.source_uuid.as_deref()).await?;
+            checks.extend(verify::rules_hold(&c, &postconditions).await?);
+            checks.extend(verify::upgraded(&c, &work, target).await?);
+            let verdict =
+                format!("the copy {work:?} is not ready (fix the plan and run test again)");
+            keep_checks(record, checks, &verdict)?;
+            Ok("all checks passed".into())
+        })
+        .await?;
+        self.compare_step(record, run).await
     }
 
     /// The campaign's last job if it did not finish: running (maybe in another

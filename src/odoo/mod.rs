@@ -7,6 +7,7 @@ pub mod golive;
 pub mod inspect;
 pub mod neutralize;
 pub mod neutralize_rules;
+pub mod oucoverage;
 pub mod oulog;
 pub mod schema;
 pub mod verify;

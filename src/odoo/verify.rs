@@ -17,6 +17,15 @@ pub struct Check {
     pub detail: String,
 }
 
+/// The failed checks, as "name: detail" lines for an error message.
+pub fn failures(checks: &[Check]) -> Vec<String> {
+    checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect()
+}
+
 fn zero(out: &mut Vec<Check>, name: &str, n: i64, what: &str) {
     out.push(Check {
         name: name.into(),

@@ -13,7 +13,7 @@ use crate::campaign;
 use crate::engine::Engine;
 use crate::engine::JobHandle;
 use crate::engine::clone::CloneChoice;
-use crate::engine::job;
+use crate::engine::job::{self, SeenStatus};
 use crate::engine::openupgrade::EngineChoice;
 use crate::engine::production::{self, ProductionRequest};
 use crate::engine::swap::{SwapOutcome, describe, rollback_warning};
@@ -112,9 +112,9 @@ impl Effects {
                             return;
                         }
                     };
-                    let connect = engine.conn.psql_line(&prepared.record.work_db);
+                    let connect = engine.conn.psql_line(&prepared.job.record.work_db);
                     let handle = engine.start_test(prepared);
-                    let steps = STEPS.iter().map(|s| s.to_string()).collect();
+                    let steps = STEPS.to_vec();
                     follow(
                         handle,
                         tx,
@@ -149,9 +149,9 @@ impl Effects {
                             return;
                         }
                     };
-                    let connect = engine.conn.psql_line(&prepared.record.work_db);
+                    let connect = engine.conn.psql_line(&prepared.job.record.work_db);
                     let handle = engine.start_production(prepared);
-                    let steps = production::STEPS.iter().map(|s| s.to_string()).collect();
+                    let steps = production::STEPS.to_vec();
                     follow(
                         handle,
                         tx,
@@ -209,14 +209,14 @@ impl Effects {
                         let _ = log.parent().map(crate::campaign::store::ensure_dir);
                         let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
                         let err = out.try_clone().map_err(|e| e.to_string())?;
-                        let child = tokio::process::Command::new(&plan.argv[0])
-                            .args(&plan.argv[1..])
+                        let mut cmd = tokio::process::Command::new(&plan.argv[0]);
+                        cmd.args(&plan.argv[1..])
                             .envs(plan.env.iter().cloned())
                             .stdin(std::process::Stdio::null())
                             .stdout(out)
-                            .stderr(err)
-                            .process_group(0)
-                            .kill_on_drop(true)
+                            .stderr(err);
+                        // Quitting stops it (kill on drop); so does a SIGKILL of the TUI.
+                        let child = crate::engine::child::die_with_us(&mut cmd)
                             .spawn()
                             .map_err(|e| format!("cannot start Odoo {}: {e}", plan.series))?;
                         *slot = Some(child);
@@ -464,7 +464,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
             target: j.target.clone(),
             work_db: j.work_db.clone(),
             state: if j.pid == std::process::id() {
-                "interrupted"
+                SeenStatus::Interrupted
             } else {
                 j.effective_status()
             },

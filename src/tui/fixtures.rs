@@ -13,7 +13,7 @@ use super::update::update;
 use super::view::view;
 use crate::campaign::checklist;
 use crate::engine::job::{self, JobKind, JobRecord, JobStatus};
-use crate::engine::{Event, Progress};
+use crate::engine::{Event, Progress, Step};
 use crate::odoo::inspect::Inspection;
 use crate::odoo::neutralize::Report;
 use crate::odoo::version::Series;
@@ -204,10 +204,7 @@ pub fn request_app() -> App {
 
 pub fn wait_app() -> App {
     let mut app = request_app();
-    let steps = crate::engine::test_job::STEPS
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let steps = crate::engine::test_job::STEPS.to_vec();
     update(
         &mut app,
         Msg::JobStarted {
@@ -220,29 +217,25 @@ pub fn wait_app() -> App {
     );
     for ev in [
         Event::StepStarted {
-            step: "preflight".into(),
+            step: Step::Preflight,
         },
         Event::StepFinished {
-            step: "preflight".into(),
+            step: Step::Preflight,
             seconds: 0.1,
         },
-        Event::StepStarted {
-            step: "clone".into(),
-        },
+        Event::StepStarted { step: Step::Clone },
         Event::StepFinished {
-            step: "clone".into(),
+            step: Step::Clone,
             seconds: 41.2,
         },
         Event::StepStarted {
-            step: "neutralize".into(),
+            step: Step::Neutralize,
         },
         Event::StepFinished {
-            step: "neutralize".into(),
+            step: Step::Neutralize,
             seconds: 0.4,
         },
-        Event::StepStarted {
-            step: "plan".into(),
-        },
+        Event::StepStarted { step: Step::Plan },
         Event::Log("010_mail_alias_domain.sql: applied in 11 ms".into()),
         Event::Log("DEBUG prod odoo.modules.loading: Loading module sale (12/40)".into()),
     ] {
@@ -251,7 +244,7 @@ pub fn wait_app() -> App {
     update(
         &mut app,
         Msg::Progress(Progress {
-            step: "plan".into(),
+            step: Some(Step::Plan),
             index: 3,
             count: 6,
             fraction: Some(0.3),
@@ -323,7 +316,7 @@ pub fn failed_app() -> App {
     update(
         &mut app,
         Msg::Job(Event::StepFailed {
-            step: "plan".into(),
+            step: Step::Plan,
             error: "020_stock_rules.sql: relation \"stock_rule_old\" does not exist".into(),
         }),
     );
@@ -347,32 +340,25 @@ pub fn production_app() -> App {
         Msg::JobStarted {
             db: "prod".into(),
             target: "17.0".into(),
-            steps: crate::engine::production::STEPS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            steps: crate::engine::production::STEPS.to_vec(),
             connect: String::new(),
             production: true,
         },
     );
     for ev in [
         Event::StepStarted {
-            step: "preflight".into(),
+            step: Step::Preflight,
         },
         Event::StepFinished {
-            step: "preflight".into(),
+            step: Step::Preflight,
             seconds: 0.2,
         },
-        Event::StepStarted {
-            step: "clone".into(),
-        },
+        Event::StepStarted { step: Step::Clone },
         Event::StepFinished {
-            step: "clone".into(),
+            step: Step::Clone,
             seconds: 38.0,
         },
-        Event::StepStarted {
-            step: "backup".into(),
-        },
+        Event::StepStarted { step: Step::Backup },
         Event::Log("pg_dump -Fd -Z1 -j 4 prod: 212 MB written".into()),
     ] {
         update(&mut app, Msg::Job(ev));
@@ -380,7 +366,7 @@ pub fn production_app() -> App {
     update(
         &mut app,
         Msg::Progress(Progress {
-            step: "backup".into(),
+            step: Some(Step::Backup),
             index: 2,
             count: 5,
             fraction: Some(0.6),
@@ -398,7 +384,7 @@ pub fn unfinished() -> crate::tui::model::Unfinished {
         production: false,
         target: "17.0".into(),
         work_db: "prod_test_17.0_2026_11_23_09_30".into(),
-        state: "interrupted",
+        state: crate::engine::job::SeenStatus::Interrupted,
         pid: 4242,
         error: Some("the process stopped during plan (killed?)".into()),
     }

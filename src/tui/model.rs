@@ -10,7 +10,8 @@ use crossterm::event::KeyEvent;
 
 use crate::campaign::anomaly::{Anomaly, Status};
 use crate::campaign::checklist::{Item, States, Summary};
-use crate::engine::{Event, JobRecord, Progress};
+use crate::engine::job::SeenStatus;
+use crate::engine::{Event, JobRecord, Progress, Step};
 use crate::odoo::inspect::Inspection;
 use crate::pg::server::Session;
 
@@ -28,7 +29,7 @@ pub const LOG_CAP: usize = 2000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepView {
-    pub name: String,
+    pub name: Step,
     pub state: StepState,
     pub seconds: Option<f64>,
 }
@@ -118,7 +119,7 @@ pub struct Unfinished {
     pub target: String,
     pub work_db: String,
     /// running (in another process), interrupted or failed
-    pub state: &'static str,
+    pub state: SeenStatus,
     pub pid: u32,
     pub error: Option<String>,
 }
@@ -178,7 +179,7 @@ pub enum Msg {
     JobStarted {
         db: String,
         target: String,
-        steps: Vec<String>,
+        steps: Vec<Step>,
         connect: String,
         production: bool,
     },

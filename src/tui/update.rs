@@ -11,8 +11,8 @@ use super::overlays::confirm::{self, Confirm};
 use super::overlays::help;
 use super::overlays::prompt::{self, Outcome};
 use super::screens::{self, Screen, anomaly_form, checklist, freeze, request, restore};
-use crate::engine::job::StepStatus;
-use crate::engine::{Event, Progress};
+use crate::engine::job::{SeenStatus, StepStatus};
+use crate::engine::{Event, Progress, Step};
 
 pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
     match msg {
@@ -85,7 +85,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
                 .steps
                 .iter()
                 .map(|s| StepView {
-                    name: s.name.clone(),
+                    name: s.name,
                     state: match s.status {
                         StepStatus::Pending => StepState::Todo,
                         StepStatus::Running => StepState::Running,
@@ -102,11 +102,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
                 .filter(|s| s.status == StepStatus::Done)
                 .count();
             job.progress = Progress {
-                step: record
-                    .steps
-                    .get(done)
-                    .map(|s| s.name.clone())
-                    .unwrap_or_default(),
+                step: record.steps.get(done).map(|s| s.name),
                 index: done,
                 count: record.steps.len(),
                 fraction: None,
@@ -115,8 +111,8 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             job.log = log.into_iter().collect();
             job.elapsed = elapsed;
             match record.effective_status() {
-                "running" => None,
-                "ready" => job_done(app, Ok(*record)),
+                SeenStatus::Running => None,
+                SeenStatus::Ready => job_done(app, Ok(*record)),
                 other => {
                     let e = record
                         .error
@@ -179,7 +175,7 @@ fn campaign(app: &mut App, c: super::model::CampView) -> Option<Cmd> {
         let running_elsewhere = c
             .unfinished
             .as_ref()
-            .filter(|u| u.state == "running")
+            .filter(|u| u.state == SeenStatus::Running)
             .cloned();
         if let Some(u) = running_elsewhere.filter(|_| app.job.is_none()) {
             // Attach: follow the job another process runs, from its job file and log.
@@ -220,7 +216,7 @@ fn campaign(app: &mut App, c: super::model::CampView) -> Option<Cmd> {
 }
 
 fn job_event(job: &mut JobView, ev: Event) {
-    let set = |job: &mut JobView, step: &str, state: StepState, seconds: Option<f64>| {
+    let set = |job: &mut JobView, step: Step, state: StepState, seconds: Option<f64>| {
         if let Some(s) = job.steps.iter_mut().find(|s| s.name == step) {
             s.state = state;
             if seconds.is_some() {
@@ -229,11 +225,11 @@ fn job_event(job: &mut JobView, ev: Event) {
         }
     };
     match ev {
-        Event::StepStarted { step } => set(job, &step, StepState::Running, None),
-        Event::StepFinished { step, seconds } => set(job, &step, StepState::Done, Some(seconds)),
-        Event::StepSkipped { step, .. } => set(job, &step, StepState::Skipped, None),
+        Event::StepStarted { step } => set(job, step, StepState::Running, None),
+        Event::StepFinished { step, seconds } => set(job, step, StepState::Done, Some(seconds)),
+        Event::StepSkipped { step, .. } => set(job, step, StepState::Skipped, None),
         Event::StepFailed { step, error } => {
-            set(job, &step, StepState::Failed, None);
+            set(job, step, StepState::Failed, None);
             push_log(job, format!("FAILED: {error}"));
         }
         Event::Warning(w) => {
@@ -352,22 +348,17 @@ mod tests {
             Msg::JobStarted {
                 db: "prod".into(),
                 target: "17.0".into(),
-                steps: vec!["clone".into(), "verify".into()],
+                steps: vec![Step::Clone, Step::Verify],
                 connect: "psql".into(),
                 production: false,
             },
         );
         assert_eq!(app.screen, Screen::Wait);
-        update(
-            &mut app,
-            Msg::Job(Event::StepStarted {
-                step: "clone".into(),
-            }),
-        );
+        update(&mut app, Msg::Job(Event::StepStarted { step: Step::Clone }));
         update(
             &mut app,
             Msg::Job(Event::StepFinished {
-                step: "clone".into(),
+                step: Step::Clone,
                 seconds: 1.5,
             }),
         );

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod platform;
+pub mod pty;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -390,5 +391,33 @@ pub fn wait_for_step(env: &Env, index: usize) {
             "the job never reached step {index}"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A small tmpfs mounted on `dir` (root only), unmounted when dropped: a full disk.
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    pub fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(mounted.success(), "mount a tmpfs on {}", dir.display());
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
     }
 }

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{Room, Screen};
+use crate::engine::job::SeenStatus;
 use crate::engine::openupgrade::EngineChoice;
 use crate::odoo::inspect::{Inspection, human_size};
 use crate::odoo::version::Series;
@@ -236,7 +237,7 @@ fn unfinished(app: &App) -> Option<&Unfinished> {
         .as_ref()?
         .unfinished
         .as_ref()
-        .filter(|u| u.state != "running")
+        .filter(|u| u.state != SeenStatus::Running)
 }
 
 pub fn act(app: &mut App, a: Action) -> Option<Cmd> {

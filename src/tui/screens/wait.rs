@@ -143,10 +143,11 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     );
     let [g1, g2] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(gauges);
     let p = &job.progress;
+    let step = p.step.map_or("", |s| s.as_str());
     let step_label = if p.detail.is_empty() {
-        p.step.clone()
+        step.to_string()
     } else {
-        format!("{}: {}", p.step, p.detail)
+        format!("{step}: {}", p.detail)
     };
     f.render_widget(
         Gauge::default()
@@ -182,7 +183,7 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
             };
             Row::new(vec![
                 Cell::from(step_symbol(s.state)),
-                Cell::from(s.name.clone()),
+                Cell::from(s.name.as_str()),
                 Cell::from(s.seconds.map(|x| format!("{x:.1}s")).unwrap_or_default()),
             ])
             .style(style)
