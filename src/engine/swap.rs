@@ -336,6 +336,23 @@ impl Engine {
     /// Puts the ready upgraded copy in place of production; finishes a
     /// half-done restore; says so when it was done already.
     pub async fn restore(&self, db: &str) -> Result<SwapOutcome, EngineError> {
+        let out = self.restore_inner(db).await;
+        out.map_err(|e| self.lost(e, "restore", db))
+    }
+
+    /// A lost server said as what it means for the swap, not as a raw
+    /// "connection closed": the journal knows how far it got.
+    fn lost(&self, e: EngineError, what: &str, db: &str) -> EngineError {
+        if !e.is_connection_loss() {
+            return e;
+        }
+        fail(format!(
+            "lost PostgreSQL at {} during the {what} of {db:?} ({e}); its journal says how far it got: once the server is back, run upgrade-pilot {what} --db {db:?} again to go on",
+            self.conn.server()
+        ))
+    }
+
+    async fn restore_inner(&self, db: &str) -> Result<SwapOutcome, EngineError> {
         check_db_name(db).map_err(|e| fail(e.to_string()))?;
         let maint = self.conn.connect_maintenance().await?;
         if !server::db_exists(&maint, db).await? {
@@ -505,6 +522,15 @@ impl Engine {
     /// `_failed_`. A half-done restore is reverted instead; a half-done
     /// rollback is finished.
     pub async fn rollback(&self, db: &str, stay_frozen: bool) -> Result<SwapOutcome, EngineError> {
+        let out = self.rollback_inner(db, stay_frozen).await;
+        out.map_err(|e| self.lost(e, "rollback", db))
+    }
+
+    async fn rollback_inner(
+        &self,
+        db: &str,
+        stay_frozen: bool,
+    ) -> Result<SwapOutcome, EngineError> {
         check_db_name(db).map_err(|e| fail(e.to_string()))?;
         let maint = self.conn.connect_maintenance().await?;
         let _lock = lock::acquire(&self.conn, db).await?;
