@@ -57,6 +57,16 @@ pub struct GlobalArgs {
     /// Odoo's data directory (holds filestore/<db>).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Enterprise subscription code for --engine odoo-platform (default: the
+    /// database's database.enterprise_code).
+    #[arg(
+        long,
+        global = true,
+        value_name = "CODE",
+        env = "UPGRADE_PILOT_CONTRACT",
+        hide_env_values = true
+    )]
+    pub contract: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -287,7 +297,13 @@ impl Command {
 
 /// Resolves connection, config, state dir and data dir from the global flags.
 pub fn engine_from(global: &GlobalArgs) -> Result<Engine> {
-    let config = Config::load(global.config.as_deref())?;
+    let mut config = Config::load(global.config.as_deref())?;
+    config.odoo_platform.contract = global
+        .contract
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(crate::odoo::platform::Secret::new);
     let odoo = global
         .odoo_config
         .as_deref()

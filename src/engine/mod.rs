@@ -17,6 +17,7 @@ pub mod leftovers;
 pub mod lock;
 pub mod openupgrade;
 pub mod plan;
+pub mod platform;
 pub mod preflight;
 pub mod production;
 mod report;
@@ -72,6 +73,8 @@ pub enum EngineError {
     Io(String),
     #[error("{0}; the job is saved: run the same command again to resume it")]
     Interrupted(String),
+    #[error(transparent)]
+    Platform(#[from] platform::PlatformError),
 }
 
 impl EngineError {

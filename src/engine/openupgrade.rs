@@ -44,6 +44,8 @@ pub enum EngineChoice {
     #[default]
     Plan,
     OpenUpgrade,
+    /// Odoo's upgrade platform (Enterprise): src/engine/platform.
+    OdooPlatform,
 }
 
 impl std::str::FromStr for EngineChoice {
@@ -52,8 +54,10 @@ impl std::str::FromStr for EngineChoice {
         match s {
             "plan" => Ok(EngineChoice::Plan),
             "openupgrade" => Ok(EngineChoice::OpenUpgrade),
-            // Odoo's upgrade platform is driven elsewhere (a later issue).
-            _ => Err(format!("unknown engine {s:?}: use openupgrade or plan")),
+            "odoo-platform" => Ok(EngineChoice::OdooPlatform),
+            _ => Err(format!(
+                "unknown engine {s:?}: use openupgrade, odoo-platform or plan"
+            )),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod neutralize;
 pub mod neutralize_rules;
 pub mod oucoverage;
 pub mod oulog;
+pub mod platform;
 pub mod schema;
 pub mod verify;
 pub mod version;

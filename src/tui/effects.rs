@@ -414,6 +414,10 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
     let items = engine.checklist_items()?;
     let last = engine.last_ready_test(&c)?;
     let comparison = last.as_ref().and_then(|j| j.comparison.clone());
+    let request = last
+        .as_ref()
+        .and_then(|j| j.platform.as_ref())
+        .and_then(|p| p.request_id().map(str::to_string));
     let production = engine.production_comparison(db).await?;
     let maint = engine.conn.connect_maintenance().await?;
     let sessions = server::sessions(&maint, db).await.unwrap_or_default();
@@ -457,7 +461,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
         restore_plan,
         rollback_plan,
         sessions,
-        ticket: campaign::report::ticket_hint(&c),
+        ticket: campaign::report::ticket_hint(&c, request.as_deref()),
         unfinished: engine.unfinished_job(&c)?.map(|j| Unfinished {
             id: j.id.clone(),
             production: j.kind == job::JobKind::Production,
