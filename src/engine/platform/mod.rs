@@ -786,7 +786,11 @@ impl Engine {
         }
         for line in text.lines() {
             hop.feed(line);
-            emit.log(format!("odoo platform: {line}"));
+            // The log tail shows what was said; the file keeps date and pid.
+            emit.log(match crate::odoo::oulog::parse_line(line) {
+                Some(e) => format!("odoo platform: {} {}: {}", e.level, e.logger, e.message),
+                None => format!("odoo platform: {line}"),
+            });
         }
         if let Some(req) = request_mut(record) {
             req.log_offset += upto as u64;
