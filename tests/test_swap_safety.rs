@@ -1003,3 +1003,56 @@ fn a_server_stopped_inside_a_restore_then_restore_again() {
         .to_string();
     assert_eq!(filestore_files(&env, &before), original_files);
 }
+
+// Review: a campaign file edited by hand (by its owner) while a restore is
+// half done: the journal's "aside" changed to an unrelated database. Before:
+// `rollback` renamed the upgraded production to its copy name and the
+// unrelated database into production's place (the original left under its
+// `_before_` name). Now a journal whose names this campaign did not make is
+// refused in one line naming the file and the name; nothing moves.
+#[test]
+fn a_hand_edited_swap_journal_is_refused() {
+    let env = Env::new();
+    env.demo_db("victim");
+    let victim = env.data_checksums("victim");
+    ready_to_restore(&env);
+    let o = env.run_env(
+        &["restore", "--db", DB, "--yes"],
+        &[("UPGRADE_PILOT_CRASH_AT", "swap:db-renamed")],
+    );
+    assert_eq!(o.status.signal(), Some(9));
+    let file = std::fs::read_dir(env.state_dir().join("campaigns"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let honest = std::fs::read(&file).unwrap();
+    let before_dbs = env.databases();
+    for (field, value) in [
+        ("aside", "victim"),
+        ("incoming", "victim"),
+        ("prod", "victim"),
+    ] {
+        let mut camp: serde_json::Value = serde_json::from_slice(&honest).unwrap();
+        camp["swap"][field] = value.into();
+        std::fs::write(&file, serde_json::to_vec(&camp).unwrap()).unwrap();
+        for cmd in [
+            &["rollback", "--db", DB, "--yes"][..],
+            &["restore", "--db", DB, "--yes"],
+        ] {
+            let o = env.run(cmd);
+            assert_refused(&o, "edited");
+            assert!(stderr(&o).contains("\"victim\""), "{field}: {}", stderr(&o));
+            assert_eq!(
+                env.databases(),
+                before_dbs,
+                "{field} {cmd:?}: nothing renamed"
+            );
+        }
+    }
+    assert_eq!(env.data_checksums("victim"), victim);
+    // Put back as it was, the half-done restore is reverted.
+    std::fs::write(&file, &honest).unwrap();
+    assert_ok(&env.run(&["rollback", "--db", DB, "--yes"]));
+}
