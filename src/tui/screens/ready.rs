@@ -104,7 +104,10 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     let Some((rec, connect)) = record(app) else {
         return;
     };
-    let [info, table] = Layout::vertical([Constraint::Length(9), Constraint::Min(0)]).areas(area);
+    // Room for the line of Odoo's platform, when it made the copy.
+    let high = if rec.platform.is_some() { 11 } else { 9 };
+    let [info, table] =
+        Layout::vertical([Constraint::Length(high), Constraint::Min(0)]).areas(area);
     let mut lines = vec![
         Line::from(vec![
             Span::styled("Test database ready: ", theme.done()),
