@@ -272,6 +272,18 @@ fn a_test_upgrade_through_the_platform() {
         c.id()
     );
     assert!(md.contains(&hint), "{md}");
+    let token = c.platform.requests()[0]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for f in walk(&bundle) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(
+            !text.contains(&token),
+            "token in the bundle's {}",
+            f.display()
+        );
+    }
 
     // status shows the platform's state (the request is done there).
     let s = c.env.run(&["status", "--db", DB]);

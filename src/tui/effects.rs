@@ -15,9 +15,9 @@ use crate::engine::JobHandle;
 use crate::engine::clone::CloneChoice;
 use crate::engine::job::{self, SeenStatus};
 use crate::engine::openupgrade::EngineChoice;
-use crate::engine::production::{self, ProductionRequest};
+use crate::engine::production::ProductionRequest;
 use crate::engine::swap::{SwapOutcome, describe, rollback_warning};
-use crate::engine::test_job::{STEPS, TestRequest};
+use crate::engine::test_job::TestRequest;
 use crate::odoo::inspect;
 use crate::pg::server;
 
@@ -113,8 +113,9 @@ impl Effects {
                         }
                     };
                     let connect = engine.conn.psql_line(&prepared.job.record.work_db);
+                    // The job's own list: an engine may have steps of its own.
+                    let steps = prepared.job.record.steps.iter().map(|s| s.name).collect();
                     let handle = engine.start_test(prepared);
-                    let steps = STEPS.to_vec();
                     follow(
                         handle,
                         tx,
@@ -140,7 +141,11 @@ impl Effects {
                         import: None,
                         discard: false,
                         allow_other_database: false,
-                        engine: EngineChoice::for_target(&engine.config, &target),
+                        // The engine the campaign's test used (Odoo's platform, say).
+                        engine: match engine.last_test_engine(&db).await {
+                            Some(e) => e,
+                            None => EngineChoice::for_target(&engine.config, &target),
+                        },
                     };
                     let prepared = match engine.prepare_production(&req).await {
                         Ok(p) => p,
@@ -150,8 +155,8 @@ impl Effects {
                         }
                     };
                     let connect = engine.conn.psql_line(&prepared.job.record.work_db);
+                    let steps = prepared.job.record.steps.iter().map(|s| s.name).collect();
                     let handle = engine.start_production(prepared);
-                    let steps = production::STEPS.to_vec();
                     follow(
                         handle,
                         tx,

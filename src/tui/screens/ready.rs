@@ -133,8 +133,10 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         return;
     };
     let serving = app.serving.as_ref().filter(|s| s.db == rec.work_db);
-    // Room for the serve lines (its hint, or where the served copy opens) and the platform's.
-    let height = 10 + if serving.is_some() { 2 } else { 0 } + u16::from(rec.platform.is_some());
+    // Room for the serve lines (its hint, or where the served copy opens) and
+    // for the line of Odoo's platform, when it made the copy (it wraps).
+    let height =
+        10 + if serving.is_some() { 2 } else { 0 } + if rec.platform.is_some() { 2 } else { 0 };
     let [info, table] =
         Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area);
     let mut lines = vec![
