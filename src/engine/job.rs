@@ -133,6 +133,9 @@ pub struct JobRecord {
     /// Odoo's own `neutralize` on the test copy, when that series' Odoo is configured.
     #[serde(default)]
     pub odoo_neutralize: Option<String>,
+    /// `--engine odoo-platform`: the request at Odoo (its token: only here, 0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Box<super::platform::PlatformJob>>,
     /// The source's size when the job started: estimates scale by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_bytes: Option<i64>,
@@ -214,6 +217,7 @@ impl JobRecord {
             hops: Vec::new(),
             anomaly_drafts: Vec::new(),
             odoo_neutralize: None,
+            platform: None,
             source_bytes: None,
             frozen_at: None,
         }

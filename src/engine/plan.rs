@@ -88,6 +88,9 @@ pub enum PlanError {
     Pg(#[from] tokio_postgres::Error),
 }
 
+/// The plan path a job of `--engine odoo-platform` records.
+pub const PLATFORM_PLAN: &str = "odoo-platform";
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
@@ -199,6 +202,16 @@ impl ReadyPlan {
                     }],
                 })
                 .collect(),
+        }
+    }
+
+    /// Odoo's upgrade platform makes the upgrade: no local hop (the job runs
+    /// the platform's steps instead of the plan).
+    pub fn platform(to: Series) -> ReadyPlan {
+        ReadyPlan {
+            name: format!("Odoo's upgrade platform → {to}"),
+            path: PathBuf::from(PLATFORM_PLAN),
+            hops: Vec::new(),
         }
     }
 
@@ -831,9 +844,8 @@ async fn run_command(
         .env("PGDATABASE", ctx.db)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
+    super::child::die_with_us(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| err(format!("cannot start {}: {e}", args[0])))?;

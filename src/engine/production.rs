@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::clone::CloneMethod;
 use super::emit::Emitter;
-use super::job::{self, JobKind, JobRecord};
+use super::job::{self, Backup, JobKind, JobRecord};
 use super::plan::{Plan, ReadyPlan};
 use super::preflight::{Earlier, Note, PreparedJob, beyond_table_note, fail};
 use super::runner::{JobCtx, Runner, keep_checks};
@@ -139,6 +139,9 @@ impl Engine {
         let written = match (&req.import, req.engine) {
             (Some(path), _) => Some(ReadyPlan::import(path, source, target)?),
             (None, super::openupgrade::EngineChoice::OpenUpgrade) => None,
+            (None, super::openupgrade::EngineChoice::OdooPlatform) => {
+                Some(ReadyPlan::platform(target))
+            }
             (None, _) => Some(
                 Plan::load(&self.plan_for(req.plan.as_deref(), target)?)?.check(source, target)?,
             ),
@@ -179,6 +182,15 @@ impl Engine {
             None => notes.push(Note { level: "warn", text: "Odoo data dir unknown (--data-dir or odoo.conf data_dir): the filestore is not carried along".into() }),
             _ => {}
         }
+        // Production is frozen: its contract is read on its copy, unless given.
+        let platform = match (&req.import, req.engine) {
+            (None, super::openupgrade::EngineChoice::OdooPlatform) => {
+                let aim = crate::odoo::platform::Aim::Production;
+                Some(self.platform_preflight(aim, &req.db, None, false, &mut notes)?)
+            }
+            _ => None,
+        };
+        super::platform::same_engine(resume.as_ref(), platform.is_some())?;
         let resumed = resume.is_some();
         let mut record = match resume {
             Some(j) => j.restart(&plan.path),
@@ -191,13 +203,20 @@ impl Engine {
                 work_db,
                 plan: &plan.path,
                 clone_method: "template",
-                steps: &STEPS,
+                steps: if platform.is_some() {
+                    &super::platform::PRODUCTION_STEPS
+                } else {
+                    &STEPS
+                },
                 source_uuid: freeze.uuid.clone(),
             }),
         };
         // The choice of this run counts, also for a resumed job.
         record.golive.allow_other_database = req.allow_other_database;
         record.openupgrade = hops;
+        if record.platform.is_none() {
+            record.platform = platform.map(Box::new);
+        }
         // The freeze in force: the downtime runs from it (restore refuses a
         // copy taken under an earlier one).
         record.frozen_at = Some(freeze.at);
@@ -210,7 +229,8 @@ impl Engine {
 
     pub fn start_production(&self, prepared: PreparedProduction) -> JobHandle {
         let id = prepared.job.record.id.clone();
-        self.spawn_job(id, STEPS.len(), move |engine, emit, token| async move {
+        let steps = prepared.job.record.steps.len();
+        self.spawn_job(id, steps, move |engine, emit, token| async move {
             engine.run_production(prepared, emit, token).await
         })
     }
@@ -257,7 +277,7 @@ impl Engine {
             .await?;
         self.production_facts(record, maint, major).await?;
         // Production's side of the comparison: the frozen production, read from its copy.
-        if !record.is_done(Step::Plan) || !cloned {
+        if !(record.is_done(Step::Plan) || record.is_done(Step::Import)) || !cloned {
             self.compare_baseline(record, !cloned, emit).await;
         }
 
@@ -294,11 +314,31 @@ impl Engine {
             ));
             Ok(b)
         };
-        let started = run
+        let keep = |record: &mut JobRecord, b: Backup| {
+            record.backup = Some(b);
+            format!(
+                "pg_dump -Fd -Z1 -j {jobs} of the frozen original, alongside the plan; checked with pg_restore --list"
+            )
+        };
+        let mut started = run
             .open(record, Step::Backup, taken.then_some("backup taken before"))
             .await?;
+        let platform = record.platform.is_some();
+        let mut side = Some(side);
+        if platform {
+            // Odoo's platform is sent the backup itself: it is taken first.
+            if let (Some(t0), Some(side)) = (started.take(), side.take()) {
+                let side = side.await.map(|b| keep(record, b));
+                run.end_alongside(record, Step::Backup, t0, side, Ok(()))
+                    .await?;
+            }
+        }
         let rest = async {
-            self.plan_step(record, run, None).await?;
+            if platform {
+                self.platform_steps(record, run).await?;
+            } else {
+                self.plan_step(record, run, None).await?;
+            }
             run.step(record, Step::Verify, None, async |record| {
                 let c = self.conn.connect(&work).await?;
                 let mut checks = verify::upgraded(&c, &work, target).await?;
@@ -316,14 +356,11 @@ impl Engine {
             .await?;
             self.compare_step(record, run).await
         };
-        let Some(t0) = started else {
+        let (Some(t0), Some(side)) = (started, side) else {
             return rest.await;
         };
         let (side, rest) = tokio::join!(side, rest);
-        let side = side.map(|b| {
-            record.backup = Some(b);
-            format!("pg_dump -Fd -Z1 -j {jobs} of the frozen original, alongside the plan; checked with pg_restore --list")
-        });
+        let side = side.map(|b| keep(record, b));
         run.end_alongside(record, Step::Backup, t0, side, rest)
             .await
     }
@@ -403,9 +440,12 @@ impl Engine {
         maint: &Client,
         major: u32,
     ) -> Result<(), EngineError> {
-        let untouched = record
-            .step(Step::Plan)
-            .is_none_or(|s| s.status == job::StepStatus::Pending);
+        // Before the upgrade (a plan, or the platform's import) changed the copy.
+        let untouched = [Step::Plan, Step::Import].iter().all(|&n| {
+            record
+                .step(n)
+                .is_none_or(|s| s.status == job::StepStatus::Pending)
+        });
         if !untouched {
             return Ok(());
         }

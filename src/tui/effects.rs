@@ -15,9 +15,9 @@ use crate::engine::JobHandle;
 use crate::engine::clone::CloneChoice;
 use crate::engine::job::{self, SeenStatus};
 use crate::engine::openupgrade::EngineChoice;
-use crate::engine::production::{self, ProductionRequest};
+use crate::engine::production::ProductionRequest;
 use crate::engine::swap::{SwapOutcome, describe, rollback_warning};
-use crate::engine::test_job::{STEPS, TestRequest};
+use crate::engine::test_job::TestRequest;
 use crate::odoo::inspect;
 use crate::pg::server;
 
@@ -113,8 +113,9 @@ impl Effects {
                         }
                     };
                     let connect = engine.conn.psql_line(&prepared.job.record.work_db);
+                    // The job's own list: an engine may have steps of its own.
+                    let steps = prepared.job.record.steps.iter().map(|s| s.name).collect();
                     let handle = engine.start_test(prepared);
-                    let steps = STEPS.to_vec();
                     follow(
                         handle,
                         tx,
@@ -140,7 +141,11 @@ impl Effects {
                         import: None,
                         discard: false,
                         allow_other_database: false,
-                        engine: EngineChoice::for_target(&engine.config, &target),
+                        // The engine the campaign's test used (Odoo's platform, say).
+                        engine: match engine.last_test_engine(&db).await {
+                            Some(e) => e,
+                            None => EngineChoice::for_target(&engine.config, &target),
+                        },
                     };
                     let prepared = match engine.prepare_production(&req).await {
                         Ok(p) => p,
@@ -150,8 +155,8 @@ impl Effects {
                         }
                     };
                     let connect = engine.conn.psql_line(&prepared.job.record.work_db);
+                    let steps = prepared.job.record.steps.iter().map(|s| s.name).collect();
                     let handle = engine.start_production(prepared);
-                    let steps = production::STEPS.to_vec();
                     follow(
                         handle,
                         tx,
@@ -199,37 +204,40 @@ impl Effects {
                     if let Some(mut child) = slot.take() {
                         let _ = child.start_kill();
                         let _ = child.wait().await;
-                        let _ = tx.send(Msg::Changed(Ok("Odoo stopped".into())));
+                        let _ = tx.send(Msg::Served(Ok(None)));
                         return;
                     }
                     let res = async {
-                        let plan = engine.serve_plan(&db, None).await.map_err(|e| e.to_string())?;
+                        let plan = engine
+                            .serve_plan(&db, None)
+                            .await
+                            .map_err(|e| e.to_string())?;
                         // Its output would tear the screen: to a log file instead.
                         let log = job::log_path(&engine.state_dir, &format!("serve-{db}"));
                         let _ = log.parent().map(crate::campaign::store::ensure_dir);
                         let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
                         let err = out.try_clone().map_err(|e| e.to_string())?;
-                        let child = tokio::process::Command::new(&plan.argv[0])
-                            .args(&plan.argv[1..])
+                        let mut cmd = tokio::process::Command::new(&plan.argv[0]);
+                        cmd.args(&plan.argv[1..])
                             .envs(plan.env.iter().cloned())
                             .stdin(std::process::Stdio::null())
                             .stdout(out)
-                            .stderr(err)
-                            .process_group(0)
-                            .kill_on_drop(true)
+                            .stderr(err);
+                        // Quitting stops it (kill on drop); so does a SIGKILL of the TUI.
+                        let child = crate::engine::child::die_with_us(&mut cmd)
                             .spawn()
                             .map_err(|e| format!("cannot start Odoo {}: {e}", plan.series))?;
                         *slot = Some(child);
-                        Ok(format!(
-                            "serving {db} with Odoo {} at http://127.0.0.1:{}/web (s again stops it; log {}); from your machine: {}",
-                            plan.series,
-                            plan.port,
-                            log.display(),
-                            crate::engine::openupgrade::ssh_tunnel(plan.port)
-                        ))
+                        Ok(Some(crate::tui::screens::ready::Serving {
+                            db: db.clone(),
+                            series: plan.series.to_string(),
+                            url: format!("http://127.0.0.1:{}/web", plan.port),
+                            tunnel: crate::engine::openupgrade::ssh_tunnel(plan.port),
+                            log: log.display().to_string(),
+                        }))
                     }
                     .await;
-                    let _ = tx.send(Msg::Changed(res));
+                    let _ = tx.send(Msg::Served(res));
                 });
             }
             Cmd::SettleDraft { db, id, keep } => {
@@ -414,6 +422,10 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
     let items = engine.checklist_items()?;
     let last = engine.last_ready_test(&c)?;
     let comparison = last.as_ref().and_then(|j| j.comparison.clone());
+    let request = last
+        .as_ref()
+        .and_then(|j| j.platform.as_ref())
+        .and_then(|p| p.request_id().map(str::to_string));
     let production = engine.production_comparison(db).await?;
     let maint = engine.conn.connect_maintenance().await?;
     let sessions = server::sessions(&maint, db).await.unwrap_or_default();
@@ -457,7 +469,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
         restore_plan,
         rollback_plan,
         sessions,
-        ticket: campaign::report::ticket_hint(&c),
+        ticket: campaign::report::ticket_hint(&c, request.as_deref()),
         unfinished: engine.unfinished_job(&c)?.map(|j| Unfinished {
             id: j.id.clone(),
             production: j.kind == job::JobKind::Production,
