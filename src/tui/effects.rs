@@ -204,11 +204,14 @@ impl Effects {
                     if let Some(mut child) = slot.take() {
                         let _ = child.start_kill();
                         let _ = child.wait().await;
-                        let _ = tx.send(Msg::Changed(Ok("Odoo stopped".into())));
+                        let _ = tx.send(Msg::Served(Ok(None)));
                         return;
                     }
                     let res = async {
-                        let plan = engine.serve_plan(&db, None).await.map_err(|e| e.to_string())?;
+                        let plan = engine
+                            .serve_plan(&db, None)
+                            .await
+                            .map_err(|e| e.to_string())?;
                         // Its output would tear the screen: to a log file instead.
                         let log = job::log_path(&engine.state_dir, &format!("serve-{db}"));
                         let _ = log.parent().map(crate::campaign::store::ensure_dir);
@@ -225,16 +228,16 @@ impl Effects {
                             .spawn()
                             .map_err(|e| format!("cannot start Odoo {}: {e}", plan.series))?;
                         *slot = Some(child);
-                        Ok(format!(
-                            "serving {db} with Odoo {} at http://127.0.0.1:{}/web (s again stops it; log {}); from your machine: {}",
-                            plan.series,
-                            plan.port,
-                            log.display(),
-                            crate::engine::openupgrade::ssh_tunnel(plan.port)
-                        ))
+                        Ok(Some(crate::tui::screens::ready::Serving {
+                            db: db.clone(),
+                            series: plan.series.to_string(),
+                            url: format!("http://127.0.0.1:{}/web", plan.port),
+                            tunnel: crate::engine::openupgrade::ssh_tunnel(plan.port),
+                            log: log.display().to_string(),
+                        }))
                     }
                     .await;
-                    let _ = tx.send(Msg::Changed(res));
+                    let _ = tx.send(Msg::Served(res));
                 });
             }
             Cmd::SettleDraft { db, id, keep } => {

@@ -189,6 +189,8 @@ pub enum Msg {
     /// A freeze or a discard answered: say so, then read the campaign again.
     Changed(Result<String, String>),
     Swapped(Result<SwapView, String>),
+    /// `serve` started Odoo on the test copy (Some) or stopped it (None).
+    Served(Result<Option<crate::tui::screens::ready::Serving>, String>),
     /// The comparison run again (`r` on the checklist).
     Compared(Result<Box<crate::odoo::compare::Comparison>, String>),
     /// Wall clock, sent with the tick while a freeze is scheduled.
