@@ -187,6 +187,13 @@ fn a_test_upgrade_through_the_platform() {
         test_db.starts_with("demo_manufacturing_test_17.0_"),
         "{test_db}"
     );
+    assert_eq!(out["platform"]["request_id"], c.id().to_string());
+    assert!(
+        out["platform"]["upgrade_report"]
+            .as_str()
+            .unwrap()
+            .ends_with("upgrade-report.html")
+    );
 
     // One request, for a test, with the database's contract and a public key only.
     let reqs = c.platform.requests();
