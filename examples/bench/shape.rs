@@ -197,8 +197,9 @@ pub fn build_big_table(
     psql(
         conn,
         db,
-        "SELECT setval('mail_message_id_seq', (SELECT max(id) FROM mail_message)); VACUUM ANALYZE mail_message",
+        "SELECT setval('mail_message_id_seq', (SELECT max(id) FROM mail_message))",
     );
+    psql(conn, db, "VACUUM ANALYZE mail_message");
     psql(conn, "postgres", "CHECKPOINT");
     BigTable {
         bytes: size(),

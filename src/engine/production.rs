@@ -329,7 +329,8 @@ impl Engine {
             // Odoo's platform is sent the backup itself: it is taken first.
             if let (Some(t0), Some(side)) = (started.take(), side.take()) {
                 let side = side.await.map(|b| keep(record, b));
-                run.end_alongside(record, Step::Backup, t0, side, Ok(()))
+                let ended = std::time::Instant::now();
+                run.end_alongside(record, Step::Backup, (t0, ended), side, Ok(()))
                     .await?;
             }
         }
@@ -359,9 +360,11 @@ impl Engine {
         let (Some(t0), Some(side)) = (started, side) else {
             return rest.await;
         };
-        let (side, rest) = tokio::join!(side, rest);
+        // The backup's own end, for its time: the job waits for the later one.
+        let side = async { (side.await, std::time::Instant::now()) };
+        let ((side, ended), rest) = tokio::join!(side, rest);
         let side = side.map(|b| keep(record, b));
-        run.end_alongside(record, Step::Backup, t0, side, rest)
+        run.end_alongside(record, Step::Backup, (t0, ended), side, rest)
             .await
     }
 }

@@ -121,10 +121,24 @@ impl<'a> Runner<'a> {
         t0: Instant,
         detail: String,
     ) -> Result<(), EngineError> {
-        let seconds = t0.elapsed().as_secs_f64();
+        self.finish_at(record, step, t0, Instant::now(), detail)
+            .await
+    }
+
+    /// `finish` for a step that ended at `ended` (before now, when it ran alongside).
+    async fn finish_at(
+        &self,
+        record: &mut JobRecord,
+        step: Step,
+        t0: Instant,
+        ended: Instant,
+        detail: String,
+    ) -> Result<(), EngineError> {
+        let seconds = ended.saturating_duration_since(t0).as_secs_f64();
+        let ago = chrono::Duration::from_std(ended.elapsed()).unwrap_or_default();
         if let Some(s) = record.step_mut(step) {
             s.status = StepStatus::Done;
-            s.finished_at = Some(Utc::now());
+            s.finished_at = Some(Utc::now() - ago);
             s.seconds = Some(seconds);
             s.detail = detail;
         }
@@ -166,20 +180,21 @@ impl<'a> Runner<'a> {
         Ok(Some(t0))
     }
 
-    /// The end of a step run alongside: finished with `side`'s detail. The
-    /// job ends only now; the other steps' failure comes first, else a
-    /// failure of `side` fails the job against this step.
+    /// The end of a step run alongside: finished with `side`'s detail, at
+    /// `ended` (its own time, not the others'). The job ends only now; the
+    /// other steps' failure comes first, else a failure of `side` fails the
+    /// job against this step.
     pub async fn end_alongside(
         &mut self,
         record: &mut JobRecord,
         step: Step,
-        t0: Instant,
+        (t0, ended): (Instant, Instant),
         side: Result<String, EngineError>,
         rest: Result<(), EngineError>,
     ) -> Result<(), EngineError> {
         match side {
             Ok(detail) => {
-                self.finish(record, step, t0, detail).await?;
+                self.finish_at(record, step, t0, ended, detail).await?;
                 rest
             }
             Err(e) => {
