@@ -245,8 +245,16 @@ fn row_check(c: &RowCheck, before: &Snapshot, after: &Snapshot) -> CheckResult {
         Some(v) => r.values.first() == Some(v),
         None => true,
     };
+    let mut dropped = 0usize;
     for (k, rb) in b.iter().filter(|(_, r)| checked(r)) {
         match a.get(k) {
+            None if c
+                .missing_is_note
+                .as_ref()
+                .is_some_and(|m| rb.label.starts_with(&m.prefix)) =>
+            {
+                dropped += 1;
+            }
             None => lines.push((
                 rb.label.clone(),
                 format!(
@@ -303,6 +311,9 @@ fn row_check(c: &RowCheck, before: &Snapshot, after: &Snapshot) -> CheckResult {
         format!("{bad} {}", c.what),
         format!("{n} row(s) compared, all hold"),
     );
+    if let Some(m) = c.missing_is_note.as_ref().filter(|_| dropped > 0) {
+        notes.push(format!("{dropped} {}", m.note));
+    }
     r.notes = notes;
     r
 }

@@ -99,6 +99,10 @@ pub struct Attachment {
     pub store_fname: String,
     pub checksum: Option<String>,
     pub name: String,
+    /// A binary field of a record a module's data owns (menu and payment
+    /// icons, flags): the new version's data may rewrite its file.
+    #[serde(default)]
+    pub module_data: bool,
 }
 
 /// The outcome of one check.
