@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::emit::Emitter;
 use super::job::{self, JobRecord};
+pub use super::job::{HopOutcome, HopSpec};
 use super::plan::{PlanError, ReadyPlan, RunCtx};
 use super::preflight::Note;
 use super::{Engine, EngineError};
@@ -299,42 +300,6 @@ pub fn release_series(text: &str) -> Option<Series> {
     let major: u32 = parts.next()?.parse().ok()?;
     let minor: u32 = parts.next()?.trim_start_matches('~').parse().ok()?;
     Some(Series::new(major, minor))
-}
-
-/// One derived hop, as recorded in the job (no secret in it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HopSpec {
-    pub from: Series,
-    pub to: Series,
-    pub argv: Vec<String>,
-    /// Variables set for the program (the password is added at run time, never recorded).
-    pub env: Vec<(String, String)>,
-    /// Odoo connects as our role: it gets our password (PGPASSWORD) at run time.
-    #[serde(default)]
-    pub our_password: bool,
-}
-
-/// How one hop went.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HopOutcome {
-    pub from: String,
-    pub to: String,
-    pub ok: bool,
-    pub exit_code: Option<i32>,
-    pub seconds: f64,
-    pub modules: u32,
-    pub migrations: u32,
-    pub warnings: u32,
-    pub errors: u32,
-    pub base_version: Option<String>,
-    #[serde(default)]
-    pub pending: Vec<String>,
-    pub log: Option<PathBuf>,
-    /// Why it failed, when it did.
-    #[serde(default)]
-    pub verdict: String,
-    #[serde(default)]
-    pub issues: Vec<oulog::Issue>,
 }
 
 /// The `--load` list: framework server-wide; from 19.0 keep `rpc`, which the
@@ -954,7 +919,7 @@ pub fn ssh_tunnel(port: u16) -> String {
                 .map(|h| h.trim().to_string())
         })
         .unwrap_or_else(|| "this-server".into());
-    let user = super::freeze::os_user();
+    let user = crate::campaign::who::os_user();
     format!("ssh -N -L {port}:127.0.0.1:{port} {user}@{host}")
 }
 

@@ -13,6 +13,7 @@ use super::lock::JobLock;
 use super::plan::ReadyPlan;
 use super::{Engine, EngineError};
 use crate::campaign;
+use crate::odoo::filestore;
 use crate::odoo::inspect::{Inspection, human_size};
 use crate::odoo::version::Series;
 use crate::pg::ident::name_with_suffix;
@@ -278,6 +279,24 @@ impl Engine {
         Err(fail(format!(
             "no free {kind} database name: drop old copies"
         )))
+    }
+
+    /// The source's filestore not found, or no data dir known: what `copy` will miss.
+    pub(super) fn filestore_note(&self, db: &str, copy: &str) -> Option<Note> {
+        let text = match &self.data_dir {
+            Some(dd) if !filestore::path(dd, db).is_dir() => format!(
+                "no filestore at {}: {copy} will have no attachments (images, PDFs)",
+                filestore::path(dd, db).display()
+            ),
+            None => format!(
+                "Odoo data dir unknown (--data-dir or odoo.conf data_dir): the filestore is not copied, {copy} will have no attachments"
+            ),
+            _ => return None,
+        };
+        Some(Note {
+            level: "warn",
+            text,
+        })
     }
 
     pub(super) async fn check_disk(

@@ -1,4 +1,4 @@
-//! The production job (DESIGN.md §4): on a frozen production database,
+//! The production job (docs/DESIGN.md, step 8): on a frozen production database,
 //! preflight → clone → backup → plan → verify. No neutralization: this copy is
 //! the future production. Production itself is only read (it is frozen).
 
@@ -169,14 +169,7 @@ impl Engine {
         // The copy and its backup.
         self.check_disk(maint, &rights, size * 2, &mut notes)
             .await?;
-        match &self.data_dir {
-            Some(dd) if !filestore::path(dd, &req.db).is_dir() => notes.push(Note {
-                level: "warn",
-                text: format!("no filestore at {}: the upgraded copy will have no attachments", filestore::path(dd, &req.db).display()),
-            }),
-            None => notes.push(Note { level: "warn", text: "Odoo data dir unknown (--data-dir or odoo.conf data_dir): the filestore is not carried along".into() }),
-            _ => {}
-        }
+        notes.extend(self.filestore_note(&req.db, "the upgraded copy"));
         let resumed = resume.is_some();
         let mut record = match resume {
             Some(j) => j.restart(&plan.path),

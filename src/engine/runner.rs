@@ -1,6 +1,7 @@
 //! What every job does around its own steps, written once: the [`Runner`]
 //! skips a step done before, marks it begun and finished in the job file (with
-//! the crash and pause points tests use), honours a cancel between steps, and
+//! the crash and pause points tests use: `before:<step>`, `after:<step>`),
+//! honours a cancel between steps, and
 //! settles the outcome: ready, failed (resumable), or cancelled (the half-made
 //! copy dropped). The steps both jobs share (preflight, clone, plan) live here.
 
@@ -95,6 +96,7 @@ impl<'a> Runner<'a> {
         if self.cx.cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
         }
+        pause_point(&format!("before:{step}")).await;
         let t0 = self.begin(record, step)?;
         emit.event(Event::StepStarted { step }).await;
         let detail = body(record).await?;
@@ -407,7 +409,7 @@ impl Engine {
                 outcomes: Some(&outcomes),
                 hop_log: Some(&hop_log),
             };
-            let ran = plan::run(plan, &ctx).await;
+            let ran = super::execute::run(plan, &ctx).await;
             let outcomes = outcomes.into_inner().unwrap_or_default();
             self.record_hops(record, outcomes, test_db, emit)?;
             ran?;

@@ -1,4 +1,4 @@
-//! The test job (DESIGN.md §4): preflight → clone → neutralize → plan →
+//! The test job (docs/DESIGN.md, step 2): preflight → clone → neutralize → plan →
 //! neutralize again → verify → ready. The source is only ever read.
 
 use std::path::PathBuf;
@@ -264,13 +264,7 @@ impl Engine {
                 ),
             });
         }
-        match &self.data_dir {
-            Some(dd) if !filestore::path(dd, &req.db).is_dir() => notes.push(Note { level: "warn", text: format!(
-                "no filestore at {}: the test copy will have no attachments (images, PDFs)", filestore::path(dd, &req.db).display()
-            ) }),
-            None => notes.push(Note { level: "warn", text: "Odoo data dir unknown (--data-dir or odoo.conf data_dir): the filestore is not copied, attachments will be missing".into() }),
-            _ => {}
-        }
+        notes.extend(self.filestore_note(&req.db, "the test copy"));
 
         let resumed = resume.is_some();
         let mut record = match resume {
