@@ -18,7 +18,7 @@ use super::emit::Emitter;
 use super::job::{self, JobRecord};
 pub use super::job::{HopOutcome, HopSpec};
 use super::plan::{PlanError, ReadyPlan, RunCtx};
-use super::preflight::Note;
+use super::preflight::{Level, Note};
 use super::{Engine, EngineError};
 use crate::campaign::anomaly::Draft;
 use crate::config::OdooInstall;
@@ -794,7 +794,7 @@ impl Engine {
         }
         for text in coverage(installs, &hops, installed, custom) {
             notes.push(Note {
-                level: "warn",
+                level: Level::Warn,
                 text,
             });
         }

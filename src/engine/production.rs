@@ -12,7 +12,7 @@ use super::clone::CloneMethod;
 use super::emit::Emitter;
 use super::job::{self, JobKind, JobRecord};
 use super::plan::{Plan, ReadyPlan};
-use super::preflight::{Earlier, Note, PreparedJob, beyond_table_note, fail};
+use super::preflight::{Earlier, Level, Note, PreparedJob, beyond_table_note, fail};
 use super::runner::{JobCtx, Runner, keep_checks};
 use super::step::Step;
 use super::{Engine, EngineError, JobHandle, backup};
@@ -82,19 +82,9 @@ impl Engine {
                 req.db
             )));
         }
-        let rights = server::role_rights(maint).await?;
-        if !rights.superuser && !rights.createdb {
-            return Err(fail(format!(
-                "role {:?} cannot create databases: as a superuser run ALTER ROLE \"{}\" CREATEDB",
-                rights.name, rights.name
-            )));
-        }
-        if !rights.superuser && !server::can_own(maint, &req.db).await? {
-            return Err(fail(format!(
-                "role {:?} does not own {:?}: connect as its owner (db_user in odoo.conf) or a superuser, so the upgraded copy keeps production's owner",
-                rights.name, req.db
-            )));
-        }
+        let rights = self
+            .check_rights(maint, &req.db, "the upgraded copy keeps production's owner")
+            .await?;
         let mut notes = Vec::new();
         notes.extend(beyond_table_note(target));
         let noted = notes.len();
@@ -125,7 +115,7 @@ impl Engine {
                 Some(super::swap::Stale::Seen(why)) => {
                     notes.truncate(noted);
                     notes.push(Note {
-                        level: "info",
+                        level: Level::Info,
                         text: format!("{why} (job {} discarded, its copy dropped)", j.id),
                     });
                     self.discard(maint, major, j, &req.db).await?;

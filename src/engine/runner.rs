@@ -1,9 +1,9 @@
 //! What every job does around its own steps, written once: the [`Runner`]
-//! skips a step done before, marks it begun and finished in the job file (with
-//! the crash and pause points tests use: `before:<step>`, `after:<step>`),
-//! honours a cancel between steps, and
-//! settles the outcome: ready, failed (resumable), or cancelled (the half-made
-//! copy dropped). The steps both jobs share (preflight, clone, plan) live here.
+//! skips a step done before, honours a cancel between steps, marks a step
+//! begun and finished in the job file (with the test hooks: pause and crash
+//! points `before:<step>`, crash point `after:<step>`), and settles the
+//! outcome: ready, failed (resumable), or cancelled (the half-made copy
+//! dropped). The steps both jobs share (preflight, clone, plan) live here.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
