@@ -28,6 +28,8 @@ pub struct Config {
     pub plans: BTreeMap<String, PathBuf>,
     #[serde(default)]
     pub freeze: FreezeSection,
+    #[serde(default)]
+    pub odoo_platform: PlatformSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +158,54 @@ pub struct FreezeSection {
     pub start: Vec<String>,
 }
 
+/// `[odoo_platform]`: where Odoo's upgrade platform is (`--engine odoo-platform`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformSection {
+    /// HTTPS only; default Odoo's own.
+    pub url: Option<String>,
+    /// A PEM CA the platform's certificate must lead to (a private stand-in);
+    /// default: the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Seconds between two readings of the request's state and log.
+    #[serde(default = "default_poll")]
+    pub poll_seconds: f64,
+    /// The data channel's SSH user (Odoo's is `odoo`; a stand-in may use another).
+    #[serde(default = "default_data_user")]
+    pub data_user: String,
+    /// `--contract CODE`: from the command line only, never from the file.
+    #[serde(skip)]
+    pub contract: Option<crate::odoo::platform::Secret>,
+}
+
+fn default_data_user() -> String {
+    crate::odoo::platform::DATA_USER.into()
+}
+
+fn default_poll() -> f64 {
+    5.0
+}
+
+impl Default for PlatformSection {
+    fn default() -> Self {
+        PlatformSection {
+            url: None,
+            ca_file: None,
+            poll_seconds: default_poll(),
+            data_user: default_data_user(),
+            contract: None,
+        }
+    }
+}
+
+impl PlatformSection {
+    pub fn url(&self) -> &str {
+        self.url
+            .as_deref()
+            .unwrap_or(crate::odoo::platform::DEFAULT_URL)
+    }
+}
+
 impl Config {
     /// Reads `path`, or the default file when it exists; no file means defaults.
     pub fn load(path: Option<&Path>) -> Result<Config> {
@@ -188,6 +238,7 @@ impl Config {
             .values_mut()
             .chain(cfg.neutralize.extra_sql.iter_mut())
             .chain(cfg.neutralize.extra_rules.iter_mut())
+            .chain(cfg.odoo_platform.ca_file.iter_mut())
             .chain(installs)
         {
             if p.is_relative() {

@@ -255,3 +255,74 @@ fn custom_dump_import_and_bad_archives_are_refused() {
         partner_count(&env, "upgraded_elsewhere")
     );
 }
+
+/// `production --import <path> --discard --yes --json` of `DB` to 17.0.
+fn import_again(env: &Env, path: &std::path::Path) -> std::process::Output {
+    let path = path.to_str().unwrap();
+    let args = [
+        "production",
+        "--db",
+        DB,
+        "--target",
+        "17.0",
+        "--import",
+        path,
+        "--discard",
+        "--yes",
+        "--json",
+    ];
+    env.run(&args)
+}
+
+// Review: an imported plain dump that acts outside the working copy. psql runs
+// it as production's owner (here a superuser) while production is frozen, and
+// a frozen database can be dropped. Before: `DROP DATABASE "<production>";`
+// appended to the dump dropped production and the job reported ready; `\!`
+// ran a shell command. Now the dump is cut off at that line: the job fails
+// naming it, production is still there, the command never ran.
+#[test]
+fn an_imported_dump_that_would_act_outside_the_copy_is_cut_off() {
+    let env = Env::new();
+    env.demo_db(DB);
+    upgraded_elsewhere(&env);
+    // The dump an Odoo backup zip holds, as the backup command writes it.
+    let zip_path = env.dir.path().join("upgraded.zip");
+    let args = [
+        "backup",
+        "--db",
+        "upgraded_elsewhere",
+        "--format",
+        "zip",
+        "--out",
+    ];
+    assert_ok(&env.run(&[&args[..], &[zip_path.to_str().unwrap()]].concat()));
+    let mut dump = String::new();
+    zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap())
+        .unwrap()
+        .by_name("dump.sql")
+        .unwrap()
+        .read_to_string(&mut dump)
+        .unwrap();
+    let original = env.data_checksums(DB);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let flag = env.dir.path().join("pwned");
+    let hostile = [
+        format!("DROP DATABASE \"{DB}\";"),
+        format!("\\! touch '{}'", flag.display()),
+        "\\connect postgres".to_string(),
+    ];
+    let sql = env.dir.path().join("hostile.sql");
+    for line in &hostile {
+        std::fs::write(&sql, format!("{dump}\n{line}\nSELECT 1;\n")).unwrap();
+        let o = import_again(&env, &sql);
+        assert!(!o.status.success(), "{line}: {}", stdout(&o));
+        let err = stderr(&o);
+        assert!(err.contains("refused at line"), "{line}: {err}");
+        assert!(env.db_exists(DB), "{line}: production is still there");
+        assert!(!flag.exists(), "{line}: the shell command never ran");
+    }
+    assert_eq!(env.frozen_checksums(DB), original);
+    // pg_dump's own output goes through.
+    std::fs::write(&sql, &dump).unwrap();
+    assert_ok(&import_again(&env, &sql));
+}

@@ -68,7 +68,15 @@ fn odoo_tree(env: &Env, series: &str, release: &str, modules: &[String], extra: 
 /// and a 17.0 tree holding every installed module.
 fn setup(env: &Env) -> Odoo {
     env.demo_db(DB);
-    env.exec("postgres", "CREATE ROLE odoo LOGIN SUPERUSER");
+    env.exec(
+        "postgres",
+        &format!("CREATE ROLE odoo LOGIN SUPERUSER PASSWORD '{SECRET}'"),
+    );
+    // Role odoo must give its password (the stand-in's psql reads it from
+    // PGPASSWORD, as Odoo's libpq does): a hop that lacked it would fail.
+    env.cluster
+        .set_hba(&["local all odoo scram-sha-256"])
+        .unwrap();
     let modules: Vec<String> = env
         .sql(
             DB,
@@ -114,6 +122,68 @@ fn test_copy_args() -> Vec<&'static str> {
         "--yes",
         "--json",
     ]
+}
+
+/// The binary in the background, as `run_ou` runs it, its output piped.
+fn spawn_ou(
+    env: &Env,
+    odoo: &Odoo,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> std::process::Child {
+    std::process::Command::new(BIN)
+        .args(args)
+        .args(["--config", odoo.config.to_str().unwrap()])
+        .args(["--dsn", &dsn_odoo(env)])
+        .arg("--data-dir")
+        .arg(env.data_dir())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.dir.path())
+        .env("UPGRADE_PILOT_STATE_DIR", env.state_dir())
+        .env("PGPASSWORD", SECRET)
+        .envs(extra_env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Reads a `serve`'s output until Odoo says it listens; that line.
+fn listening(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("HTTP service (werkzeug) running") {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "Odoo ended before listening"
+        );
+    }
+    // Drained meanwhile, so that Odoo never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    line
+}
+
+/// Running again does not pretend to resume a half-done hop; --discard starts
+/// from a fresh copy, which goes through. Its JSON.
+fn refused_then_fresh(env: &Env, odoo: &Odoo) -> serde_json::Value {
+    let o = run_ou(env, odoo, &test_copy_args(), &[]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("cannot resume a half-done hop"),
+        "{}",
+        stderr(&o)
+    );
+    let mut args = test_copy_args();
+    args.push("--discard");
+    let o = run_ou(env, odoo, &args, &[]);
+    assert_ok(&o);
+    let v = json(&o);
+    assert_eq!(v["hops"][0]["ok"], true);
+    v
 }
 
 fn files_under(p: &Path) -> Vec<PathBuf> {
@@ -184,10 +254,6 @@ fn openupgrade_hop_makes_a_verified_neutralized_copy() {
     let log = PathBuf::from(h["log"].as_str().unwrap());
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("odoo.modules.loading: Modules loaded."));
-    assert!(
-        text.contains("password: from PGPASSWORD"),
-        "Odoo got the password from the environment"
-    );
 
     // The copy: at 17.0, nothing pending, the hop's new cron switched off again
     // by our second neutralization and Odoo's own.
@@ -373,21 +439,7 @@ fn a_failed_hop_leaves_the_copy_drafts_anomalies_and_is_never_resumed() {
         "{md}"
     );
 
-    // Running again does not pretend to resume the half-done hop.
-    let o = run_ou(&env, &odoo, &test_copy_args(), &[]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("cannot resume a half-done hop"),
-        "{}",
-        stderr(&o)
-    );
-    // --discard starts from a fresh copy, which now goes through.
-    let mut args = test_copy_args();
-    args.push("--discard");
-    let o = run_ou(&env, &odoo, &args, &[]);
-    assert_ok(&o);
-    let v = json(&o);
-    assert_eq!(v["hops"][0]["ok"], true);
+    let v = refused_then_fresh(&env, &odoo);
     let t = v["test_db"].as_str().unwrap();
     assert_eq!(
         env.one::<String>(
@@ -524,27 +576,7 @@ fn serve_opens_only_a_neutralized_copy_on_localhost_and_stops_on_ctrl_c() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("is not neutralized"), "{}", stderr(&o));
 
-    let mut child = std::process::Command::new(BIN)
-        .args([
-            "serve",
-            "--db",
-            &t,
-            "--config",
-            odoo.config.to_str().unwrap(),
-            "--dsn",
-            &dsn_odoo(&env),
-        ])
-        .arg("--data-dir")
-        .arg(env.data_dir())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", env.dir.path())
-        .env("UPGRADE_PILOT_STATE_DIR", env.state_dir())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_ou(&env, &odoo, &["serve", "--db", &t], &[]);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
@@ -566,15 +598,7 @@ fn serve_opens_only_a_neutralized_copy_on_localhost_and_stops_on_ctrl_c() {
         "{second}"
     );
     // Odoo answers once it says it listens, for this database only.
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("HTTP service (werkzeug) running") {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "Odoo ended before listening"
-        );
-    }
+    listening(&mut child);
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.write_all(b"GET /web HTTP/1.0\r\n\r\n").unwrap();
     let mut body = String::new();
@@ -681,10 +705,8 @@ fn preflight_lists_modules_the_target_cannot_migrate() {
     let odoo = setup(&env);
     std::fs::remove_dir_all(odoo.root.join("addons/crm")).unwrap();
     manifest(&odoo.root.join("addons"), "acme_invoice_layout", "16.0.1.0");
-    let o = run_ou(
-        &env,
-        &odoo,
-        &[
+    let dry_run = || {
+        let args = [
             "test",
             "--db",
             DB,
@@ -693,13 +715,58 @@ fn preflight_lists_modules_the_target_cannot_migrate() {
             "--engine",
             "openupgrade",
             "--dry-run",
-        ],
-        &[],
-    );
-    assert_ok(&o);
-    let s = stdout(&o);
+        ];
+        let o = run_ou(&env, &odoo, &args, &[]);
+        assert_ok(&o);
+        stdout(&o)
+    };
+    let s = dry_run();
     assert!(s.contains("[warn] 1 installed module(s) not on Odoo 17.0's addons path, which cannot migrate them: crm"), "{s}");
     assert!(s.contains("[warn] 1 custom module(s) without a 17.0 version in their manifest (not ported yet?): acme_invoice_layout"), "{s}");
+    // Only base has a script in the stand-in's OpenUpgrade, and no coverage table is there (as in the wheels).
+    assert!(
+        s.contains("[info] 22 of 23 installed standard module(s) have no OpenUpgrade 17.0 script"),
+        "{s}"
+    );
+    assert!(
+        s.contains("docsource/modules160-170.rst in OpenUpgrade's git checkout"),
+        "{s}"
+    );
+
+    // What OpenUpgrade renames or merges is not missing; its coverage table says what it covers.
+    let ou = odoo.root.join("OpenUpgrade");
+    std::fs::remove_dir_all(odoo.root.join("addons/fetchmail")).unwrap();
+    std::fs::write(
+        ou.join("openupgrade_scripts/apriori.py"),
+        "renamed_modules = {\n}\n\nmerged_modules = {\n    # odoo\n    \"fetchmail\": \"mail\",\n    \"crm\": \"crm_gone\",\n}\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(ou.join("openupgrade_scripts/scripts/account/17.0.1.2")).unwrap();
+    std::fs::create_dir_all(ou.join("docsource")).unwrap();
+    std::fs::write(
+        ou.join("docsource/modules160-170.rst"),
+        "Module coverage 16.0 -> 17.0\n\n\
+         +------+------+------+\n\
+         | Module | Status + Extra Information |\n\
+         +======+======+======+\n\
+         | account | | |\n\
+         | base | Done | |\n\
+         | |del| fetchmail | | Merged into mail. |\n\
+         | sale | Nothing to do | |\n\
+         | stock | | No DB layout changes. |\n\
+         | website | Partial: no theme data | |\n",
+    )
+    .unwrap();
+    let s = dry_run();
+    // crm's merge target is not there: still missing.
+    assert!(s.contains("[warn] 1 installed module(s) not on Odoo 17.0's addons path, which cannot migrate them: crm"), "{s}");
+    assert!(s.contains("[info] 1 installed module(s) renamed or merged by OpenUpgrade 17.0 (apriori.py): fetchmail → mail"), "{s}");
+    assert!(s.contains("[info] OpenUpgrade 17.0 coverage of 22 installed standard module(s) (modules160-170.rst): 1 done, 1 nothing to do, 1 not covered yet, 1 other, 18 unmarked with a script or not listed"), "{s}");
+    assert!(s.contains("[warn] 1 installed module(s) not covered yet by OpenUpgrade 17.0 (empty status in modules160-170.rst, no script): their data is only what Odoo's -u makes of it: stock"), "{s}");
+    assert!(
+        s.contains("[info] OpenUpgrade 17.0 says of website: Partial: no theme data"),
+        "{s}"
+    );
 }
 
 /// The real 16.0 fixture (100 modules, made by Odoo) through a 17.0 hop of the
@@ -797,5 +864,231 @@ fn the_real_16_fixture_through_a_17_hop() {
             .as_object()
             .map(|o| o.values().filter_map(|x| x.as_i64()).sum::<i64>())
             .unwrap_or(0),
+    );
+}
+
+/// The PID field of an Odoo log line (`DATE TIME PID LEVEL DB LOGGER: MSG`).
+fn log_pid(line: &str) -> Option<i32> {
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Gone or a zombie nobody reaped yet: either way it runs no more.
+fn runs(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        // `pid (comm) S …`: the state follows the last ')'.
+        Ok(s) => s
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().next())
+            .is_some_and(|st| st != "Z" && st != "X"),
+    }
+}
+
+/// Waits (bounded) until `pid` no longer runs; false when it still does.
+fn ends_within(pid: i32, secs: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while runs(pid) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    true
+}
+
+/// Waits (bounded) for a line of a log under `<state>/logs` whose name has
+/// `name`; the PID of the Odoo that wrote it.
+fn pid_in_log(state: &Path, name: &str, want: impl Fn(&str) -> bool) -> i32 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let found = files_under(&state.join("logs"))
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains(name))
+            .find_map(|p| {
+                let text = std::fs::read_to_string(p).ok()?;
+                text.lines().find(|l| want(l)).and_then(log_pid)
+            });
+        if let Some(pid) = found {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no such line in a {name} log"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn sigkill(child: &mut std::process::Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_sigkilled_serve_takes_its_odoo_along() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    let o = run_ou(&env, &odoo, &test_copy_args(), &[]);
+    assert_ok(&o);
+    let t = json(&o)["test_db"].as_str().unwrap().to_string();
+    let mut child = spawn_ou(&env, &odoo, &["serve", "--db", &t], &[]);
+    let line = listening(&mut child);
+    let odoo_pid = log_pid(&line).expect(&line);
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    assert!(runs(odoo_pid));
+
+    // No Ctrl-C, no cleanup code of ours: the kernel's parent-death signal.
+    sigkill(&mut child);
+    assert!(
+        ends_within(odoo_pid, 10),
+        "Odoo {odoo_pid} outlived a SIGKILLed serve"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nobody serves the copy any more"
+    );
+}
+
+#[test]
+fn a_sigkilled_job_takes_its_hop_along_and_the_copy_is_never_hopped_twice() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    let mut child = spawn_ou(&env, &odoo, &test_copy_args(), &[("STANDIN_PACE", "0.5")]);
+    // Slow enough to be caught mid-hop; nobody reads what it says.
+    drop((child.stdout.take(), child.stderr.take()));
+    // The hop has begun once its log names a module past base.
+    let odoo_pid = pid_in_log(&env.state_dir(), "hop.log", |l| {
+        l.contains("Loading module") && l.contains("(2/")
+    });
+    sigkill(&mut child);
+    assert!(
+        ends_within(odoo_pid, 10),
+        "the hop {odoo_pid} goes on writing a copy nobody follows"
+    );
+
+    // The copy is half-done: a rerun refuses it rather than hop it again, and
+    // --discard hops a fresh copy, once.
+    let v = refused_then_fresh(&env, &odoo);
+    assert_eq!(v["hops"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn anomaly_drafts_are_kept_or_dropped_headless() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    let campaign = |env: &Env| -> serde_json::Value {
+        let o = run_ou(env, &odoo, &["anomalies", "--db", DB, "--json"], &[]);
+        assert_ok(&o);
+        json(&o)
+    };
+    // Two failed hops (a fresh copy each): one draft each.
+    let o = run_ou(&env, &odoo, &test_copy_args(), &[("STANDIN_FAIL", "sale")]);
+    assert!(!o.status.success());
+    let mut again = test_copy_args();
+    again.push("--discard");
+    let o = run_ou(&env, &odoo, &again, &[("STANDIN_FAIL", "stock")]);
+    assert!(!o.status.success());
+    let c = campaign(&env);
+    let modules: Vec<&str> = c["drafts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["module"].as_str().unwrap())
+        .collect();
+    assert_eq!(modules, ["sale", "stock"]);
+
+    let list = run_ou(&env, &odoo, &["anomalies", "--db", DB], &[]);
+    assert_ok(&list);
+    let s = stdout(&list);
+    assert!(s.contains("0 anomalie(s), 2 draft(s)"), "{s}");
+    assert!(
+        s.contains("draft 1   OpenUpgrade 16.0 → 17.0: sale: error in migration script"),
+        "{s}"
+    );
+
+    // A draft that is not there: one line, nothing changed.
+    let o = run_ou(&env, &odoo, &["anomalies", "--db", DB, "--keep", "7"], &[]);
+    assert_refused(&o, "no draft 7");
+    assert_eq!(campaign(&env)["drafts"].as_array().unwrap().len(), 2);
+
+    let o = run_ou(&env, &odoo, &["anomalies", "--db", DB, "--keep", "1"], &[]);
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("draft 1 kept as anomaly #1"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run_ou(&env, &odoo, &["anomalies", "--db", DB, "--drop", "2"], &[]);
+    assert_ok(&o);
+    assert!(stdout(&o).contains("draft 2 dropped"), "{}", stdout(&o));
+
+    let c = campaign(&env);
+    assert!(c["drafts"].as_array().unwrap().is_empty(), "{c}");
+    let a = c["anomalies"].as_array().unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0]["area"], "upgrade: sale");
+    assert_eq!(a[0]["severity"], "blocking", "its hop failed");
+    // The kept one is in the report; the dropped one nowhere.
+    let out = env.dir.path().join("report");
+    let r = run_ou(
+        &env,
+        &odoo,
+        &["report", "--db", DB, "--out", out.to_str().unwrap()],
+        &[],
+    );
+    assert_ok(&r);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("sale: error in migration script"), "{md}");
+    assert!(!md.contains("stock: error in migration script"), "{md}");
+}
+
+#[test]
+fn a_sigkilled_tui_takes_the_odoo_it_serves_along() {
+    use std::io::Write;
+    let env = Env::new();
+    let odoo = setup(&env);
+    let o = run_ou(&env, &odoo, &test_copy_args(), &[]);
+    assert_ok(&o);
+    let t = json(&o)["test_db"].as_str().unwrap().to_string();
+    let (dsn, data_dir, state) = (dsn_odoo(&env), env.data_dir(), env.state_dir());
+    let home = env.dir.path().to_str().unwrap().to_string();
+    let args = [
+        "--dsn",
+        dsn.as_str(),
+        "--config",
+        odoo.config.to_str().unwrap(),
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ];
+    let vars = [
+        ("HOME", home.as_str()),
+        ("UPGRADE_PILOT_STATE_DIR", state.to_str().unwrap()),
+        ("PGPASSWORD", SECRET),
+    ];
+    let (mut child, mut keys, screen, _pty) = common::pty::spawn(&args, &vars, env.dir.path());
+    screen.wait_for(&format!("Checklist: test {t}"), 60);
+    keys.write_all(b"3").unwrap();
+    screen.wait_for("Test database ready", 30);
+    keys.write_all(b"s").unwrap();
+    screen.wait_for(&format!("serving {t} with Odoo 17.0"), 30);
+    // Its output goes to the serve log, where Odoo says it listens.
+    let odoo_pid = pid_in_log(&state, "serve-", |l| {
+        l.contains("HTTP service (werkzeug) running")
+    });
+    assert!(runs(odoo_pid));
+    let tui = child.process_id().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(tui),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+    assert!(
+        ends_within(odoo_pid, 10),
+        "Odoo {odoo_pid} outlived a SIGKILLed TUI"
     );
 }

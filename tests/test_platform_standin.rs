@@ -182,6 +182,28 @@ fn upload_and_process(p: &Platform, ch: &Channel, dump: &Path, aim: &str) -> (St
     (token, processed)
 }
 
+/// done → download (as the script does) → restore as `db`; where it went.
+fn download_and_restore(env: &Env, p: &Platform, ch: &Channel, token: &str, db: &str) -> PathBuf {
+    let started = transfer(p, token, "download");
+    let name = started["dump_name"].as_str().unwrap().to_string();
+    let port = ch.trust(&started);
+    let dest = env.dir.path().join(format!("result-{db}"));
+    std::fs::create_dir_all(&dest).unwrap();
+    let down = ch.download(p, port, &name, &dest);
+    assert!(down.status.success(), "download: {down:?}");
+    p.result("upgrade/request/transfer/stop", json!({ "token": token }));
+    restore(env, db, &dest.join(&name));
+    dest
+}
+
+fn is_neutralized(env: &Env, db: &str) -> bool {
+    let n: i64 = env.one(
+        db,
+        "SELECT count(*) FROM ir_config_parameter WHERE key = 'database.is_neutralized' AND value = 'True'",
+    );
+    n > 0
+}
+
 fn error_of(reply: &Value) -> String {
     reply["result"]["error"]
         .as_str()
@@ -244,14 +266,7 @@ fn a_test_request_goes_create_upload_process_done_download_and_restores_upgraded
     assert_eq!(done["host_uri"], created["assigned_host_uri"]);
     assert_eq!(done["archived"], false);
 
-    let started = transfer(&p, &token, "download");
-    let dump_name = started["dump_name"].as_str().unwrap().to_string();
-    let port = ch.trust(&started);
-    let dest = env.dir.path().join("result");
-    std::fs::create_dir_all(&dest).unwrap();
-    let down = ch.download(&p, port, &dump_name, &dest);
-    assert!(down.status.success(), "download: {down:?}");
-    p.result("upgrade/request/transfer/stop", json!({ "token": token }));
+    let dest = download_and_restore(&env, &p, &ch, &token, "upgraded");
 
     assert!(
         std::fs::read_to_string(dest.join("upgrade-report.html"))
@@ -263,17 +278,12 @@ fn a_test_request_goes_create_upload_process_done_download_and_restores_upgraded
             .unwrap()
             .contains("done")
     );
-    restore(&env, "upgraded", &dest.join(&dump_name));
     let base: String = env.one(
         "upgraded",
         "SELECT latest_version FROM ir_module_module WHERE name = 'base'",
     );
     assert!(base.starts_with("17.0."), "{base}");
-    let neutralized: String = env.one(
-        "upgraded",
-        "SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'",
-    );
-    assert_eq!(neutralized, "True");
+    assert!(is_neutralized(&env, "upgraded"));
     // The new attachment's file comes back in filestore/, to be merged.
     let fname: String = env.one(
         "upgraded",
@@ -301,18 +311,8 @@ fn production_is_not_neutralized_and_a_failed_request_says_why() {
 
     let (token, _) = upload_and_process(&p, &ch, &dump, "production");
     assert_eq!(follow(&p, &token)["status"], "done");
-    let started = transfer(&p, &token, "download");
-    let name = started["dump_name"].as_str().unwrap().to_string();
-    let port = ch.trust(&started);
-    let dest = env.dir.path().join("prod-result");
-    std::fs::create_dir_all(&dest).unwrap();
-    assert!(ch.download(&p, port, &name, &dest).status.success());
-    restore(&env, "prod_upgraded", &dest.join(&name));
-    let n: i64 = env.one(
-        "prod_upgraded",
-        "SELECT count(*) FROM ir_config_parameter WHERE key = 'database.is_neutralized'",
-    );
-    assert_eq!(n, 0);
+    download_and_restore(&env, &p, &ch, &token, "prod_upgraded");
+    assert!(!is_neutralized(&env, "prod_upgraded"));
 
     p.knob("fail", json!("Module sale_custom: column x does not exist"));
     let (token, _) = upload_and_process(&p, &ch, &dump, "test");
@@ -613,4 +613,70 @@ fn dir_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect();
     out.sort();
     out
+}
+
+#[test]
+fn a_slow_line_arrives_whole_unless_the_window_closes_first() {
+    let (_env, dump, p, ch) = setup(json!({}));
+    let size: u64 = dir_bytes(&dump).iter().map(|(_, b)| b.len() as u64).sum();
+    let rate = size / 2;
+    p.knob("throttle", json!({ "upload": rate }));
+    let created = create(&p, &ch, "test");
+    let token = created["token"].as_str().unwrap();
+    let id = created["request_id"].as_u64().unwrap();
+    let port = ch.trust(&transfer(&p, token, "upload"));
+    let began = std::time::Instant::now();
+    assert!(ch.upload(&p, port, &dump).status.success());
+    // At `rate` bytes a second the dump cannot take less than about two seconds.
+    assert!(
+        began.elapsed() >= Duration::from_millis(1500),
+        "{:?} for {size} bytes at {rate}/s",
+        began.elapsed()
+    );
+    assert_eq!(dir_bytes(&p.received_dump(id)), dir_bytes(&dump));
+
+    // The script's "5 minutes timeout": a window that closes cuts what still runs.
+    std::fs::remove_dir_all(p.received_dump(id)).unwrap();
+    p.set_knobs(json!({"pause": {"upload": 1000}, "window_seconds": 2}));
+    let port = ch.trust(&transfer(&p, token, "upload"));
+    let out = ch.upload(&p, port, &dump);
+    assert!(!out.status.success(), "the window did not cut the transfer");
+    p.wait_for("the window expiring", WAIT, |e| {
+        e["event"] == "window-expired" && e["request_id"] == id
+    });
+    assert_ne!(dir_bytes(&p.received_dump(id)), dir_bytes(&dump));
+}
+
+#[test]
+fn the_knobs_shape_what_the_platform_answers() {
+    let (env, dump, p, ch) = setup(json!({
+        "contracts": ["M2026-DEMO"], "info": "Your subscription ends soon",
+        "neutralize": false, "stages": 5,
+    }));
+    p.knob("host_uri", json!(format!("localhost:{}", p.https_port)));
+    let mut other = json!({"contract": "M-OTHER", "target": "17.0", "aim": "test",
+        "actuator": "cli", "env_vars": [], "ssh_key": ch.public_key(), "api_version": "0.2"});
+    assert!(error_of(&p.call("upgrade/request/create", other.clone())).contains("M-OTHER"));
+    other["contract"] = json!("M2026-DEMO");
+    let created = p.result("upgrade/request/create", other);
+    assert_eq!(created["info"], "Your subscription ends soon");
+    assert_eq!(
+        created["assigned_host_uri"],
+        format!("localhost:{}", p.https_port)
+    );
+
+    // A test request that comes back NOT neutralized: the client must check.
+    let (token, _) = upload_and_process(&p, &ch, &dump, "test");
+    assert_eq!(follow(&p, &token)["status"], "done");
+    let log = String::from_utf8(p.logs(&token, None).body).unwrap();
+    assert!(log.contains("stage 5/5"), "{log}");
+    download_and_restore(&env, &p, &ch, &token, "not_neutralized");
+    assert!(!is_neutralized(&env, "not_neutralized"));
+
+    p.knob("cancel", json!(true));
+    let (token, _) = upload_and_process(&p, &ch, &dump, "test");
+    assert_eq!(follow(&p, &token)["status"], "cancelled");
+    assert_eq!(status(&p, &token)["archived"], false);
+    p.knob("archived", json!(true));
+    assert_eq!(status(&p, &token)["archived"], true);
 }

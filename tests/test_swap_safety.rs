@@ -706,6 +706,35 @@ fn campaign_file(env: &Env) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// `restore` started in the background and held between its journal and its
+/// renames (test hook `UPGRADE_PILOT_PAUSE_AT=swap:planned`) until `go` exists;
+/// killed at `crash` if given.
+fn paused_restore(env: &Env, crash: Option<&str>) -> (std::process::Child, std::path::PathBuf) {
+    let go = env.dir.path().join("go");
+    let go_s = go.to_str().unwrap().to_string();
+    let args: Vec<String> = ["restore", "--db", DB, "--yes"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut vars = vec![
+        ("UPGRADE_PILOT_PAUSE_AT", "swap:planned"),
+        ("UPGRADE_PILOT_PAUSE_FILE", go_s.as_str()),
+    ];
+    if let Some(point) = crash {
+        vars.push(("UPGRADE_PILOT_CRASH_AT", point));
+    }
+    let child = spawn_job_env(env, &args, &vars);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !campaign_file(env)["swap"].is_object() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "restore never journaled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (child, go)
+}
+
 // Review: `status`, a second `restore`, `rollback` and `unfreeze` run while a
 // restore is between its journal and its renames. Before: the first two
 // (which looked before taking the job lock) forgot the running restore's
@@ -717,29 +746,7 @@ fn campaign_file(env: &Env) -> serde_json::Value {
 fn commands_run_during_a_restore_never_forget_its_journal() {
     let env = Env::new();
     let (original, original_files) = ready_to_restore(&env);
-    let go = env.dir.path().join("go");
-    let go_s = go.to_str().unwrap().to_string();
-    let args: Vec<String> = ["restore", "--db", DB, "--yes"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let restore = spawn_job_env(
-        &env,
-        &args,
-        &[
-            ("UPGRADE_PILOT_PAUSE_AT", "swap:planned"),
-            ("UPGRADE_PILOT_PAUSE_FILE", &go_s),
-            ("UPGRADE_PILOT_CRASH_AT", "swap:db-renamed"),
-        ],
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !campaign_file(&env)["swap"].is_object() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "restore never journaled"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let (restore, go) = paused_restore(&env, Some("swap:db-renamed"));
     assert_ok(&env.run(&["status", "--db", DB]));
     let busy = "another upgrade-pilot is working";
     assert_refused(&env.run(&["restore", "--db", DB, "--yes"]), busy);
@@ -943,4 +950,109 @@ fn a_freeze_that_cannot_be_recorded_reopens_production() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(left.is_empty(), "no partial temp file: {left:?}");
+}
+
+// Review: while a production job runs (held in its plan), every command that
+// would change production is refused naming the job: unfreeze (it would let
+// Odoo write while the copy is upgraded), freeze, restore, rollback.
+#[test]
+fn production_path_commands_wait_for_a_running_production_job() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let original = env.data_checksums(DB);
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    let (plan, flag) = waiting_plan(&env);
+    let mut job = spawn_job(&env, &job_args("production", DB, &plan));
+    wait_for_step(&env, 3);
+    let busy = "another upgrade-pilot is working";
+    assert_refused(&env.run(&["unfreeze", "--db", DB]), busy);
+    assert_refused(&env.run(&["freeze", "--db", DB, "--yes"]), busy);
+    assert_refused(&env.run(&["restore", "--db", DB, "--yes"]), "");
+    assert_refused(&env.run(&["rollback", "--db", DB, "--yes"]), "");
+    std::fs::write(&flag, "").unwrap();
+    assert!(job.wait().unwrap().success());
+    assert_eq!(status_of(&env, DB)["accepts_connections"], false);
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert_ok(&env.run(&["rollback", "--db", DB, "--yes"]));
+    assert_eq!(env.data_checksums(DB), original);
+}
+
+// Review: the server stops (fast) while a restore is between its journal and
+// its renames; once it is back, the same restore plans again and finishes.
+#[test]
+fn a_server_stopped_inside_a_restore_then_restore_again() {
+    let mut env = Env::new();
+    let (_, original_files) = ready_to_restore(&env);
+    let (restore, go) = paused_restore(&env, None);
+    env.cluster.stop("fast").unwrap();
+    std::fs::write(&go, "").unwrap();
+    let out = restore.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("during the restore") && err.contains("upgrade-pilot restore --db"),
+        "{err}"
+    );
+    env.cluster.start_again().unwrap();
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert_eq!(base_version(&env, DB), "17.0.1.3");
+    let before = status_of(&env, DB)["swaps"][0]["aside"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(filestore_files(&env, &before), original_files);
+}
+
+// Review: a campaign file edited by hand (by its owner) while a restore is
+// half done: the journal's "aside" changed to an unrelated database. Before:
+// `rollback` renamed the upgraded production to its copy name and the
+// unrelated database into production's place (the original left under its
+// `_before_` name). Now a journal whose names this campaign did not make is
+// refused in one line naming the file and the name; nothing moves.
+#[test]
+fn a_hand_edited_swap_journal_is_refused() {
+    let env = Env::new();
+    env.demo_db("victim");
+    let victim = env.data_checksums("victim");
+    ready_to_restore(&env);
+    let o = env.run_env(
+        &["restore", "--db", DB, "--yes"],
+        &[("UPGRADE_PILOT_CRASH_AT", "swap:db-renamed")],
+    );
+    assert_eq!(o.status.signal(), Some(9));
+    let file = std::fs::read_dir(env.state_dir().join("campaigns"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let honest = std::fs::read(&file).unwrap();
+    let before_dbs = env.databases();
+    for (field, value) in [
+        ("aside", "victim"),
+        ("incoming", "victim"),
+        ("prod", "victim"),
+    ] {
+        let mut camp: serde_json::Value = serde_json::from_slice(&honest).unwrap();
+        camp["swap"][field] = value.into();
+        std::fs::write(&file, serde_json::to_vec(&camp).unwrap()).unwrap();
+        for cmd in [
+            &["rollback", "--db", DB, "--yes"][..],
+            &["restore", "--db", DB, "--yes"],
+        ] {
+            let o = env.run(cmd);
+            assert_refused(&o, "edited");
+            assert!(stderr(&o).contains("\"victim\""), "{field}: {}", stderr(&o));
+            assert_eq!(
+                env.databases(),
+                before_dbs,
+                "{field} {cmd:?}: nothing renamed"
+            );
+        }
+    }
+    assert_eq!(env.data_checksums("victim"), victim);
+    // Put back as it was, the half-done restore is reverted.
+    std::fs::write(&file, &honest).unwrap();
+    assert_ok(&env.run(&["rollback", "--db", DB, "--yes"]));
 }

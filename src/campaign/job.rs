@@ -134,6 +134,9 @@ pub struct JobRecord {
     /// Odoo's own `neutralize` on the test copy, when that series' Odoo is configured.
     #[serde(default)]
     pub odoo_neutralize: Option<String>,
+    /// `--engine odoo-platform`: the request at Odoo (its token: only here, 0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Box<PlatformJob>>,
     /// The source's size when the job started: estimates scale by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_bytes: Option<i64>,
@@ -202,6 +205,55 @@ pub struct HopOutcome {
     pub issues: Vec<crate::odoo::oulog::Issue>,
 }
 
+/// The platform side of a job, saved with it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlatformJob {
+    pub aim: crate::odoo::platform::Aim,
+    /// The platform's address the request was made at.
+    pub url: String,
+    /// The subscription code (from `--contract`, else the database).
+    #[serde(default)]
+    pub contract: Option<crate::odoo::platform::Secret>,
+    #[serde(default)]
+    pub request: Option<PlatformRequest>,
+    /// The dump to upload: made by the job (test) or its backup (production).
+    #[serde(default)]
+    pub upload_dir: Option<PathBuf>,
+    /// Bytes of the dump, for the upload's progress.
+    #[serde(default)]
+    pub upload_bytes: Option<u64>,
+    /// Odoo's `upgrade-report.html`, kept with the job once downloaded.
+    #[serde(default)]
+    pub report: Option<PathBuf>,
+}
+
+/// One upgrade request on the platform.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlatformRequest {
+    pub request_id: String,
+    pub token: crate::odoo::platform::Secret,
+    /// The node that holds the request: API and data channel go there.
+    pub host_uri: String,
+    pub created_at: DateTime<Utc>,
+    /// The state as last read, and when.
+    #[serde(default)]
+    pub state: Option<crate::odoo::platform::State>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub checked_at: Option<DateTime<Utc>>,
+    /// `process` answered: can this server's PostgreSQL restore the result?
+    #[serde(default)]
+    pub pg_compatible: Option<bool>,
+    #[serde(default)]
+    pub processing_since: Option<DateTime<Utc>>,
+    /// Bytes of the platform's log already read.
+    #[serde(default)]
+    pub log_offset: u64,
+    #[serde(default)]
+    pub dump_name: Option<String>,
+}
+
 /// What a new job is about; the rest of its record starts empty.
 pub struct NewJob<'a> {
     pub kind: JobKind,
@@ -259,6 +311,7 @@ impl JobRecord {
             hops: Vec::new(),
             anomaly_drafts: Vec::new(),
             odoo_neutralize: None,
+            platform: None,
             source_bytes: None,
             frozen_at: None,
         }

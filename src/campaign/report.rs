@@ -20,8 +20,19 @@ pub struct Input<'a> {
     pub log_tail: &'a [String],
     /// The jobs' comparisons with production: (which job, comparison).
     pub comparisons: &'a [(String, crate::odoo::compare::Comparison)],
+    /// Odoo's upgrade platform made the last test: its request and the
+    /// report and log it returned.
+    pub platform: Option<&'a PlatformFiles>,
     /// The production upgrade's downtime, as the engine measured it.
     pub downtime: Option<DowntimeText>,
+}
+
+/// What Odoo's upgrade platform left with a job, for the bundle.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformFiles {
+    pub request_id: Option<String>,
+    /// `upgrade-report.html`, `upgrade.log`, those that were downloaded.
+    pub files: Vec<PathBuf>,
 }
 
 /// The downtime said in words and as data (the engine computes it).
@@ -42,8 +53,9 @@ pub struct Written {
     pub missing_files: Vec<String>,
 }
 
-/// Which support channel fits the campaign's phase.
-pub fn ticket_hint(c: &Campaign) -> String {
+/// Which support channel fits the campaign's phase; before production, with
+/// the request of Odoo's upgrade platform when it made the test.
+pub fn ticket_hint(c: &Campaign, request: Option<&str>) -> String {
     let restored = c
         .history
         .iter()
@@ -53,7 +65,12 @@ pub fn ticket_hint(c: &Campaign) -> String {
     if restored {
         "Production is upgraded: report these through Odoo's normal support (a regular ticket), attaching report.md and the files.".into()
     } else {
-        "Before production: open an Odoo support ticket of type \"An issue related to my upgrade\", attaching report.md and the files.".into()
+        let request = request
+            .map(|r| format!(" for Odoo's upgrade request {r}"))
+            .unwrap_or_default();
+        format!(
+            "Before production: open an Odoo support ticket of type \"An issue related to my upgrade\"{request}, attaching report.md and the files."
+        )
     }
 }
 
@@ -98,7 +115,27 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
         }
         copied.push(names);
     }
-    let ticket = ticket_hint(c);
+    // Odoo's own report and log of the upgrade: support asks for them.
+    let mut platform_files = Vec::new();
+    for f in input
+        .platform
+        .map(|p| p.files.as_slice())
+        .unwrap_or_default()
+    {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match std::fs::copy(f, att_dir.join(&name)) {
+            Ok(_) => {
+                attachments += 1;
+                platform_files.push(format!("attachments/{name}"));
+            }
+            Err(_) => missing.push(f.display().to_string()),
+        }
+    }
+    let request = input.platform.and_then(|p| p.request_id.as_deref());
+    let ticket = ticket_hint(c, request);
     let mut md = String::new();
     md.push_str(&format!("# Upgrade test report: {}\n\n", c.db));
     md.push_str(&format!("{ticket}\n\n"));
@@ -111,7 +148,19 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
     } else {
         md.push_str(&format!("- source: {}\n- no test database yet\n", c.db));
     }
-    md.push_str(&format!("- server: {}\n\n", c.server));
+    md.push_str(&format!("- server: {}\n", c.server));
+    if let Some(r) = request {
+        md.push_str(&format!(
+            "- upgraded by Odoo's upgrade platform: request {r}\n"
+        ));
+    }
+    if !platform_files.is_empty() {
+        md.push_str(&format!(
+            "- Odoo's upgrade report and log: {}\n",
+            platform_files.join(", ")
+        ));
+    }
+    md.push('\n');
     md.push_str(&format!("## Anomalies ({})\n\n", c.anomalies.len()));
     for (a, files) in c.anomalies.iter().zip(&copied) {
         md.push_str(&format!(
@@ -293,6 +342,7 @@ pub fn write(out: &Path, input: &Input<'_>) -> Result<Written, String> {
         "test": input.last_test.map(|j| json!({"db": j.work_db, "source_version": j.source_version, "target": j.target, "neutralized": j.neutralized.0, "neutralized_by_module": j.by_module.neutralized_by_module, "neutralize_notes": j.by_module.neutralize_notes, "odoo_neutralize": j.odoo_neutralize, "hops": j.hops, "status": j.status})),
         "modules": input.inspection.map(|i| i.installed.iter().map(|m| json!({"name": m.name, "version": m.version, "custom": m.custom})).collect::<Vec<_>>()),
         "log_tail": input.log_tail,
+        "platform": input.platform.map(|_| json!({"request_id": request, "files": platform_files})),
         "downtime": input.downtime.as_ref().map(|d| &d.json),
         "comparisons": input.comparisons.iter().map(|(what, c)| json!({"job": what, "comparison": c})).collect::<Vec<_>>(),
     });

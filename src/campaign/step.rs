@@ -18,6 +18,15 @@ pub enum Step {
     NeutralizeAgain,
     Verify,
     Compare,
+    /// Odoo's upgrade platform (`--engine odoo-platform`): the dump sent, the
+    /// request made, the upload, the upgrade at Odoo, the download, and the
+    /// result imported as the working copy.
+    Dump,
+    Request,
+    Upload,
+    OdooUpgrade,
+    Download,
+    Import,
 }
 
 impl Step {
@@ -41,6 +50,12 @@ mod tests {
             Step::NeutralizeAgain,
             Step::Verify,
             Step::Compare,
+            Step::Dump,
+            Step::Request,
+            Step::Upload,
+            Step::OdooUpgrade,
+            Step::Download,
+            Step::Import,
         ];
         for s in all {
             let json = serde_json::to_string(&s).unwrap();
@@ -52,5 +67,6 @@ mod tests {
             Step::NeutralizeAgain
         );
         assert_eq!(format!("{:<6}|", Step::Plan), "plan  |");
+        assert_eq!(Step::OdooUpgrade.as_str(), "odoo_upgrade");
     }
 }

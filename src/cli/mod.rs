@@ -1,5 +1,6 @@
 //! Headless subcommands (README.md, "Commands"): thin front ends over the engine.
 
+mod anomalies;
 mod compare;
 mod confirm;
 mod demo;
@@ -56,6 +57,16 @@ pub struct GlobalArgs {
     /// Odoo's data directory (holds filestore/<db>).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Enterprise subscription code for --engine odoo-platform (default: the
+    /// database's database.enterprise_code).
+    #[arg(
+        long,
+        global = true,
+        value_name = "CODE",
+        env = "UPGRADE_PILOT_CONTRACT",
+        hide_env_values = true
+    )]
+    pub contract: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +210,20 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// List a campaign's anomalies and the drafts a hop's errors made; keep or drop a draft.
+    Anomalies {
+        /// The campaign's database (production).
+        #[arg(long)]
+        db: String,
+        /// Keep draft N: it becomes an anomaly (in the report).
+        #[arg(long, value_name = "N", conflicts_with = "drop")]
+        keep: Option<u32>,
+        /// Drop draft N.
+        #[arg(long, value_name = "N")]
+        drop: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare an upgraded copy with production (reads both only); exit 1 when something differs.
     Compare {
         /// Production (or, after a restore, the kept <db>_before_<target>_<ts>).
@@ -234,6 +259,7 @@ impl Command {
             Command::Rollback { .. } => "rollback",
             Command::Backup { .. } => "backup",
             Command::Report { .. } => "report",
+            Command::Anomalies { .. } => "anomalies",
             Command::Status { .. } => "status",
             Command::Compare { .. } => "compare",
             Command::Doctor => "doctor",
@@ -263,6 +289,7 @@ impl Command {
             | Command::Rollback { db, .. }
             | Command::Backup { db, .. }
             | Command::Report { db, .. }
+            | Command::Anomalies { db, .. }
             | Command::Serve { db, .. } => vec![("--db", db.as_str())],
         }
     }
@@ -270,7 +297,13 @@ impl Command {
 
 /// Resolves connection, config, state dir and data dir from the global flags.
 pub fn engine_from(global: &GlobalArgs) -> Result<Engine> {
-    let config = Config::load(global.config.as_deref())?;
+    let mut config = Config::load(global.config.as_deref())?;
+    config.odoo_platform.contract = global
+        .contract
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(crate::odoo::platform::Secret::new);
     let odoo = global
         .odoo_config
         .as_deref()
@@ -440,7 +473,7 @@ pub fn run() -> Result<i32> {
                 ));
                 if w.drafts > 0 {
                     output::out(&format!(
-                        "  {} anomaly draft(s) from the upgrade log listed too: keep or drop them on the Anomalies screen",
+                        "  {} anomaly draft(s) from the upgrade log listed too: keep or drop them on the Anomalies screen or with upgrade-pilot anomalies --db {db} --keep N / --drop N",
                         w.drafts
                     ));
                 }
@@ -449,6 +482,19 @@ pub fn run() -> Result<i32> {
                 }
                 output::out(&w.ticket);
                 Ok(0)
+            }
+            Command::Anomalies {
+                db,
+                keep,
+                drop,
+                json,
+            } => {
+                let settle = match (keep, drop) {
+                    (Some(n), _) => Some(anomalies::Settle::Keep(n)),
+                    (None, Some(n)) => Some(anomalies::Settle::Drop(n)),
+                    (None, None) => None,
+                };
+                anomalies::run(&engine, &db, settle, json).await
             }
             Command::Freeze { db, yes } => production::freeze(&engine, &db, yes).await,
             Command::Unfreeze { db } => production::unfreeze(&engine, &db).await,

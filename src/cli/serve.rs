@@ -16,10 +16,10 @@ pub async fn run(engine: &Engine, db: &str, port: Option<u16>) -> Result<i32> {
     let mut cmd = tokio::process::Command::new(&plan.argv[0]);
     cmd.args(&plan.argv[1..])
         .envs(plan.env.iter().cloned())
-        .stdin(Stdio::null())
-        // Its own group: Ctrl-C reaches us, and we stop Odoo in order.
-        .process_group(0)
-        .kill_on_drop(true);
+        .stdin(Stdio::null());
+    // Its own group: Ctrl-C reaches us, and we stop Odoo in order; a SIGKILL
+    // of ours takes it along.
+    crate::engine::child::die_with_us(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| eyre!("cannot start Odoo {} ({}): {e}", plan.series, plan.argv[0]))?;

@@ -90,8 +90,17 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
         }
         report.push((c, jobs));
     }
+    let mut platform = std::collections::HashMap::new();
+    for (c, jobs) in &report {
+        for j in jobs.iter().chain(production_jobs(engine, c)?.iter()) {
+            if let Some(v) = engine.platform_view(j).await {
+                platform.insert(j.id.clone(), v);
+            }
+        }
+    }
     let job_json = |j: &JobRecord| {
         json!({
+            "platform": platform.get(&j.id),
             "job": j.id, "kind": j.kind, "status": j.effective_status(), "db": j.work_db, "test_db": j.work_db,
             "target": j.target, "error": j.error, "backup": j.backup,
             "comparison": j.comparison, "comparison_acknowledged": j.comparison_acknowledged,
@@ -166,6 +175,9 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
             if let Some(cmp) = &j.comparison {
                 out(&format!("    compared with production: {}", cmp.summary()));
             }
+            if let Some(p) = platform.get(&j.id) {
+                out(&format!("    {}", p.line()));
+            }
         }
         match (&c.freeze, srv.accepts_connections) {
             (Some(f), Some(true)) => out(&format!(
@@ -203,6 +215,9 @@ pub async fn run(engine: &Engine, db: Option<&str>, as_json: bool) -> Result<i32
             }
             if let Some(cmp) = &j.comparison {
                 out(&format!("    compared with production: {}", cmp.summary()));
+            }
+            if let Some(p) = platform.get(&j.id) {
+                out(&format!("    {}", p.line()));
             }
         }
         if let Some(h) = &srv.half_done {

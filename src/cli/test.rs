@@ -98,8 +98,9 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
         }
         if !record.anomaly_drafts.is_empty() {
             out(&format!(
-                "  {} anomaly draft(s) from the hop's errors: keep or drop them on the Anomalies screen",
-                record.anomaly_drafts.len()
+                "  {} anomaly draft(s) from the hop's errors: keep or drop them on the Anomalies screen or with upgrade-pilot anomalies --db {} --keep N / --drop N",
+                record.anomaly_drafts.len(),
+                record.source_db
             ));
             for d in &record.anomaly_drafts {
                 out(&format!("    #{} {}", d.id, d.title()));

@@ -17,7 +17,7 @@ fn err(msg: impl Into<String>) -> EngineError {
     EngineError::Io(msg.into())
 }
 
-async fn run(
+pub(super) async fn run(
     mut cmd: tokio::process::Command,
     what: &str,
     cancel: &CancellationToken,

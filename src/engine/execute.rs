@@ -408,9 +408,8 @@ async fn run_command(
         .env("PGDATABASE", ctx.db)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
+    super::child::die_with_us(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| err(format!("cannot start {}: {e}", args[0])))?;

@@ -181,10 +181,12 @@ async fn psql_stream(
     major: u32,
     db: &str,
     owner: &str,
-    mut input: impl Read + Send + 'static,
+    input: impl Read + Send + 'static,
     path: &Path,
     cancel: &CancellationToken,
 ) -> Result<(), ImportError> {
+    // Cut off at the first line that would act outside the working copy.
+    let mut input = super::sqlguard::SqlGuard::new(input);
     let psql = tools::client_tool("psql", major).map_err(|e| bad(path, e))?;
     let mut child = tokio::process::Command::new(psql)
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=0", "-d"])
@@ -235,6 +237,7 @@ async fn psql_stream(
         tokio::select! {
             chunk = rx.recv() => match chunk {
                 Some(Ok(bytes)) => if stdin.write_all(&bytes).await.is_err() { break },
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => return Err(bad(path, format!("refused at {e}: nothing after it was run, and production was not touched; import a dump pg_dump made of one database"))),
                 Some(Err(e)) => return Err(bad(path, format!("reading the dump: {e} (truncated or corrupt?)"))),
                 None => break,
             },

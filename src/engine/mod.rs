@@ -2,6 +2,7 @@
 //! hands back a [`JobHandle`] that the TUI and the CLI consume alike.
 
 pub mod backup;
+pub mod child;
 pub mod clone;
 pub mod compare;
 pub mod downtime;
@@ -16,11 +17,13 @@ pub mod leftovers;
 pub mod lock;
 pub mod openupgrade;
 pub mod plan;
+pub mod platform;
 pub mod preflight;
 pub mod production;
 mod report;
 mod runner;
 pub mod sqlfile;
+mod sqlguard;
 pub mod swap;
 pub mod test_job;
 
@@ -71,6 +74,8 @@ pub enum EngineError {
     Io(String),
     #[error("{0}; the job is saved: run the same command again to resume it")]
     Interrupted(String),
+    #[error(transparent)]
+    Platform(#[from] platform::PlatformError),
 }
 
 impl EngineError {

@@ -45,6 +45,8 @@ pub enum EngineChoice {
     #[default]
     Plan,
     OpenUpgrade,
+    /// Odoo's upgrade platform (Enterprise): src/engine/platform.
+    OdooPlatform,
 }
 
 impl std::str::FromStr for EngineChoice {
@@ -53,8 +55,10 @@ impl std::str::FromStr for EngineChoice {
         match s {
             "plan" => Ok(EngineChoice::Plan),
             "openupgrade" => Ok(EngineChoice::OpenUpgrade),
-            // Odoo's upgrade platform is driven elsewhere (a later issue).
-            _ => Err(format!("unknown engine {s:?}: use openupgrade or plan")),
+            "odoo-platform" => Ok(EngineChoice::OdooPlatform),
+            _ => Err(format!(
+                "unknown engine {s:?}: use openupgrade, odoo-platform or plan"
+            )),
         }
     }
 }
@@ -267,10 +271,23 @@ impl Install {
     /// Environment for the child: the password only when Odoo's role is ours
     /// (another role's comes from ~/.pgpass), never on the command line.
     pub fn env(&self, conn: &ConnInfo) -> Vec<(String, String)> {
-        let mut env = vec![("PGAPPNAME".to_string(), "upgrade-pilot-odoo".to_string())];
+        let mut env = app_name_env();
         env.extend(secret_env(conn, self.role(conn) == conn.user));
         env
     }
+}
+
+/// How Odoo's sessions show in pg_stat_activity. Odoo names them itself
+/// (odoo/sql_db.py: ODOO_PGAPPNAME with `{pid}` replaced, else `odoo-<pid>`),
+/// overriding libpq's PGAPPNAME, which older series still follow.
+fn app_name_env() -> Vec<(String, String)> {
+    vec![
+        (
+            "ODOO_PGAPPNAME".to_string(),
+            "upgrade-pilot-odoo-{pid}".to_string(),
+        ),
+        ("PGAPPNAME".to_string(), "upgrade-pilot-odoo".to_string()),
+    ]
 }
 
 /// PGPASSWORD (and the CA file) for a child that connects as our role.
@@ -351,10 +368,10 @@ pub fn derive(
             from,
             to,
             argv,
-            env: vec![
-                ("OPENUPGRADE_TARGET_VERSION".to_string(), target.to_string()),
-                ("PGAPPNAME".to_string(), "upgrade-pilot-odoo".to_string()),
-            ],
+            env: [("OPENUPGRADE_TARGET_VERSION".to_string(), target.to_string())]
+                .into_iter()
+                .chain(app_name_env())
+                .collect(),
             our_password: install.role(conn) == conn.user,
         });
         from = to;
@@ -397,31 +414,66 @@ pub fn manifest_version(text: &str) -> Option<String> {
     Some(body[..body.find(q)?].to_string())
 }
 
-/// Coverage before testing: per hop, installed modules the hop's Odoo lacks and
-/// custom modules whose manifest has no version for that series.
+/// Names, at most `n` of them, then how many more.
+fn some(names: &[&str], n: usize) -> String {
+    let mut s = names.iter().take(n).copied().collect::<Vec<_>>().join(", ");
+    if names.len() > n {
+        s.push_str(&format!(" and {} more", names.len() - n));
+    }
+    s
+}
+
+/// Coverage before testing: per hop, installed modules the hop's Odoo lacks
+/// (unless OpenUpgrade renames or merges them), custom modules whose manifest
+/// has no version for that series, and what OpenUpgrade itself says of the
+/// standard ones (its coverage table, else which have a script). (level, text).
 pub fn coverage(
     installs: &BTreeMap<String, OdooInstall>,
     hops: &[HopSpec],
     installed: &[String],
     custom: &[String],
-) -> Vec<String> {
+) -> Vec<(Level, String)> {
+    use crate::odoo::oucoverage::{Coverage, Status};
     let mut notes = Vec::new();
     for h in hops {
         let Ok(i) = Install::for_series(installs, h.to) else {
             continue;
         };
         let have = i.modules();
-        let missing: Vec<&str> = installed
+        let cov = i
+            .openupgrade
+            .as_deref()
+            .map(|p| Coverage::load(p, h.to))
+            .unwrap_or_default();
+        let absent: Vec<&str> = installed
             .iter()
             .filter(|m| !have.contains_key(*m))
             .map(String::as_str)
             .collect();
+        let (moved, missing): (Vec<&str>, Vec<&str>) = absent
+            .into_iter()
+            .partition(|m| cov.moved.get(*m).is_some_and(|to| have.contains_key(to)));
         if !missing.is_empty() {
-            notes.push(format!(
+            notes.push((Level::Warn, format!(
                 "{} installed module(s) not on Odoo {}'s addons path, which cannot migrate them: {}",
                 missing.len(),
                 h.to,
                 missing.join(", ")
+            )));
+        }
+        if !moved.is_empty() {
+            let pairs: Vec<String> = moved
+                .iter()
+                .map(|m| format!("{m} → {}", cov.moved[*m]))
+                .collect();
+            notes.push((
+                Level::Info,
+                format!(
+                    "{} installed module(s) renamed or merged by OpenUpgrade {} (apriori.py): {}",
+                    moved.len(),
+                    h.to,
+                    pairs.join(", ")
+                ),
             ));
         }
         let prefix = format!("{}.", h.to);
@@ -437,12 +489,85 @@ pub fn coverage(
             .map(String::as_str)
             .collect();
         if !unversioned.is_empty() {
-            notes.push(format!(
+            notes.push((Level::Warn, format!(
                 "{} custom module(s) without a {} version in their manifest (not ported yet?): {}",
                 unversioned.len(),
                 h.to,
                 unversioned.join(", ")
-            ));
+            )));
+        }
+        if i.openupgrade.is_none() {
+            continue;
+        }
+        // OpenUpgrade migrates Odoo's own modules; custom ones bring their own scripts.
+        let standard: Vec<&str> = installed
+            .iter()
+            .filter(|m| have.contains_key(*m) && !custom.contains(m))
+            .map(String::as_str)
+            .collect();
+        let table_name = crate::odoo::oucoverage::table_name(h.to);
+        match &cov.table {
+            Some(table) => {
+                let of = |want: fn(&Status) -> bool| -> Vec<&str> {
+                    standard
+                        .iter()
+                        .copied()
+                        .filter(|m| table.get(*m).is_some_and(want))
+                        .collect()
+                };
+                let done = of(|s| *s == Status::Done);
+                let nothing = of(|s| *s == Status::NothingToDo);
+                let other = of(|s| matches!(s, Status::Other(_)));
+                // An empty status with a scripts folder is work the table has not caught up with.
+                let uncovered: Vec<&str> = of(|s| *s == Status::NotCovered)
+                    .into_iter()
+                    .filter(|m| !cov.has_script(m))
+                    .collect();
+                let rest =
+                    standard.len() - done.len() - nothing.len() - uncovered.len() - other.len();
+                notes.push((Level::Info, format!(
+                    "OpenUpgrade {} coverage of {} installed standard module(s) ({table_name}): {} done, {} nothing to do, {} not covered yet, {} other, {rest} unmarked with a script or not listed",
+                    h.to,
+                    standard.len(),
+                    done.len(),
+                    nothing.len(),
+                    uncovered.len(),
+                    other.len()
+                )));
+                if !uncovered.is_empty() {
+                    notes.push((Level::Warn, format!(
+                        "{} installed module(s) not covered yet by OpenUpgrade {} (empty status in {table_name}, no script): their data is only what Odoo's -u makes of it: {}",
+                        uncovered.len(),
+                        h.to,
+                        some(&uncovered, 30)
+                    )));
+                }
+                for m in other {
+                    if let Some(Status::Other(s)) = table.get(m) {
+                        notes.push((
+                            Level::Info,
+                            format!("OpenUpgrade {} says of {m}: {s}", h.to),
+                        ));
+                    }
+                }
+            }
+            None => {
+                let unscripted: Vec<&str> = standard
+                    .iter()
+                    .copied()
+                    .filter(|m| !cov.has_script(m))
+                    .collect();
+                if !unscripted.is_empty() {
+                    notes.push((Level::Info, format!(
+                        "{} of {} installed standard module(s) have no OpenUpgrade {} script (right when there is nothing to do; {} in OpenUpgrade's git checkout, not in its wheels, tells 'Nothing to do' from 'not covered yet'): {}",
+                        unscripted.len(),
+                        standard.len(),
+                        h.to,
+                        cov.table_path.display(),
+                        some(&unscripted, 30)
+                    )));
+                }
+            }
         }
     }
     notes
@@ -487,9 +612,8 @@ pub async fn run_hop(
         .envs(secret_env(ctx.conn, spec.our_password))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
+    super::child::die_with_us(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| err(format!("cannot start {}: {e}", spec.argv[0])))?;
@@ -792,11 +916,8 @@ impl Engine {
         if !problems.is_empty() {
             return Err(fail(problems.join("; ")));
         }
-        for text in coverage(installs, &hops, installed, custom) {
-            notes.push(Note {
-                level: Level::Warn,
-                text,
-            });
+        for (level, text) in coverage(installs, &hops, installed, custom) {
+            notes.push(Note { level, text });
         }
         Ok((ReadyPlan::openupgrade(hops.clone()), hops))
     }
@@ -862,9 +983,8 @@ impl Engine {
             .envs(install.env(&self.conn))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
+            .stderr(Stdio::piped());
+        super::child::die_with_us(&mut cmd);
         let out = tokio::select! {
             o = cmd.output() => o,
             _ = cancel.cancelled() => return Some("Odoo's neutralize cancelled".into()),

@@ -85,6 +85,9 @@ pub enum PlanError {
     Pg(#[from] tokio_postgres::Error),
 }
 
+/// The plan path a job of `--engine odoo-platform` records.
+pub const PLATFORM_PLAN: &str = "odoo-platform";
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
@@ -196,6 +199,16 @@ impl ReadyPlan {
                     }],
                 })
                 .collect(),
+        }
+    }
+
+    /// Odoo's upgrade platform makes the upgrade: no local hop (the job runs
+    /// the platform's steps instead of the plan).
+    pub fn platform(to: Series) -> ReadyPlan {
+        ReadyPlan {
+            name: format!("Odoo's upgrade platform → {to}"),
+            path: PathBuf::from(PLATFORM_PLAN),
+            hops: Vec::new(),
         }
     }
 

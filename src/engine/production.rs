@@ -128,6 +128,9 @@ impl Engine {
         let written = match (&req.import, req.engine) {
             (Some(path), _) => Some(ReadyPlan::import(path, source, target)?),
             (None, super::openupgrade::EngineChoice::OpenUpgrade) => None,
+            (None, super::openupgrade::EngineChoice::OdooPlatform) => {
+                Some(ReadyPlan::platform(target))
+            }
             (None, _) => Some(
                 Plan::load(&self.plan_for(req.plan.as_deref(), target)?)?.check(source, target)?,
             ),
@@ -160,6 +163,15 @@ impl Engine {
         self.check_disk(maint, &rights, size * 2, &mut notes)
             .await?;
         notes.extend(self.filestore_note(&req.db, "the upgraded copy"));
+        // Production is frozen: its contract is read on its copy, unless given.
+        let platform = match (&req.import, req.engine) {
+            (None, super::openupgrade::EngineChoice::OdooPlatform) => {
+                let aim = crate::odoo::platform::Aim::Production;
+                Some(self.platform_preflight(aim, &req.db, None, false, &mut notes)?)
+            }
+            _ => None,
+        };
+        super::platform::same_engine(resume.as_ref(), platform.is_some())?;
         let resumed = resume.is_some();
         let mut record = match resume {
             Some(j) => j.restart(&plan.path),
@@ -172,13 +184,20 @@ impl Engine {
                 work_db,
                 plan: &plan.path,
                 clone_method: "template",
-                steps: &STEPS,
+                steps: if platform.is_some() {
+                    &super::platform::PRODUCTION_STEPS
+                } else {
+                    &STEPS
+                },
                 source_uuid: freeze.uuid.clone(),
             }),
         };
         // The choice of this run counts, also for a resumed job.
         record.golive.allow_other_database = req.allow_other_database;
         record.openupgrade = hops;
+        if record.platform.is_none() {
+            record.platform = platform.map(Box::new);
+        }
         // The freeze in force: the downtime runs from it (restore refuses a
         // copy taken under an earlier one).
         record.frozen_at = Some(freeze.at);
@@ -191,7 +210,8 @@ impl Engine {
 
     pub fn start_production(&self, prepared: PreparedProduction) -> JobHandle {
         let id = prepared.job.record.id.clone();
-        self.spawn_job(id, STEPS.len(), move |engine, emit, token| async move {
+        let steps = prepared.job.record.steps.len();
+        self.spawn_job(id, steps, move |engine, emit, token| async move {
             engine.run_production(prepared, emit, token).await
         })
     }
@@ -238,7 +258,7 @@ impl Engine {
             .await?;
         self.production_facts(record, maint, major).await?;
         // Production's side of the comparison: the frozen production, read from its copy.
-        if !record.is_done(Step::Plan) || !cloned {
+        if !(record.is_done(Step::Plan) || record.is_done(Step::Import)) || !cloned {
             self.compare_baseline(record, !cloned, emit).await;
         }
 
@@ -279,7 +299,11 @@ impl Engine {
         )
         .await?;
 
-        self.plan_step(record, run, None).await?;
+        if record.platform.is_some() {
+            self.platform_steps(record, run).await?;
+        } else {
+            self.plan_step(record, run, None).await?;
+        }
 
         run.step(record, Step::Verify, None, async |record| {
             let c = self.conn.connect(&work).await?;
@@ -374,9 +398,12 @@ impl Engine {
         maint: &Client,
         major: u32,
     ) -> Result<(), EngineError> {
-        let untouched = record
-            .step(Step::Plan)
-            .is_none_or(|s| s.status == job::StepStatus::Pending);
+        // Before the upgrade (a plan, or the platform's import) changed the copy.
+        let untouched = [Step::Plan, Step::Import].iter().all(|&n| {
+            record
+                .step(n)
+                .is_none_or(|s| s.status == job::StepStatus::Pending)
+        });
         if !untouched {
             return Ok(());
         }

@@ -13,6 +13,22 @@ impl Engine {
         checklist::load(dir.as_deref()).map_err(EngineError::Preflight)
     }
 
+    /// Odoo's upgrade platform's request and files of a job that used it.
+    pub fn platform_files(&self, j: &job::JobRecord) -> Option<report::PlatformFiles> {
+        let p = j.platform.as_ref()?;
+        let files = [
+            super::platform::report_path(&self.state_dir, &j.id),
+            super::platform::platform_log_path(&self.state_dir, &j.id),
+        ]
+        .into_iter()
+        .filter(|f| f.is_file())
+        .collect();
+        Some(report::PlatformFiles {
+            request_id: p.request_id().map(str::to_string),
+            files,
+        })
+    }
+
     /// The last test job of the campaign that reached "ready", if any.
     pub fn last_ready_test(
         &self,
@@ -67,6 +83,7 @@ impl Engine {
             let cmp = *cmp;
             comparisons.push((format!("production copy {}", cmp.copy), cmp));
         }
+        let platform = last.as_ref().and_then(|j| self.platform_files(j));
         report::write(
             out,
             &report::Input {
@@ -76,6 +93,7 @@ impl Engine {
                 inspection: inspection.as_ref(),
                 log_tail: &log_tail,
                 comparisons: &comparisons,
+                platform: platform.as_ref(),
                 downtime: self.last_downtime(&c)?.map(|d| report::DowntimeText {
                     headline: d.headline(),
                     spent_on: d.spent_on(),

@@ -207,10 +207,11 @@ impl<'a> Runner<'a> {
                 } else {
                     record.status = JobStatus::Failed;
                 }
-                let msg = if cancelled {
-                    EngineError::Cancelled.to_string()
-                } else {
-                    e.to_string()
+                let msg = match (cancelled, &record.platform) {
+                    // What becomes of the request at Odoo is said with the cancel.
+                    (true, Some(p)) => format!("{}; {}", EngineError::Cancelled, p.on_cancel()),
+                    (true, None) => EngineError::Cancelled.to_string(),
+                    (false, _) => e.to_string(),
                 };
                 if let Some(s) = record.step_mut(current) {
                     s.status = StepStatus::Failed;

@@ -137,6 +137,12 @@ impl Engine {
         let Some(swap) = camp.swap.clone() else {
             return Ok(None);
         };
+        if let Some(why) = self.foreign_name(&camp, &swap)? {
+            return Err(fail(format!(
+                "{}: its swap journal names {why}, which this campaign did not make: the file was edited; put it back as it was (nothing was moved)",
+                campaign::path(&self.state_dir, &key, db).display()
+            )));
+        }
         if swap.state == SwapState::Planned && !swap.reverting && !renamed(maint, &swap).await? {
             if locked {
                 tracing::warn!(db, "forgetting a swap that never started");
@@ -146,6 +152,51 @@ impl Engine {
             return Ok(None);
         }
         Ok(Some((camp, swap)))
+    }
+
+    /// A name in the journal of `swap` that the campaign did not make, if
+    /// any: the journal says which databases to rename, so one edited by hand
+    /// would rename others. Production is the campaign's; the database coming
+    /// in is one of its production copies (a restore) or the one a restore
+    /// set aside (a rollback); the one going aside has the name the swap gives.
+    fn foreign_name(&self, camp: &Campaign, swap: &Swap) -> Result<Option<String>, EngineError> {
+        if swap.prod != camp.db {
+            return Ok(Some(format!("{:?} as production", swap.prod)));
+        }
+        let (incoming_ok, mark) = match swap.kind {
+            SwapKind::Restore => {
+                let mut copies = Vec::new();
+                for id in &camp.production_jobs {
+                    if let Some(j) = job::load(&self.state_dir, id)? {
+                        copies.push(j.work_db);
+                    }
+                }
+                (copies.contains(&swap.incoming), "_before_")
+            }
+            SwapKind::Rollback => (
+                camp.history
+                    .iter()
+                    .any(|h| h.kind == SwapKind::Restore && h.aside == swap.incoming),
+                "_failed_",
+            ),
+        };
+        if !incoming_ok {
+            return Ok(Some(format!(
+                "{:?} as the database coming in",
+                swap.incoming
+            )));
+        }
+        let shaped = swap
+            .aside
+            .rfind(mark)
+            .is_some_and(|i| name_with_suffix(&camp.db, &swap.aside[i..]).0 == swap.aside);
+        if !shaped {
+            return Ok(Some(format!(
+                "{:?} as the name production goes aside to",
+                swap.aside
+            )));
+        }
+        Ok(None)
     }
 
     /// The swap a killed run left half done, if any (for confirmations and
@@ -336,6 +387,23 @@ impl Engine {
     /// Puts the ready upgraded copy in place of production; finishes a
     /// half-done restore; says so when it was done already.
     pub async fn restore(&self, db: &str) -> Result<SwapOutcome, EngineError> {
+        let out = self.restore_inner(db).await;
+        out.map_err(|e| self.lost(e, "restore", db))
+    }
+
+    /// A lost server said as what it means for the swap, not as a raw
+    /// "connection closed": the journal knows how far it got.
+    fn lost(&self, e: EngineError, what: &str, db: &str) -> EngineError {
+        if !e.is_connection_loss() {
+            return e;
+        }
+        fail(format!(
+            "lost PostgreSQL at {} during the {what} of {db:?} ({e}); its journal says how far it got: once the server is back, run upgrade-pilot {what} --db {db:?} again to go on",
+            self.conn.server()
+        ))
+    }
+
+    async fn restore_inner(&self, db: &str) -> Result<SwapOutcome, EngineError> {
         check_db_name(db).map_err(|e| fail(e.to_string()))?;
         let maint = self.conn.connect_maintenance().await?;
         if !server::db_exists(&maint, db).await? {
@@ -505,6 +573,15 @@ impl Engine {
     /// `_failed_`. A half-done restore is reverted instead; a half-done
     /// rollback is finished.
     pub async fn rollback(&self, db: &str, stay_frozen: bool) -> Result<SwapOutcome, EngineError> {
+        let out = self.rollback_inner(db, stay_frozen).await;
+        out.map_err(|e| self.lost(e, "rollback", db))
+    }
+
+    async fn rollback_inner(
+        &self,
+        db: &str,
+        stay_frozen: bool,
+    ) -> Result<SwapOutcome, EngineError> {
         check_db_name(db).map_err(|e| fail(e.to_string()))?;
         let maint = self.conn.connect_maintenance().await?;
         let _lock = lock::acquire(&self.conn, db).await?;

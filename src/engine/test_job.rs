@@ -144,6 +144,7 @@ impl Engine {
                 Some(plan)
             }
             EngineChoice::OpenUpgrade => None,
+            EngineChoice::OdooPlatform => Some(super::plan::ReadyPlan::platform(target)),
         };
 
         let work_db = match &resume {
@@ -258,6 +259,20 @@ impl Engine {
         }
         notes.extend(self.filestore_note(&req.db, "the test copy"));
 
+        let platform = match req.engine {
+            EngineChoice::OdooPlatform => {
+                let contract = if source_frozen {
+                    None
+                } else {
+                    let src = self.conn.connect(&req.db).await?;
+                    inspect::config_param(&src, crate::odoo::platform::CONTRACT_PARAM).await?
+                };
+                let aim = crate::odoo::platform::Aim::Test;
+                Some(self.platform_preflight(aim, &req.db, contract, true, &mut notes)?)
+            }
+            _ => None,
+        };
+        super::platform::same_engine(resume.as_ref(), platform.is_some())?;
         let resumed = resume.is_some();
         let mut record = match resume {
             Some(j) => j.restart(&plan.path),
@@ -270,10 +285,17 @@ impl Engine {
                 work_db,
                 plan: &plan.path,
                 clone_method: method.as_str(),
-                steps: &STEPS,
+                steps: if platform.is_some() {
+                    &super::platform::TEST_STEPS
+                } else {
+                    &STEPS
+                },
                 source_uuid: inspection.uuid.clone(),
             }),
         };
+        if record.platform.is_none() {
+            record.platform = platform.map(Box::new);
+        }
         record.openupgrade = hops;
         record.source_bytes = Some(inspection.size_bytes);
         if !req.dry_run {
@@ -333,6 +355,7 @@ impl Engine {
             studio: false,
             code_actions: Vec::new(),
             custom_views: Vec::new(),
+            enterprise: false,
         })
     }
 
@@ -392,7 +415,8 @@ impl Engine {
     /// Starts the prepared job in the background.
     pub fn start_test(&self, prepared: PreparedTest) -> JobHandle {
         let id = prepared.job.record.id.clone();
-        self.spawn_job(id, STEPS.len(), move |engine, emit, token| async move {
+        let steps = prepared.job.record.steps.len();
+        self.spawn_job(id, steps, move |engine, emit, token| async move {
             engine.run_test(prepared, emit, token).await
         })
     }
@@ -452,6 +476,10 @@ impl Engine {
                 .await;
         }
 
+        if record.platform.is_some() {
+            self.platform_dump_step(record, run, !cloned_and_present)
+                .await?;
+        }
         let opts = self.neutralize_options();
         let skip =
             (record.is_done(Step::Neutralize) && cloned_and_present).then_some("done before");
@@ -468,7 +496,11 @@ impl Engine {
         })
         .await?;
 
-        self.plan_step(record, run, Some(&work)).await?;
+        if record.platform.is_some() {
+            self.platform_steps(record, run).await?;
+        } else {
+            self.plan_step(record, run, Some(&work)).await?;
+        }
 
         // What the rules promise after neutralizing: checked by verify.
         let mut postconditions = Vec::new();

@@ -274,9 +274,61 @@ pub fn remove(data_dir: &Path, db: &str) -> io::Result<()> {
     }
 }
 
+/// Merges the files under `src` over `dst` (what Odoo's upgrade platform
+/// returns over the copy of production's filestore). Each file is copied to a
+/// temporary name in its folder and renamed: a hard link that `dst` shares
+/// with production is replaced, never written through. Links in `src` are
+/// refused (a returned tree holds plain files). Returns the files merged.
+pub fn merge_over(src: &Path, dst: &Path) -> io::Result<u64> {
+    fs::create_dir_all(dst)?;
+    let mut n = 0;
+    for e in fs::read_dir(src)? {
+        let e = e?;
+        let ft = e.file_type()?;
+        let to = dst.join(e.file_name());
+        if ft.is_symlink() {
+            return Err(io::Error::other(format!(
+                "{} is a symbolic link: refused",
+                e.path().display()
+            )));
+        } else if ft.is_dir() {
+            n += merge_over(&e.path(), &to)?;
+        } else if ft.is_file() {
+            let tmp = dst.join(format!(".{}.merge", e.file_name().to_string_lossy()));
+            fs::copy(e.path(), &tmp)?;
+            fs::rename(&tmp, &to)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_merge_replaces_linked_files_without_touching_the_original() {
+        let d = tempfile::tempdir().unwrap();
+        let prod = d.path().join("filestore/prod");
+        fs::create_dir_all(prod.join("ab")).unwrap();
+        fs::write(prod.join("ab/kept"), b"prod").unwrap();
+        fs::write(prod.join("ab/same"), b"prod").unwrap();
+        let copy = d.path().join("filestore/copy");
+        link_tree(&prod, &copy).unwrap();
+        let ret = d.path().join("returned");
+        fs::create_dir_all(ret.join("ab")).unwrap();
+        fs::create_dir_all(ret.join("cd")).unwrap();
+        fs::write(ret.join("ab/same"), b"upgraded").unwrap();
+        fs::write(ret.join("cd/new"), b"new").unwrap();
+        assert_eq!(merge_over(&ret, &copy).unwrap(), 2);
+        assert_eq!(fs::read(copy.join("ab/same")).unwrap(), b"upgraded");
+        assert_eq!(fs::read(copy.join("cd/new")).unwrap(), b"new");
+        assert_eq!(fs::read(copy.join("ab/kept")).unwrap(), b"prod");
+        // Production's own file is untouched.
+        assert_eq!(fs::read(prod.join("ab/same")).unwrap(), b"prod");
+        assert!(!prod.join("cd").exists());
+    }
 
     #[test]
     fn links_a_tree() {

@@ -62,6 +62,8 @@ pub struct Inspection {
     pub studio: bool,
     pub code_actions: Vec<CodeAction>,
     pub custom_views: Vec<CustomView>,
+    /// It has an Enterprise subscription code (Odoo's upgrade platform takes it).
+    pub enterprise: bool,
 }
 
 pub const PENDING_STATES: [&str; 3] = ["to install", "to upgrade", "to remove"];
@@ -219,6 +221,9 @@ pub async fn inspect(
         .await?
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let uuid = config_param(client, "database.uuid").await?;
+    let enterprise = config_param(client, crate::odoo::platform::CONTRACT_PARAM)
+        .await?
+        .is_some_and(|c| !c.trim().is_empty());
     Ok(Inspection {
         db: db.to_string(),
         series,
@@ -234,6 +239,7 @@ pub async fn inspect(
         studio,
         code_actions,
         custom_views,
+        enterprise,
     })
 }
 

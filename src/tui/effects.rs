@@ -209,14 +209,14 @@ impl Effects {
                         let _ = log.parent().map(crate::campaign::store::ensure_dir);
                         let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
                         let err = out.try_clone().map_err(|e| e.to_string())?;
-                        let child = tokio::process::Command::new(&plan.argv[0])
-                            .args(&plan.argv[1..])
+                        let mut cmd = tokio::process::Command::new(&plan.argv[0]);
+                        cmd.args(&plan.argv[1..])
                             .envs(plan.env.iter().cloned())
                             .stdin(std::process::Stdio::null())
                             .stdout(out)
-                            .stderr(err)
-                            .process_group(0)
-                            .kill_on_drop(true)
+                            .stderr(err);
+                        // Quitting stops it (kill on drop); so does a SIGKILL of the TUI.
+                        let child = crate::engine::child::die_with_us(&mut cmd)
                             .spawn()
                             .map_err(|e| format!("cannot start Odoo {}: {e}", plan.series))?;
                         *slot = Some(child);
@@ -414,6 +414,10 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
     let items = engine.checklist_items()?;
     let last = engine.last_ready_test(&c)?;
     let comparison = last.as_ref().and_then(|j| j.comparison.clone());
+    let request = last
+        .as_ref()
+        .and_then(|j| j.platform.as_ref())
+        .and_then(|p| p.request_id().map(str::to_string));
     let production = engine.production_comparison(db).await?;
     let maint = engine.conn.connect_maintenance().await?;
     let sessions = server::sessions(&maint, db).await.unwrap_or_default();
@@ -457,7 +461,7 @@ async fn load_campaign(engine: &Engine, db: &str) -> Result<CampView, crate::eng
         restore_plan,
         rollback_plan,
         sessions,
-        ticket: campaign::report::ticket_hint(&c),
+        ticket: campaign::report::ticket_hint(&c, request.as_deref()),
         unfinished: engine.unfinished_job(&c)?.map(|j| Unfinished {
             id: j.id.clone(),
             production: j.kind == job::JobKind::Production,

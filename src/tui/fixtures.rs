@@ -49,6 +49,7 @@ pub fn inspection(db: &str) -> Inspection {
         studio: false,
         code_actions: Vec::new(),
         custom_views: Vec::new(),
+        enterprise: false,
     }
 }
 
@@ -303,6 +304,7 @@ pub fn ready_app() -> App {
         hops: Vec::new(),
         anomaly_drafts: Vec::new(),
         odoo_neutralize: None,
+        platform: None,
         source_bytes: None,
         frozen_at: None,
     };

@@ -49,6 +49,7 @@ async fn event_loop(
     );
     app.request.plans = engine.config.plans.keys().cloned().collect();
     app.request.odoo = engine.config.odoo.installs.keys().cloned().collect();
+    app.request.contract_given = engine.config.odoo_platform.contract.is_some();
     fx.run(Cmd::LoadDbs);
     let mut events = EventStream::new();
     let mut term = signal(SignalKind::terminate())?;

@@ -105,7 +105,7 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         return;
     };
     let [info, table] = Layout::vertical([Constraint::Length(9), Constraint::Min(0)]).areas(area);
-    let lines = vec![
+    let mut lines = vec![
         Line::from(vec![
             Span::styled("Test database ready: ", theme.done()),
             Span::styled(rec.work_db.clone(), theme.title()),
@@ -126,6 +126,17 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
         )),
         Line::from("Next: test it in Odoo (reports, sales, stock, invoices, website)."),
     ];
+    // Upgraded by Odoo's platform: its request, and its own report of the upgrade.
+    if let Some(p) = &rec.platform {
+        let request = p.request_id().unwrap_or("?");
+        lines.push(Line::from(vec![
+            Span::styled("Odoo     ", theme.title()),
+            Span::raw(match &p.report {
+                Some(r) => format!("upgrade request {request}, report: {}", r.display()),
+                None => format!("upgrade request {request} (no report came back)"),
+            }),
+        ]));
+    }
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
@@ -202,6 +213,30 @@ mod serve_tests {
     use crate::tui::fixtures::*;
     use crate::tui::update::update;
     use crossterm::event::KeyCode;
+
+    #[test]
+    fn a_copy_from_odoo_s_platform_links_its_report() {
+        let mut app = ready_app();
+        app.screen = Screen::Ready;
+        let Some(j) = app.job.as_mut() else {
+            panic!("a job on the ready screen")
+        };
+        let Some(Ok(rec)) = j.result.as_mut() else {
+            panic!("a ready record")
+        };
+        let report = "/var/lib/upgrade-pilot/platform/j1/upgrade-report.html";
+        rec.platform = Some(Box::new(crate::engine::platform::PlatformJob {
+            aim: crate::odoo::platform::Aim::Test,
+            url: crate::odoo::platform::DEFAULT_URL.into(),
+            contract: None,
+            request: None,
+            upload_dir: None,
+            upload_bytes: None,
+            report: Some(report.into()),
+        }));
+        let screen = render(&app, 120, 30);
+        assert!(screen.contains(&format!("report: {report}")), "{screen}");
+    }
 
     #[test]
     fn s_serves_the_ready_test_copy() {

@@ -28,6 +28,8 @@ pub struct State {
     /// Targets with a plan in `[plans]`, series with an Odoo in `[odoo."<series>"]`.
     pub plans: Vec<String>,
     pub odoo: Vec<String>,
+    /// `--contract` was given: Odoo's upgrade platform is offered for any database.
+    pub contract_given: bool,
 }
 
 impl State {
@@ -41,6 +43,21 @@ impl State {
                 EngineChoice::Plan
             },
         )
+    }
+
+    /// Odoo's upgrade platform is offered only for an Enterprise database
+    /// (its subscription code in the database, or `--contract`).
+    pub fn platform_offered(&self) -> bool {
+        self.contract_given || self.inspection.as_ref().is_some_and(|i| i.enterprise)
+    }
+
+    /// The next engine `o` picks: plan → OpenUpgrade → Odoo's platform (when offered) → plan.
+    pub fn next_engine(&self, target: &str) -> EngineChoice {
+        match self.engine_for(target) {
+            EngineChoice::Plan => EngineChoice::OpenUpgrade,
+            EngineChoice::OpenUpgrade if self.platform_offered() => EngineChoice::OdooPlatform,
+            EngineChoice::OpenUpgrade | EngineChoice::OdooPlatform => EngineChoice::Plan,
+        }
     }
 
     pub fn selected_db(&self) -> Option<&DbRow> {
@@ -299,10 +316,7 @@ pub fn act(app: &mut App, a: Action) -> Option<Cmd> {
                 .target
                 .map(|t| t.to_string())
                 .unwrap_or_default();
-            app.request.engine = Some(match app.request.engine_for(&t) {
-                EngineChoice::Plan => EngineChoice::OpenUpgrade,
-                EngineChoice::OpenUpgrade => EngineChoice::Plan,
-            });
+            app.request.engine = Some(app.request.next_engine(&t));
             None
         }
     }
@@ -411,9 +425,18 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
                     "plan from [plans]".to_string()
                 }
                 EngineChoice::Plan => format!("plan: none for {target}"),
+                EngineChoice::OdooPlatform if app.request.platform_offered() => {
+                    "Odoo's upgrade platform (20–120 min at Odoo)".to_string()
+                }
+                EngineChoice::OdooPlatform => {
+                    "Odoo's upgrade platform: no Enterprise contract (--contract CODE)".to_string()
+                }
             };
-            // Only when the config offers something to choose from.
-            if !app.request.plans.is_empty() || !app.request.odoo.is_empty() {
+            // Only when there is something to choose from.
+            if !app.request.plans.is_empty()
+                || !app.request.odoo.is_empty()
+                || app.request.platform_offered()
+            {
                 lines.push(Line::from(vec![
                     Span::styled("Upgrade ", theme.title()),
                     Span::raw(format!("{by} (")),
@@ -550,5 +573,40 @@ mod engine_tests {
             EngineChoice::Plan,
             "a written plan wins"
         );
+    }
+
+    #[test]
+    fn odoo_s_platform_is_offered_only_for_an_enterprise_database() {
+        let mut app = request_app();
+        app.request.odoo = vec!["17.0".into()];
+        // OpenUpgrade → plan: a Community database never gets the platform.
+        update(&mut app, press(KeyCode::Char('o')));
+        assert_eq!(app.request.engine_for("17.0"), EngineChoice::Plan);
+        update(&mut app, press(KeyCode::Char('o')));
+        update(&mut app, press(KeyCode::Char('o')));
+        assert_eq!(app.request.engine_for("17.0"), EngineChoice::Plan);
+        assert!(!render(&app, 120, 40).contains("Odoo's upgrade platform"));
+        // The database has a subscription code: o goes on to the platform.
+        if let Some(i) = app.request.inspection.as_mut() {
+            i.enterprise = true;
+        }
+        app.request.engine = None;
+        assert_eq!(app.request.engine_for("17.0"), EngineChoice::OpenUpgrade);
+        update(&mut app, press(KeyCode::Char('o')));
+        assert_eq!(app.request.engine_for("17.0"), EngineChoice::OdooPlatform);
+        let screen = render(&app, 120, 40);
+        assert!(
+            screen.contains("Upgrade Odoo's upgrade platform (20–120 min at Odoo) (o: change)"),
+            "{screen}"
+        );
+        let Some(Cmd::StartTest { engine, .. }) = update(&mut app, press(KeyCode::Enter)) else {
+            panic!("Enter starts the test")
+        };
+        assert_eq!(engine, Some(EngineChoice::OdooPlatform));
+        // --contract offers it for any database.
+        let mut app = request_app();
+        app.request.contract_given = true;
+        app.request.engine = Some(EngineChoice::OpenUpgrade);
+        assert_eq!(app.request.next_engine("17.0"), EngineChoice::OdooPlatform);
     }
 }
