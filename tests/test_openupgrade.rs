@@ -1075,6 +1075,9 @@ fn a_sigkilled_tui_takes_the_odoo_it_serves_along() {
     screen.wait_for("Test database ready", 30);
     keys.write_all(b"s").unwrap();
     screen.wait_for(&format!("serving {t} with Odoo 17.0"), 30);
+    // Where to open it stays on the screen.
+    let text = screen.wait_for("over ssh ssh -N -L ", 10);
+    assert!(text.contains("open     http://127.0.0.1:"), "{text}");
     // Its output goes to the serve log, where Odoo says it listens.
     let odoo_pid = pid_in_log(&state, "serve-", |l| {
         l.contains("HTTP service (werkzeug) running")

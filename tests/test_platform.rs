@@ -187,6 +187,13 @@ fn a_test_upgrade_through_the_platform() {
         test_db.starts_with("demo_manufacturing_test_17.0_"),
         "{test_db}"
     );
+    assert_eq!(out["platform"]["request_id"], c.id().to_string());
+    assert!(
+        out["platform"]["upgrade_report"]
+            .as_str()
+            .unwrap()
+            .ends_with("upgrade-report.html")
+    );
 
     // One request, for a test, with the database's contract and a public key only.
     let reqs = c.platform.requests();
@@ -272,6 +279,18 @@ fn a_test_upgrade_through_the_platform() {
         c.id()
     );
     assert!(md.contains(&hint), "{md}");
+    let token = c.platform.requests()[0]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for f in walk(&bundle) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(
+            !text.contains(&token),
+            "token in the bundle's {}",
+            f.display()
+        );
+    }
 
     // status shows the platform's state (the request is done there).
     let s = c.env.run(&["status", "--db", DB]);
@@ -342,7 +361,18 @@ fn killed_during_the_upgrade_it_follows_the_same_request() {
     kill9(child);
     let job = c.job();
     assert_eq!(job["platform"]["request"]["request_id"], c.id().to_string());
+    // status asks the platform where the interrupted job's request stands
+    // (done there meanwhile, while the job file last saw it in progress).
+    assert_eq!(job["platform"]["request"]["state"], "progress");
     c.platform.clear_knob("hold");
+    c.platform.wait_status(c.id(), "done", WAIT);
+    let s = c
+        .env
+        .run(&["status", "--db", DB, "--config", c.config.to_str().unwrap()]);
+    assert_ok(&s);
+    let line = format!("Odoo's upgrade platform: request {} done", c.id());
+    assert!(stdout(&s).contains(&line), "{}", stdout(&s));
+    assert!(stdout(&s).contains("interrupted"), "{}", stdout(&s));
     let o = c.run("test", &["--json"]);
     assert_ok(&o);
     assert_eq!(c.platform.requests_created(), 1, "never a second request");

@@ -694,15 +694,20 @@ fn ready_to_restore(env: &Env) -> (Vec<(String, String)>, Vec<String>) {
     (sums, files)
 }
 
-/// The campaign file of `DB` as written (read directly: `status` is under test).
-fn campaign_file(env: &Env) -> serde_json::Value {
+/// The path of `DB`'s campaign file, once there is one.
+fn campaign_path(env: &Env) -> Option<std::path::PathBuf> {
     std::fs::read_dir(env.state_dir().join("campaigns"))
-        .unwrap()
+        .ok()?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(DB))
-        .find_map(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(DB))
+}
+
+/// The campaign file of `DB` as written (read directly: `status` is under test).
+fn campaign_file(env: &Env) -> serde_json::Value {
+    campaign_path(env)
+        .and_then(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
         .unwrap_or(serde_json::Value::Null)
 }
 
@@ -886,12 +891,7 @@ fn a_state_file_another_user_could_write_is_not_trusted() {
     let original = env.data_checksums(DB);
     let victim = env.data_checksums("victim");
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
-    let file = std::fs::read_dir(env.state_dir().join("campaigns"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "json"))
-        .unwrap();
+    let file = campaign_path(&env).unwrap();
     let mut camp = campaign_file(&env);
     camp["swap"] = serde_json::json!({
         "kind": "restore", "state": "db_renamed", "reverting": true,
@@ -1021,12 +1021,7 @@ fn a_hand_edited_swap_journal_is_refused() {
         &[("UPGRADE_PILOT_CRASH_AT", "swap:db-renamed")],
     );
     assert_eq!(o.status.signal(), Some(9));
-    let file = std::fs::read_dir(env.state_dir().join("campaigns"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "json"))
-        .unwrap();
+    let file = campaign_path(&env).unwrap();
     let honest = std::fs::read(&file).unwrap();
     let before_dbs = env.databases();
     for (field, value) in [
@@ -1055,4 +1050,30 @@ fn a_hand_edited_swap_journal_is_refused() {
     // Put back as it was, the half-done restore is reverted.
     std::fs::write(&file, &honest).unwrap();
     assert_ok(&env.run(&["rollback", "--db", DB, "--yes"]));
+}
+
+// Review: `unfreeze` of the database a swap set aside (`_before_` after a
+// restore, `_failed_` after a rollback). Before: reopened: Odoo (a db filter
+// such as `^prod`) and its scheduled actions could run there beside
+// production, sending mail twice. Now refused in one line saying what it is
+// and how to read it; it stays frozen.
+#[test]
+fn unfreeze_refuses_a_database_a_swap_set_aside() {
+    let env = Env::new();
+    ready_to_restore(&env);
+    assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
+    assert_ok(&env.run(&["rollback", "--db", DB, "--yes"]));
+    let swaps = status_of(&env, DB)["swaps"].clone();
+    let failed = swaps[1]["aside"].as_str().unwrap().to_string();
+    assert!(failed.contains("_failed_"), "{swaps}");
+    let o = env.run(&["unfreeze", "--db", &failed]);
+    assert_refused(&o, "set aside");
+    assert!(stderr(&o).contains(DB), "{}", stderr(&o));
+    assert!(!env.one::<bool>(
+        "postgres",
+        &format!("SELECT datallowconn FROM pg_database WHERE datname = '{failed}'")
+    ));
+    // Production itself unfreezes as before.
+    assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
+    assert_ok(&env.run(&["unfreeze", "--db", DB]));
 }

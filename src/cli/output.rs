@@ -16,3 +16,24 @@ pub fn err(line: &str) {
 pub fn json(value: &serde_json::Value) {
     out(&serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".into()));
 }
+
+/// Odoo's upgrade platform's request of a finished job, without its token.
+pub fn platform_json(record: &crate::engine::JobRecord) -> serde_json::Value {
+    match &record.platform {
+        Some(p) => serde_json::json!({
+            "request_id": p.request_id(),
+            "upgrade_report": p.report,
+        }),
+        None => serde_json::Value::Null,
+    }
+}
+
+/// `Odoo's upgrade request 1001; its report: …/upgrade-report.html`.
+pub fn platform_line(record: &crate::engine::JobRecord) -> Option<String> {
+    let p = record.platform.as_ref()?;
+    let id = p.request_id().unwrap_or("?");
+    Some(match &p.report {
+        Some(r) => format!("Odoo's upgrade request {id}; its report: {}", r.display()),
+        None => format!("Odoo's upgrade request {id}"),
+    })
+}

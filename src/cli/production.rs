@@ -127,12 +127,16 @@ pub async fn production(
             "hops": record.hops,
             "anomaly_drafts": record.anomaly_drafts,
             "comparison": record.comparison,
+            "platform": super::output::platform_json(&record),
         }));
     } else {
         out(&format!(
             "{:?} is upgraded to {} and verified; production is still frozen",
             record.work_db, record.target
         ));
+        if let Some(line) = super::output::platform_line(&record) {
+            out(&format!("  {line}"));
+        }
         if let Some(b) = &record.backup {
             out(&format!(
                 "  backup taken before the upgrade: {}",

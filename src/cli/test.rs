@@ -67,6 +67,7 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
             "anomaly_drafts": record.anomaly_drafts,
             "odoo_neutralize": record.odoo_neutralize,
             "comparison": record.comparison,
+            "platform": super::output::platform_json(&record),
         }));
     } else {
         out(&format!(
@@ -78,6 +79,9 @@ pub async fn run(engine: &Engine, req: TestRequest, yes: bool, as_json: bool) ->
             engine.conn.psql_line(&record.work_db)
         ));
         out("  nothing done in the test copy reaches production: it has no link to it");
+        if let Some(line) = super::output::platform_line(&record) {
+            out(&format!("  {line}"));
+        }
         for h in &record.hops {
             out(&format!(
                 "  hop {} → {}: {:.1}s, {} modules, {} migration scripts, {} error(s) (log {})",

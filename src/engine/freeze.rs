@@ -204,6 +204,32 @@ impl Engine {
         })
     }
 
+    /// A database a swap set aside (`_before_`, `_failed_`) stays frozen: open,
+    /// Odoo (a db filter such as `^prod`) and its scheduled actions could run
+    /// there beside production, sending mail twice.
+    async fn refuse_set_aside(&self, db: &str) -> Result<(), EngineError> {
+        let key = self.server_key().await?;
+        // A damaged campaign file does not stand in the way of reopening production.
+        for c in campaign::all_readable(&self.state_dir).0 {
+            if c.server != key || c.db == db {
+                continue;
+            }
+            if let Some(s) = c.history.iter().rev().find(|s| s.aside == db) {
+                return Err(fail(format!(
+                    "{db:?} is the database the {} of {:?} set aside at {} (kept for going back): open, Odoo and its scheduled actions could run on it beside production; it stays frozen (read it with upgrade-pilot compare, or reopen it by hand: ALTER DATABASE {} ALLOW_CONNECTIONS true)",
+                    match s.kind {
+                        campaign::SwapKind::Restore => "restore",
+                        campaign::SwapKind::Rollback => "rollback",
+                    },
+                    c.db,
+                    s.started_at.format("%Y-%m-%d %H:%M UTC"),
+                    quote_ident(db)
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Reopens `db`; the start hook's failure is reported apart (the database
     /// accepts connections all the same). Refused while a swap is half done.
     pub async fn unfreeze(&self, db: &str) -> Result<UnfreezeReport, EngineError> {
@@ -217,6 +243,7 @@ impl Engine {
         }
         let _lock = lock::acquire(&self.conn, db).await?;
         self.refuse_half_done_swap(&maint, db).await?;
+        self.refuse_set_aside(db).await?;
         allow(&maint, db).await?;
         let key = self.server_key().await?;
         if let Some(mut camp) = campaign::load(&self.state_dir, &key, db)? {

@@ -90,6 +90,10 @@ impl EngineError {
             | EngineError::Inspect(InspectError::Pg(e))
             | EngineError::Neutralize(NeutralizeError::Pg(e))
             | EngineError::Neutralize(NeutralizeError::Sql { source: e, .. }) => pg_lost(e),
+            // The platform out of reach mid-job: the request waits there.
+            EngineError::Platform(platform::PlatformError::Rpc(
+                platform::rpc::RpcError::Unreachable { .. },
+            )) => true,
             EngineError::Conn(ConnError::Unreachable { .. })
             | EngineError::Plan(plan::PlanError::Conn(ConnError::Unreachable { .. }))
             | EngineError::Lock(lock::LockError::Conn(ConnError::Unreachable { .. })) => true,

@@ -15,9 +15,9 @@ use crate::engine::JobHandle;
 use crate::engine::clone::CloneChoice;
 use crate::engine::job::{self, SeenStatus};
 use crate::engine::openupgrade::EngineChoice;
-use crate::engine::production::{self, ProductionRequest};
+use crate::engine::production::ProductionRequest;
 use crate::engine::swap::{SwapOutcome, describe, rollback_warning};
-use crate::engine::test_job::{STEPS, TestRequest};
+use crate::engine::test_job::TestRequest;
 use crate::odoo::inspect;
 use crate::pg::server;
 
@@ -113,8 +113,9 @@ impl Effects {
                         }
                     };
                     let connect = engine.conn.psql_line(&prepared.job.record.work_db);
+                    // The job's own list: an engine may have steps of its own.
+                    let steps = prepared.job.record.steps.iter().map(|s| s.name).collect();
                     let handle = engine.start_test(prepared);
-                    let steps = STEPS.to_vec();
                     follow(
                         handle,
                         tx,
@@ -140,7 +141,11 @@ impl Effects {
                         import: None,
                         discard: false,
                         allow_other_database: false,
-                        engine: EngineChoice::for_target(&engine.config, &target),
+                        // The engine the campaign's test used (Odoo's platform, say).
+                        engine: match engine.last_test_engine(&db).await {
+                            Some(e) => e,
+                            None => EngineChoice::for_target(&engine.config, &target),
+                        },
                     };
                     let prepared = match engine.prepare_production(&req).await {
                         Ok(p) => p,
@@ -150,8 +155,8 @@ impl Effects {
                         }
                     };
                     let connect = engine.conn.psql_line(&prepared.job.record.work_db);
+                    let steps = prepared.job.record.steps.iter().map(|s| s.name).collect();
                     let handle = engine.start_production(prepared);
-                    let steps = production::STEPS.to_vec();
                     follow(
                         handle,
                         tx,
@@ -199,11 +204,14 @@ impl Effects {
                     if let Some(mut child) = slot.take() {
                         let _ = child.start_kill();
                         let _ = child.wait().await;
-                        let _ = tx.send(Msg::Changed(Ok("Odoo stopped".into())));
+                        let _ = tx.send(Msg::Served(Ok(None)));
                         return;
                     }
                     let res = async {
-                        let plan = engine.serve_plan(&db, None).await.map_err(|e| e.to_string())?;
+                        let plan = engine
+                            .serve_plan(&db, None)
+                            .await
+                            .map_err(|e| e.to_string())?;
                         // Its output would tear the screen: to a log file instead.
                         let log = job::log_path(&engine.state_dir, &format!("serve-{db}"));
                         let _ = log.parent().map(crate::campaign::store::ensure_dir);
@@ -220,16 +228,16 @@ impl Effects {
                             .spawn()
                             .map_err(|e| format!("cannot start Odoo {}: {e}", plan.series))?;
                         *slot = Some(child);
-                        Ok(format!(
-                            "serving {db} with Odoo {} at http://127.0.0.1:{}/web (s again stops it; log {}); from your machine: {}",
-                            plan.series,
-                            plan.port,
-                            log.display(),
-                            crate::engine::openupgrade::ssh_tunnel(plan.port)
-                        ))
+                        Ok(Some(crate::tui::screens::ready::Serving {
+                            db: db.clone(),
+                            series: plan.series.to_string(),
+                            url: format!("http://127.0.0.1:{}/web", plan.port),
+                            tunnel: crate::engine::openupgrade::ssh_tunnel(plan.port),
+                            log: log.display().to_string(),
+                        }))
                     }
                     .await;
-                    let _ = tx.send(Msg::Changed(res));
+                    let _ = tx.send(Msg::Served(res));
                 });
             }
             Cmd::SettleDraft { db, id, keep } => {

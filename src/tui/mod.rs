@@ -42,6 +42,8 @@ pub struct App {
     pub form: Option<Form>,
     pub freeze: screens::freeze::State,
     pub restore: screens::restore::State,
+    /// The test copy served by its Odoo (`s` on the Test database screen).
+    pub serving: Option<screens::ready::Serving>,
     pub confirm: Option<Confirm>,
     pub prompt: Option<Prompt<Purpose>>,
     pub help: bool,
@@ -68,6 +70,7 @@ impl App {
             form: None,
             freeze: Default::default(),
             restore: Default::default(),
+            serving: None,
             confirm: None,
             prompt: None,
             help: false,

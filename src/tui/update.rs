@@ -137,6 +137,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Cmd> {
             app.campaign_db().map(Cmd::LoadCampaign)
         }
         Msg::Swapped(r) => restore::swapped(app, r),
+        Msg::Served(r) => super::screens::ready::served(app, r),
         Msg::Compared(r) => checklist::compared(app, r),
         Msg::Clock(now) => freeze::clock(app, now),
     }

@@ -286,6 +286,17 @@ impl Engine {
         })
     }
 
+    /// Odoo's platform when the campaign's last ready test used it: the
+    /// production upgrade goes the same way (the TUI's `p`).
+    pub async fn last_test_engine(&self, db: &str) -> Option<super::openupgrade::EngineChoice> {
+        let key = self.server_key().await.ok()?;
+        let c = crate::campaign::load(&self.state_dir, &key, db).ok()??;
+        let last = self.last_ready_test(&c).ok()??;
+        last.platform
+            .is_some()
+            .then_some(super::openupgrade::EngineChoice::OdooPlatform)
+    }
+
     fn platform_rpc(&self) -> Result<Rpc, EngineError> {
         let c = &self.config.odoo_platform;
         Ok(Rpc::new(c.url(), c.ca_file.as_deref())?)
@@ -728,7 +739,11 @@ impl Engine {
         }
         for line in text.lines() {
             hop.feed(line);
-            emit.log(format!("odoo platform: {line}"));
+            // The log tail shows what was said; the file keeps date and pid.
+            emit.log(match crate::odoo::oulog::parse_line(line) {
+                Some(e) => format!("odoo platform: {} {}: {}", e.level, e.logger, e.message),
+                None => format!("odoo platform: {line}"),
+            });
         }
         if let Some(req) = request_mut(record) {
             req.log_offset += upto as u64;

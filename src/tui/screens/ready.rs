@@ -13,6 +13,25 @@ use crate::tui::keymap::{self, Entry, Key};
 use crate::tui::model::Cmd;
 use crate::tui::theme::Theme;
 
+pub use crate::tui::model::Serving;
+
+/// `serve` answered: Odoo started (shown on this screen) or stopped.
+pub fn served(app: &mut App, r: Result<Option<Serving>, String>) -> Option<Cmd> {
+    app.message = Some(match r {
+        Ok(Some(s)) => {
+            let m = format!("serving {} with Odoo {} at {}", s.db, s.series, s.url);
+            app.serving = Some(s);
+            m
+        }
+        Ok(None) => {
+            app.serving = None;
+            "Odoo stopped".into()
+        }
+        Err(e) => e,
+    });
+    None
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
 pub enum Action {
     Checklist,
@@ -104,7 +123,13 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     let Some((rec, connect)) = record(app) else {
         return;
     };
-    let [info, table] = Layout::vertical([Constraint::Length(9), Constraint::Min(0)]).areas(area);
+    let serving = app.serving.as_ref().filter(|s| s.db == rec.work_db);
+    // Room for the serve lines (its hint, or where the served copy opens) and
+    // for the line of Odoo's platform, when it made the copy (it wraps).
+    let height =
+        10 + if serving.is_some() { 2 } else { 0 } + if rec.platform.is_some() { 2 } else { 0 };
+    let [info, table] =
+        Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area);
     let mut lines = vec![
         Line::from(vec![
             Span::styled("Test database ready: ", theme.done()),
@@ -136,6 +161,23 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
                 None => format!("upgrade request {request} (no report came back)"),
             }),
         ]));
+    }
+    match serving {
+        Some(s) => {
+            lines.push(Line::from(vec![
+                Span::styled("open     ", theme.title()),
+                Span::styled(s.url.clone(), theme.done()),
+                Span::raw(format!("  Odoo {} (s stops it; log {})", s.series, s.log)),
+            ]));
+            lines.push(Line::from(vec![
+                Span::styled("over ssh ", theme.title()),
+                Span::raw(s.tunnel.clone()),
+            ]));
+        }
+        None => lines.push(Line::from(vec![
+            Span::styled("s", theme.key()),
+            Span::raw(" serves it with its series' Odoo on 127.0.0.1 (URL and ssh -L line here)"),
+        ])),
     }
     f.render_widget(
         Paragraph::new(lines)
@@ -211,6 +253,7 @@ pub fn view(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
 mod serve_tests {
     use super::*;
     use crate::tui::fixtures::*;
+    use crate::tui::model::Msg;
     use crate::tui::update::update;
     use crossterm::event::KeyCode;
 
@@ -245,5 +288,32 @@ mod serve_tests {
             update(&mut app, press(KeyCode::Char('s'))),
             Some(Cmd::Serve("prod_test_17.0_2026_11_23_09_30".into()))
         );
+    }
+
+    /// Where to open it stays on the screen (the message line is too short
+    /// for the URL and the ssh line), until Odoo is stopped.
+    #[test]
+    fn the_served_copy_shows_its_url_and_ssh_line() {
+        let mut app = ready_app();
+        let db = record(&app).unwrap().0.work_db.clone();
+        let s = Serving {
+            db,
+            series: "17.0".into(),
+            url: "http://127.0.0.1:41535/web".into(),
+            tunnel: "ssh -N -L 41535:127.0.0.1:41535 ops@db.example".into(),
+            log: "/var/lib/upgrade-pilot/logs/serve.log".into(),
+        };
+        update(&mut app, Msg::Served(Ok(Some(s))));
+        let screen = render(&app, 80, 24);
+        insta::assert_snapshot!("ready_serving_80x24", screen);
+        assert!(screen.contains("http://127.0.0.1:41535/web"), "{screen}");
+        assert!(
+            screen.contains("ssh -N -L 41535:127.0.0.1:41535"),
+            "{screen}"
+        );
+        update(&mut app, Msg::Served(Ok(None)));
+        let screen = render(&app, 80, 24);
+        assert!(!screen.contains("41535"), "{screen}");
+        assert!(screen.contains("Odoo stopped"), "{screen}");
     }
 }

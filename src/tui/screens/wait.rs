@@ -253,4 +253,69 @@ mod tests {
         insta::assert_snapshot!("production_80x24", render(&app, 80, 24));
         insta::assert_snapshot!("production_120x40", render(&app, 120, 40));
     }
+
+    #[test]
+    fn a_test_waiting_on_odoo_s_platform() {
+        use crate::engine::{Event, Progress, step::Step};
+        use crate::tui::model::Msg;
+        use crate::tui::update::update;
+        let mut app = request_app();
+        let steps = crate::engine::platform::TEST_STEPS.to_vec();
+        update(
+            &mut app,
+            Msg::JobStarted {
+                db: "prod".into(),
+                target: "17.0".into(),
+                steps,
+                connect: "psql -d prod_test_17.0".into(),
+                production: false,
+            },
+        );
+        for s in [
+            Step::Preflight,
+            Step::Clone,
+            Step::Dump,
+            Step::Neutralize,
+            Step::Request,
+            Step::Upload,
+        ] {
+            update(&mut app, Msg::Job(Event::StepStarted { step: s }));
+            update(
+                &mut app,
+                Msg::Job(Event::StepFinished {
+                    step: s,
+                    seconds: 2.0,
+                }),
+            );
+        }
+        update(
+            &mut app,
+            Msg::Job(Event::StepStarted {
+                step: Step::OdooUpgrade,
+            }),
+        );
+        update(
+            &mut app,
+            Msg::Job(Event::Log(
+                "odoo platform: 2026-12-01 10:12:01,004 7 INFO db odoo.modules.loading: Loading module sale (12/40)".into(),
+            )),
+        );
+        update(
+            &mut app,
+            Msg::Progress(Progress {
+                step: Some(Step::OdooUpgrade),
+                index: 6,
+                count: 12,
+                fraction: Some(0.3),
+                detail: "upgrading at Odoo for 14m 10s · module sale (12/40) · ETA 31m 00s".into(),
+            }),
+        );
+        let screen = render(&app, 120, 40);
+        assert!(screen.contains("odoo_upgrade"), "{screen}");
+        assert!(
+            screen.contains("module sale (12/40) · ETA 31m 00s"),
+            "{screen}"
+        );
+        insta::assert_snapshot!("platform_120x40", screen);
+    }
 }
