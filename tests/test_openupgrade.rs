@@ -1095,3 +1095,53 @@ fn a_sigkilled_tui_takes_the_odoo_it_serves_along() {
         "Odoo {odoo_pid} outlived a SIGKILLed TUI"
     );
 }
+
+/// As in the real 16.0 → 17.0 hop: the framework drops the demo data after the
+/// modules are loaded, a demo partner still referenced stays and is logged as
+/// an ERROR. The hop succeeds; the errors become one draft, outside any module.
+#[test]
+fn errors_a_hop_recovers_from_are_a_draft_not_a_failure() {
+    let env = Env::new();
+    let odoo = setup(&env);
+    env.exec(
+        DB,
+        "INSERT INTO res_partner (name) VALUES ('Demo Spare'); \
+         INSERT INTO ir_model_data (module, name, model, res_id) VALUES \
+           ('base', 'res_partner_12', 'res.partner', (SELECT partner_id FROM sale_order WHERE partner_id IS NOT NULL ORDER BY id LIMIT 1)), \
+           ('base', 'res_partner_13', 'res.partner', (SELECT max(id) FROM res_partner))",
+    );
+    let kept: i32 = env.one(
+        DB,
+        "SELECT res_id FROM ir_model_data WHERE name = 'res_partner_12'",
+    );
+    let spare: i32 = env.one(
+        DB,
+        "SELECT res_id FROM ir_model_data WHERE name = 'res_partner_13'",
+    );
+    let o = run_ou(&env, &odoo, &test_copy_args(), &[]);
+    assert_ok(&o);
+    let v = json(&o);
+    let t = v["test_db"].as_str().unwrap();
+    assert_eq!(v["hops"][0]["ok"], true, "{}", v["hops"][0]);
+    assert_eq!(v["hops"][0]["errors"], 1);
+    let drafts = v["anomaly_drafts"].as_array().unwrap();
+    assert_eq!(drafts.len(), 1, "{drafts:?}");
+    assert!(drafts[0]["module"].is_null(), "{}", drafts[0]);
+    assert_eq!(drafts[0]["failed_hop"], false);
+    let ex = drafts[0]["excerpt"].as_str().unwrap();
+    assert!(
+        ex.contains(&format!(
+            "bad query: DELETE FROM \"res_partner\" WHERE id IN ({kept})"
+        )),
+        "{ex}"
+    );
+    assert!(ex.contains("violates foreign key constraint"), "{ex}");
+    // The referenced partner stayed, the spare one went.
+    let left = |id: i32| {
+        env.one::<i64>(
+            t,
+            &format!("SELECT count(*) FROM res_partner WHERE id = {id}"),
+        )
+    };
+    assert_eq!((left(kept), left(spare)), (1, 0));
+}

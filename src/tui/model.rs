@@ -69,6 +69,11 @@ impl JobView {
 
     /// Estimated time left, from the fraction done so far.
     pub fn eta(&self) -> Option<Duration> {
+        // Odoo's platform sets its own pace (20–120 minutes): the pace of the
+        // steps before says nothing of it; the step's line says what is known.
+        if self.progress.step == Some(crate::engine::step::Step::OdooUpgrade) {
+            return None;
+        }
         let f = self.progress.overall();
         (f > 0.05 && f < 1.0).then(|| self.elapsed.mul_f64((1.0 - f) / f))
     }

@@ -313,6 +313,10 @@ mod tests {
         let screen = render(&app, 120, 40);
         assert!(screen.contains("odoo_upgrade"), "{screen}");
         assert!(
+            !screen.lines().nth(1).unwrap_or("").contains("ETA"),
+            "no job ETA from the steps' pace while Odoo works: {screen}"
+        );
+        assert!(
             screen.contains("module sale (12/40) · ETA 31m 00s"),
             "{screen}"
         );
