@@ -264,9 +264,11 @@ fn kill_9_at_each_production_step_then_resume() {
         "after:preflight",
         "during:clone",
         "after:clone",
-        "after:backup",
+        // The backup runs alongside the plan and ends after it.
         "plan-file:030_account_move_checked.sql",
         "after:plan",
+        "during:backup",
+        "after:backup",
     ] {
         let o = production(&env, plan, Some(point));
         assert_eq!(o.status.signal(), Some(9), "{point}: {}", stderr(&o));
@@ -280,6 +282,11 @@ fn kill_9_at_each_production_step_then_resume() {
     }
     let o = production(&env, plan, None);
     assert_ok(&o);
+    assert!(
+        !env.databases().iter().any(|d| d.contains("_backup_")),
+        "the killed backups' scratch copies are gone: {:?}",
+        env.databases()
+    );
     assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
     let before = status(&env)["swaps"][0]["aside"]
         .as_str()

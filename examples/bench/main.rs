@@ -10,6 +10,7 @@
 //! The server runs like a production one (fsync on); a `sync` runs before
 //! every timed operation so neither side pays for the other's writeback.
 
+mod anchor;
 #[path = "../common/mod.rs"]
 mod common;
 mod compare;
@@ -17,6 +18,7 @@ mod copy;
 mod ops;
 mod production;
 mod shape;
+mod window;
 
 use std::path::PathBuf;
 
@@ -37,6 +39,8 @@ pub const SECTIONS: &[&str] = &[
     "plan",
     "frame",
     "compare",
+    "window",
+    "anchors",
 ];
 
 #[derive(Parser)]
@@ -52,9 +56,13 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     rounds: usize,
     /// Sections to run, comma-separated (default: all): test, clone,
-    /// snapshot, filestore, backup, production, plan, frame, compare.
+    /// snapshot, filestore, backup, production, plan, frame, compare,
+    /// window, anchors.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// How long the window section's plan sleeps (its known cost).
+    #[arg(long, default_value_t = 30)]
+    plan_seconds: u64,
     /// Print the tool's step times for each test copy.
     #[arg(long)]
     steps: bool,
@@ -290,6 +298,12 @@ fn main() -> color_eyre::Result<()> {
     }
     if want("compare") {
         compare::compare(&mut ctx)?;
+    }
+    if want("window") {
+        window::window(&mut ctx, args.plan_seconds)?;
+    }
+    if want("anchors") {
+        anchor::anchors(&mut ctx, args.size_mb)?;
     }
 
     println!("\n| measurement | tool | bare | ratio | goal | |\n|---|---|---|---|---|---|");

@@ -157,6 +157,55 @@ pub fn build(conn: &ConnInfo, db: &str, size_mb: u64, rt: &tokio::runtime::Runti
     }
 }
 
+pub struct BigTable {
+    pub bytes: i64,
+    /// mail_message with its indexes and TOAST.
+    pub big_table_bytes: i64,
+}
+
+/// The other shape of a real Odoo database: one table holds most of the data
+/// (years of chatter, a log table). One batch of the Odoo shape, then
+/// mail_message grows in batches of 200 000 messages until `pg_database_size`
+/// reaches `size_mb`.
+pub fn build_big_table(
+    conn: &ConnInfo,
+    db: &str,
+    size_mb: u64,
+    rt: &tokio::runtime::Runtime,
+) -> BigTable {
+    build(conn, db, 1, rt);
+    let client = rt.block_on(conn.connect(db)).expect("connect");
+    let one = |q: &str| -> i64 { rt.block_on(client.query_one(q, &[])).expect(q).get(0) };
+    let size = || one("SELECT pg_database_size(current_database())");
+    let target = size_mb as i64 * 1024 * 1024;
+    // Past the shape's ids, on the same orders, as a long chatter history has.
+    let mut lo: i64 = 100_000_000;
+    while size() < target {
+        let hi = lo + 200_000;
+        psql(
+            conn,
+            db,
+            &format!(
+                "INSERT INTO mail_message (id, subject, date, body, model, res_id, record_name, message_type, subtype_id, author_id, email_from, message_id, is_internal, create_date, write_date, create_uid, write_uid)
+  SELECT m, NULL, now() - (m % 3000) * interval '1 day', {body}, 'sale.order', 100000 + m % 20000, 'S' || lpad((m % 20000)::text, 7, '0'), (ARRAY['notification','comment','email'])[1 + m % 3], 1 + m % 8, 100000 + m % 5000, 'customer' || (m % 5000) || '@example.com', '<' || md5(m::text) || '@odoo.example>', m % 3 <> 1, now(), now(), 2, 2
+  FROM generate_series({lo}, {hi} - 1) m",
+                body = "'<p>' || md5(m::text) || ' ' || md5((m * 3)::text) || ' ' || md5((m * 7)::text) || '</p><p>' || md5((m * 11)::text) || ' ' || md5((m * 13)::text) || ' ' || md5((m * 17)::text) || ' ' || md5((m * 19)::text) || '</p>'"
+            ),
+        );
+        lo = hi;
+    }
+    psql(
+        conn,
+        db,
+        "SELECT setval('mail_message_id_seq', (SELECT max(id) FROM mail_message)); VACUUM ANALYZE mail_message",
+    );
+    psql(conn, "postgres", "CHECKPOINT");
+    BigTable {
+        bytes: size(),
+        big_table_bytes: one("SELECT pg_total_relation_size('mail_message')"),
+    }
+}
+
 /// `files` attachments of 2–30 kB in the filestore under `data_dir`, each with
 /// its `ir_attachment` row on a sale order; returns the bytes written.
 pub fn filestore(conn: &ConnInfo, db: &str, data_dir: &Path, files: usize) -> std::io::Result<u64> {

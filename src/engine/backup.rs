@@ -114,6 +114,68 @@ pub async fn backup(
     ))
 }
 
+/// The scratch copy production's backup is dumped from, named after the
+/// job's working copy: `<db>_backup_<target>_<time>` for `<db>_upgrade_…`.
+pub fn scratch_name(work_db: &str) -> String {
+    match work_db.rfind("_upgrade_") {
+        Some(i) => format!(
+            "{}_backup_{}",
+            &work_db[..i],
+            &work_db[i + "_upgrade_".len()..]
+        ),
+        None => crate::pg::ident::name_with_suffix(work_db, "_backup").0,
+    }
+}
+
+/// Where production's backup is taken from while the plan runs.
+pub struct Frozen<'a> {
+    /// The frozen production: nothing writes it, nobody may connect to it.
+    pub original: &'a str,
+    /// A template copy of it made for the dump (a frozen database takes no
+    /// connection, not even pg_dump's), dropped once dumped.
+    pub scratch: &'a str,
+    /// Odoo's `filestore` folder, holding `<original>`.
+    pub filestore_root: Option<&'a Path>,
+}
+
+/// The backup of frozen production, alongside the plan: a template copy of
+/// the original (the state production was frozen in, as the working copy
+/// started from), dumped and checked as [`backup`] does, the original's
+/// filestore tarred; the scratch copy is dropped however it ends.
+#[allow(clippy::too_many_arguments)]
+pub async fn backup_frozen(
+    conn: &ConnInfo,
+    maint: &tokio_postgres::Client,
+    major: u32,
+    from: Frozen<'_>,
+    dir: &Path,
+    jobs: u32,
+    emit: &super::emit::Emitter,
+    cancel: &CancellationToken,
+) -> Result<(Backup, Vec<String>), EngineError> {
+    if from.scratch == from.original {
+        return Err(err(format!(
+            "refusing to use {:?} as the backup's scratch copy: it is production",
+            from.scratch
+        )));
+    }
+    // A killed run's copy or pg_dump of the scratch copy may still run.
+    super::leftovers::end(maint, conn, from.scratch, emit).await?;
+    crate::pg::server::drop_db(maint, from.scratch, major).await?;
+    super::clone::template_copy(maint, from.original, from.scratch, major, cancel).await?;
+    let fs = from
+        .filestore_root
+        .filter(|r| r.join(from.original).is_dir())
+        .map(|r| (r, Path::new(from.original)));
+    super::emit::crash_point("during:backup");
+    super::emit::pause_point("during:backup").await;
+    let result = backup(conn, major, from.scratch, dir, fs, jobs, cancel).await;
+    let dropped = crate::pg::server::drop_db(maint, from.scratch, major).await;
+    let out = result?;
+    dropped?;
+    Ok(out)
+}
+
 /// Tars `<root>/<name>` as `<name>/…` through symbolic links, so that a part
 /// of the filestore moved to another disk is in the backup (a top folder
 /// that is a link too). Links pointing nowhere hold no file: left out, and
@@ -156,6 +218,58 @@ async fn tar_filestore(
                 .join(", ")
         )]
     })
+}
+
+/// Whether production job `job`'s backup lets its copy be restored: taken,
+/// finished, still there and readable (`pg_restore --list` again: a backup
+/// damaged or removed since the job checked it is no way back). Err: why not,
+/// and what to do, in one line.
+pub async fn restorable(job: &super::job::JobRecord, major: u32) -> Result<(), String> {
+    use super::job::StepStatus;
+    use super::step::Step;
+    let again = format!(
+        "run upgrade-pilot production --db {:?} again to take it",
+        job.source_db
+    );
+    let step = job.step(Step::Backup);
+    let b = match (step.map(|s| s.status), &job.backup) {
+        (Some(StepStatus::Done), Some(b)) => b,
+        (Some(StepStatus::Running), _) if job.process_alive() => {
+            return Err(format!(
+                "the backup of production is still being taken by production job {}: restore is allowed once it is finished and checked (upgrade-pilot status shows it)",
+                job.id
+            ));
+        }
+        (Some(StepStatus::Failed), _) => {
+            return Err(format!(
+                "the backup of production failed ({}): {again}",
+                step.map(|s| s.detail.as_str()).unwrap_or_default()
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "production job {} has no finished backup of production: {again}",
+                job.id
+            ));
+        }
+    };
+    if !b.dump.join("toc.dat").is_file() {
+        return Err(format!(
+            "the backup {} is gone or incomplete: {again}",
+            b.dump.display()
+        ));
+    }
+    let pg_restore = tools::client_tool("pg_restore", major)?;
+    let mut list = tokio::process::Command::new(&pg_restore);
+    list.arg("--list").arg(&b.dump);
+    run(list, "pg_restore --list", &CancellationToken::new())
+        .await
+        .map_err(|e| {
+            format!(
+                "the backup {} is not readable ({e}): {again}",
+                b.dump.display()
+            )
+        })
 }
 
 pub fn default_dir(state: &Path) -> PathBuf {

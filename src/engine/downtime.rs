@@ -11,7 +11,7 @@ use crate::campaign::Swap;
 
 /// Steps of the production job that run alongside the others: their time is
 /// not production's window, except what they outlast the rest by.
-pub const ALONGSIDE: &[Step] = &[];
+pub const ALONGSIDE: &[Step] = &[Step::Backup];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Part {

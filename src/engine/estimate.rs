@@ -143,7 +143,7 @@ pub fn estimate(test: Option<&JobRecord>, size_now: Option<i64>) -> Result<Estim
     step(
         Step::Backup.as_str(),
         None,
-        "not timed: a test takes no backup".into(),
+        "alongside the plan, from the frozen original: not in the window unless it outlasts the plan (a test takes none to time it)".into(),
     );
     let hops: Vec<String> = test
         .hops

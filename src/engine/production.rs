@@ -1,6 +1,7 @@
 //! The production job (docs/DESIGN.md, step 8): on a frozen production database,
-//! preflight → clone → backup → plan → verify. No neutralization: this copy is
-//! the future production. Production itself is only read (it is frozen).
+//! preflight → clone → plan → verify → compare, the backup of the frozen
+//! original taken alongside the plan. No neutralization: this copy is the
+//! future production. Production itself is only read (it is frozen).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::clone::CloneMethod;
 use super::emit::Emitter;
-use super::job::{self, JobKind, JobRecord};
+use super::job::{self, Backup, JobKind, JobRecord};
 use super::plan::{Plan, ReadyPlan};
 use super::preflight::{Earlier, Level, Note, PreparedJob, beyond_table_note, fail};
 use super::runner::{JobCtx, Runner, keep_checks};
@@ -159,8 +160,9 @@ impl Engine {
             super::import::check(path, &pg_restore).map_err(|e| fail(e.to_string()))?;
         }
         let size = server::db_size(maint, &req.db).await?;
-        // The copy and its backup.
-        self.check_disk(maint, &rights, size * 2, &mut notes)
+        // The copy, the backup's scratch copy (dropped once dumped) and the
+        // compressed dump (about a fifth of the database, docs/PERFORMANCE.md).
+        self.check_disk(maint, &rights, size * 2 + size / 4, &mut notes)
             .await?;
         notes.extend(self.filestore_note(&req.db, "the upgraded copy"));
         // Production is frozen: its contract is read on its copy, unless given.
@@ -262,65 +264,88 @@ impl Engine {
             self.compare_baseline(record, !cloned, emit).await;
         }
 
-        let taken = record.is_done(Step::Backup)
-            && cloned
-            && record.backup.as_ref().is_some_and(|b| b.dump.is_dir());
-        run.step(
-            record,
-            Step::Backup,
-            taken.then_some("backup taken before"),
-            async |record| {
-                // One folder per job: a later job never overwrites this one's backup.
-                let dir = backup::default_dir(&self.state_dir).join(&record.id);
-                let fs_root = self.data_dir.as_ref().map(|d| d.join("filestore"));
-                let fs = fs_root
-                    .as_deref()
-                    .filter(|r| r.join(&work).is_dir())
-                    .map(|r| (r, std::path::Path::new(work.as_str())));
-                // A killed run's pg_dump may still write where this backup goes.
-                super::leftovers::end(maint, &self.conn, &work, emit).await?;
-                super::emit::pause_point("during:backup").await;
-                let jobs = self.config.clone.jobs;
-                let (b, notes) =
-                    backup::backup(&self.conn, major, &work, &dir, fs, jobs, cancel).await?;
-                for n in notes {
-                    emit.warn(format!("backup: {n}")).await;
-                }
-                emit.log(format!(
-                    "backup {} ({})",
-                    b.dump.display(),
-                    human_size(b.bytes as i64)
-                ));
-                record.backup = Some(b);
-                Ok(format!(
-                    "pg_dump -Fd -Z1 -j {jobs}, checked with pg_restore --list"
-                ))
-            },
-        )
-        .await?;
-
-        if record.platform.is_some() {
-            self.platform_steps(record, run).await?;
-        } else {
-            self.plan_step(record, run, None).await?;
-        }
-
-        run.step(record, Step::Verify, None, async |record| {
-            let c = self.conn.connect(&work).await?;
-            let mut checks = verify::upgraded(&c, &work, target).await?;
-            let golive = golive_checks(&c, record).await?;
-            let verdict = match refusal(&golive) {
-                Some(why) => format!("{work:?} must not become production: {why}"),
-                None => format!(
-                    "{work:?} is not ready to restore (fix the plan and run production again)"
-                ),
+        // The backup is taken from the frozen original while the plan runs
+        // on the working copy (issue 15): nothing writes the original, so it
+        // is production as frozen, and it is off the production window.
+        let taken =
+            record.is_done(Step::Backup) && record.backup.as_ref().is_some_and(|b| b.dump.is_dir());
+        // One folder per job: a later job never overwrites this one's backup.
+        let dir = backup::default_dir(&self.state_dir).join(&record.id);
+        let original = record.source_db.clone();
+        let scratch = backup::scratch_name(&work);
+        let fs_root = self.data_dir.as_ref().map(|d| d.join("filestore"));
+        let jobs = self.config.clone.jobs;
+        let side = async {
+            // Its own session: the template copy takes seconds, and the
+            // job's maintenance session must stay free for the other steps.
+            let own = self.conn.connect_maintenance().await?;
+            let from = backup::Frozen {
+                original: &original,
+                scratch: &scratch,
+                filestore_root: fs_root.as_deref(),
             };
-            checks.extend(golive);
-            keep_checks(record, checks, &verdict)?;
-            Ok("ready to restore".into())
-        })
-        .await?;
-        self.compare_step(record, run).await
+            let (b, notes) =
+                backup::backup_frozen(&self.conn, &own, major, from, &dir, jobs, emit, cancel)
+                    .await?;
+            for n in notes {
+                emit.warn(format!("backup: {n}")).await;
+            }
+            emit.log(format!(
+                "backup {} ({}), taken alongside the plan",
+                b.dump.display(),
+                human_size(b.bytes as i64)
+            ));
+            Ok(b)
+        };
+        let keep = |record: &mut JobRecord, b: Backup| {
+            record.backup = Some(b);
+            format!(
+                "pg_dump -Fd -Z1 -j {jobs} of the frozen original, alongside the plan; checked with pg_restore --list"
+            )
+        };
+        let mut started = run
+            .open(record, Step::Backup, taken.then_some("backup taken before"))
+            .await?;
+        let platform = record.platform.is_some();
+        let mut side = Some(side);
+        if platform {
+            // Odoo's platform is sent the backup itself: it is taken first.
+            if let (Some(t0), Some(side)) = (started.take(), side.take()) {
+                let side = side.await.map(|b| keep(record, b));
+                run.end_alongside(record, Step::Backup, t0, side, Ok(()))
+                    .await?;
+            }
+        }
+        let rest = async {
+            if platform {
+                self.platform_steps(record, run).await?;
+            } else {
+                self.plan_step(record, run, None).await?;
+            }
+            run.step(record, Step::Verify, None, async |record| {
+                let c = self.conn.connect(&work).await?;
+                let mut checks = verify::upgraded(&c, &work, target).await?;
+                let golive = golive_checks(&c, record).await?;
+                let verdict = match refusal(&golive) {
+                    Some(why) => format!("{work:?} must not become production: {why}"),
+                    None => format!(
+                        "{work:?} is not ready to restore (fix the plan and run production again)"
+                    ),
+                };
+                checks.extend(golive);
+                keep_checks(record, checks, &verdict)?;
+                Ok("ready to restore".into())
+            })
+            .await?;
+            self.compare_step(record, run).await
+        };
+        let (Some(t0), Some(side)) = (started, side) else {
+            return rest.await;
+        };
+        let (side, rest) = tokio::join!(side, rest);
+        let side = side.map(|b| keep(record, b));
+        run.end_alongside(record, Step::Backup, t0, side, rest)
+            .await
     }
 }
 

@@ -83,22 +83,9 @@ impl<'a> Runner<'a> {
         body: impl AsyncFnOnce(&mut JobRecord) -> Result<String, EngineError>,
     ) -> Result<bool, EngineError> {
         self.current = step;
-        let emit = self.cx.emit;
-        if let Some(why) = skip {
-            emit.event(Event::StepSkipped {
-                step,
-                why: why.into(),
-            })
-            .await;
+        let Some(t0) = self.open(record, step, skip).await? else {
             return Ok(false);
-        }
-        // A cancel asked for during the last step ends the job here.
-        if self.cx.cancel.is_cancelled() {
-            return Err(EngineError::Cancelled);
-        }
-        pause_point(&format!("before:{step}")).await;
-        let t0 = self.begin(record, step)?;
-        emit.event(Event::StepStarted { step }).await;
+        };
         let detail = body(record).await?;
         let t0 = t0.checked_sub(before).unwrap_or(t0);
         self.finish(record, step, t0, detail).await?;
@@ -149,6 +136,60 @@ impl<'a> Runner<'a> {
             .await;
         crash_point(&format!("after:{step}"));
         Ok(())
+    }
+
+    /// A step begun: skipped when `skip` gives a reason (then None), else
+    /// marked begun. A step run alongside the ones after it (the backup while
+    /// the plan runs, issue 15) is opened so, run by the caller concurrently
+    /// with the next steps, and both outcomes go to [`Runner::end_alongside`].
+    pub async fn open(
+        &mut self,
+        record: &mut JobRecord,
+        step: Step,
+        skip: Option<&str>,
+    ) -> Result<Option<Instant>, EngineError> {
+        if let Some(why) = skip {
+            self.cx
+                .emit
+                .event(Event::StepSkipped {
+                    step,
+                    why: why.into(),
+                })
+                .await;
+            return Ok(None);
+        }
+        // A cancel asked for during the last step ends the job here.
+        if self.cx.cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
+        }
+        pause_point(&format!("before:{step}")).await;
+        let t0 = self.begin(record, step)?;
+        self.cx.emit.event(Event::StepStarted { step }).await;
+        Ok(Some(t0))
+    }
+
+    /// The end of a step run alongside: finished with `side`'s detail. The
+    /// job ends only now; the other steps' failure comes first, else a
+    /// failure of `side` fails the job against this step.
+    pub async fn end_alongside(
+        &mut self,
+        record: &mut JobRecord,
+        step: Step,
+        t0: Instant,
+        side: Result<String, EngineError>,
+        rest: Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
+        match side {
+            Ok(detail) => {
+                self.finish(record, step, t0, detail).await?;
+                rest
+            }
+            Err(e) => {
+                rest?;
+                self.current = step;
+                Err(e)
+            }
+        }
     }
 
     /// The preflight step: its checks ran before the job started; recorded with their time.

@@ -12,6 +12,7 @@ use tokio_postgres::Client;
 use super::emit::crash_point;
 use super::freeze::{activity_of, allow, block_and_end_sessions};
 use super::job::{self, JobKind, JobRecord, JobStatus};
+use super::step::Step;
 use super::{Engine, EngineError, hook, lock};
 use crate::campaign::{self, Campaign, Freeze, Swap, SwapKind, SwapState};
 use crate::odoo::filestore;
@@ -514,6 +515,15 @@ impl Engine {
             Some(id) => job::load(&self.state_dir, id)?,
             None => None,
         };
+        // Never without a way back: the backup taken alongside the plan must
+        // be finished and readable (issue 15).
+        if let Some(j) = job
+            .as_ref()
+            .filter(|j| j.kind == JobKind::Production && j.is_done(Step::Verify))
+        {
+            let major = server::server_major(maint).await?;
+            super::backup::restorable(j, major).await.map_err(fail)?;
+        }
         let job = job
             .filter(|j| j.kind == JobKind::Production && j.status == JobStatus::Ready)
             .ok_or_else(|| fail(format!("no upgraded copy of {db:?} is ready: run upgrade-pilot production --db {db:?} first")))?;

@@ -398,6 +398,13 @@ impl Engine {
             )));
         }
         server::drop_db(maint, &job.work_db, major).await?;
+        if job.kind == JobKind::Production {
+            // The scratch copy a killed backup left (never production: checked above).
+            let scratch = super::backup::scratch_name(&job.work_db);
+            if scratch != source && !campaign::holds_production(&self.state_dir, &key, &scratch)? {
+                server::drop_db(maint, &scratch, major).await?;
+            }
+        }
         // A parallel dump left by a copy killed midway.
         let _ = std::fs::remove_dir_all(super::clone::scratch_dir(
             &super::clone::scratch_root(&self.state_dir),
