@@ -8,6 +8,8 @@ use color_eyre::Result;
 use color_eyre::eyre::{WrapErr, eyre};
 use serde::Deserialize;
 
+use crate::text::one_line;
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -266,15 +268,6 @@ pub fn config_dir() -> Option<PathBuf> {
 
 fn default_config_file() -> Option<PathBuf> {
     config_dir().map(|d| d.join("config.toml"))
-}
-
-/// toml errors span several lines (with a caret); our errors are one line.
-pub fn one_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('|') && *l != "^")
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

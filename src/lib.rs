@@ -8,4 +8,5 @@ pub mod demo;
 pub mod engine;
 pub mod odoo;
 pub mod pg;
+pub mod text;
 pub mod tui;

@@ -1,4 +1,4 @@
-//! Bad input (DESIGN.md §8): a clear one-line error, a non-zero exit, and
+//! Bad input (docs/DESIGN.md, "The rules"): a clear one-line error, a non-zero exit, and
 //! nothing changed on the server.
 
 mod common;

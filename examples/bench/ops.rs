@@ -169,7 +169,7 @@ pub fn plan(ctx: &mut Ctx) -> color_eyre::Result<()> {
             fresh(ctx, &db);
             let t = timed(|| {
                 ctx.rt
-                    .block_on(plan::run(
+                    .block_on(upgrade_pilot::engine::execute::run(
                         &ready,
                         &plan::RunCtx {
                             conn: &ctx.conn,

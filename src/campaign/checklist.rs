@@ -57,7 +57,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Item>, String> {
     let f: File = toml::from_str(text).map_err(|e| {
         format!(
             "checklist {origin}: {}",
-            crate::config::one_line(&e.to_string())
+            crate::text::one_line(&e.to_string())
         )
     })?;
     Ok(f.items)

@@ -3,8 +3,11 @@
 
 pub mod anomaly;
 pub mod checklist;
+pub mod job;
 pub mod report;
+pub mod step;
 pub mod store;
+pub mod who;
 
 use std::path::{Path, PathBuf};
 
@@ -270,7 +273,7 @@ pub fn production_uuids(state: &Path) -> Result<Vec<(String, String)>, StoreErro
         push(&c.uuid);
         push(&c.freeze.as_ref().and_then(|f| f.uuid.clone()));
         for id in c.test_jobs.iter().chain(&c.production_jobs) {
-            if let Some(j) = crate::engine::job::load(state, id)? {
+            if let Some(j) = job::load(state, id)? {
                 push(&j.source_uuid);
             }
         }
@@ -310,7 +313,7 @@ pub fn is_production(state: &Path, server: &str, db: &str) -> Result<bool, Store
     }
     for c in all(state)?.iter().filter(|c| may_be(&c.server, server)) {
         for id in &c.production_jobs {
-            if crate::engine::job::load(state, id)?.is_some_and(|j| j.work_db == db) {
+            if job::load(state, id)?.is_some_and(|j| j.work_db == db) {
                 return Ok(true);
             }
         }

@@ -1,4 +1,4 @@
-//! The anomaly export (DESIGN.md §6): a folder with report.md and report.json —
+//! The anomaly export (docs/DESIGN.md, "Campaigns"): a folder with report.md and report.json —
 //! anomalies, checklist summary, versions, modules (custom ones marked), the
 //! neutralization report, the upgrade log's tail — and the attachments.
 
@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::checklist::{Item, Mark, Summary};
+use super::job::JobRecord;
 use super::{Campaign, SwapKind};
-use crate::engine::job::JobRecord;
 use crate::odoo::inspect::Inspection;
 
 pub struct Input<'a> {

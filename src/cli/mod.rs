@@ -1,4 +1,4 @@
-//! Headless subcommands (DESIGN.md §7): thin front ends over the engine.
+//! Headless subcommands (README.md, "Commands"): thin front ends over the engine.
 
 mod anomalies;
 mod compare;
@@ -313,7 +313,7 @@ pub fn engine_from(global: &GlobalArgs) -> Result<Engine> {
     let conn = ConnInfo::resolve(Sources {
         dsn: global.dsn.as_deref(),
         env: &env,
-        odoo: odoo.as_ref(),
+        fallback: odoo.as_ref().map(OdooConf::connection).unwrap_or_default(),
         pgpass: pgpass::default_path(),
     })?;
     for w in pgpass::take_warnings() {

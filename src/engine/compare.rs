@@ -1,5 +1,5 @@
 //! The comparison with production: the `compare` command, and the job's
-//! `compare` step (DESIGN.md §4b). Production's side of a job is read from the
+//! `compare` step (docs/DESIGN.md, steps 2 and 8). Production's side of a job is read from the
 //! fresh copy right after the clone (the production state the upgrade starts
 //! from, readable even when production is frozen), and kept beside the job.
 
@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 
 use super::emit::Emitter;
+pub use super::job::Acknowledged;
 use super::job::{self, JobRecord};
 use super::runner::Runner;
 use super::step::Step;
@@ -18,14 +18,6 @@ use crate::campaign::store;
 use crate::odoo::compare::{self, Comparison, Snapshot};
 use crate::odoo::filestore;
 use crate::pg::ident::{check_db_name, file_name_for};
-
-/// Who accepted the production comparison's differences before the restore.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Acknowledged {
-    pub by: String,
-    pub at: chrono::DateTime<Utc>,
-    pub differences: usize,
-}
 
 fn baseline_path(state: &Path, job_id: &str) -> PathBuf {
     state
@@ -221,7 +213,7 @@ impl Engine {
             .as_ref()
             .map_or(0, |c| c.difference_count());
         record.comparison_acknowledged = Some(Box::new(Acknowledged {
-            by: super::freeze::os_user(),
+            by: crate::campaign::who::os_user(),
             at: Utc::now(),
             differences: n,
         }));

@@ -1,4 +1,4 @@
-//! Freezing production (DESIGN.md §4): list the sessions, run the stop hook,
+//! Freezing production (docs/DESIGN.md, step 7): list the sessions, run the stop hook,
 //! refuse new connections from every role, end the remaining sessions, check
 //! none is left, and remember it in the campaign. Unfreeze reverses it.
 
@@ -35,14 +35,6 @@ pub struct UnfreezeReport {
 
 fn fail(msg: impl Into<String>) -> EngineError {
     EngineError::Preflight(msg.into())
-}
-
-pub(crate) fn os_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_default()
 }
 
 /// Sets ALLOW_CONNECTIONS and ends every other session on `db`; fails when some
@@ -177,7 +169,7 @@ impl Engine {
         camp.address = Some(self.conn.server());
         camp.freeze = Some(Freeze {
             at: Utc::now(),
-            by: os_user(),
+            by: crate::campaign::who::os_user(),
             series,
             base_version,
             sessions_ended: ended,

@@ -264,19 +264,32 @@ async fn psql_stream(
     Ok(())
 }
 
+/// Where an import goes: the working copy on its server.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub conn: &'a ConnInfo,
+    pub maint: &'a tokio_postgres::Client,
+    pub major: u32,
+    pub work: &'a str,
+    /// Odoo's data dir, for the zip's filestore.
+    pub data_dir: Option<&'a Path>,
+}
+
 /// Replaces the working copy `work` with the imported database and merges the
 /// zip's filestore over `<data_dir>/filestore/<work>`.
-#[allow(clippy::too_many_arguments)]
 pub async fn import(
-    conn: &ConnInfo,
-    maint: &tokio_postgres::Client,
-    major: u32,
+    to: Target<'_>,
     path: &Path,
-    work: &str,
-    data_dir: Option<&Path>,
     emit: &Emitter,
     cancel: &CancellationToken,
 ) -> Result<(), ImportError> {
+    let Target {
+        conn,
+        maint,
+        major,
+        work,
+        data_dir,
+    } = to;
     let pg_restore = tools::client_tool("pg_restore", major).map_err(|e| bad(path, e))?;
     let format = check(path, &pg_restore)?;
     emit.log(format!("import {} ({format:?})", path.display()));

@@ -43,7 +43,7 @@ const LOCK_DB: &str = "postgres";
 pub fn holder_name(pid: u32) -> String {
     format!(
         "upgrade-pilot pid {pid} user {} host {}",
-        super::freeze::os_user(),
+        crate::campaign::who::os_user(),
         host_name()
     )
 }

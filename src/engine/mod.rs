@@ -9,10 +9,10 @@ pub mod downtime;
 pub mod emit;
 pub mod estimate;
 pub mod events;
+pub mod execute;
 pub mod freeze;
 mod hook;
 pub mod import;
-pub mod job;
 pub mod leftovers;
 pub mod lock;
 pub mod openupgrade;
@@ -24,7 +24,6 @@ mod report;
 mod runner;
 pub mod sqlfile;
 mod sqlguard;
-pub mod step;
 pub mod swap;
 pub mod test_job;
 
@@ -39,8 +38,10 @@ use crate::campaign::StoreError;
 use crate::config::Config;
 use crate::pg::conn::{ConnError, ConnInfo};
 pub use events::{Event, Progress};
-pub use job::JobRecord;
-pub use step::Step;
+// The job record and its steps are what a campaign remembers: they live in
+// `campaign`, below the engine; the engine's modules name them from here.
+pub use crate::campaign::job::{self, JobRecord};
+pub use crate::campaign::step::{self, Step};
 
 #[derive(Debug, Error)]
 pub enum EngineError {

@@ -16,8 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::emit::Emitter;
 use super::job::{self, JobRecord};
+pub use super::job::{HopOutcome, HopSpec};
 use super::plan::{PlanError, ReadyPlan, RunCtx};
-use super::preflight::Note;
+use super::preflight::{Level, Note};
 use super::{Engine, EngineError};
 use crate::campaign::anomaly::Draft;
 use crate::config::OdooInstall;
@@ -318,42 +319,6 @@ pub fn release_series(text: &str) -> Option<Series> {
     Some(Series::new(major, minor))
 }
 
-/// One derived hop, as recorded in the job (no secret in it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HopSpec {
-    pub from: Series,
-    pub to: Series,
-    pub argv: Vec<String>,
-    /// Variables set for the program (the password is added at run time, never recorded).
-    pub env: Vec<(String, String)>,
-    /// Odoo connects as our role: it gets our password (PGPASSWORD) at run time.
-    #[serde(default)]
-    pub our_password: bool,
-}
-
-/// How one hop went.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HopOutcome {
-    pub from: String,
-    pub to: String,
-    pub ok: bool,
-    pub exit_code: Option<i32>,
-    pub seconds: f64,
-    pub modules: u32,
-    pub migrations: u32,
-    pub warnings: u32,
-    pub errors: u32,
-    pub base_version: Option<String>,
-    #[serde(default)]
-    pub pending: Vec<String>,
-    pub log: Option<PathBuf>,
-    /// Why it failed, when it did.
-    #[serde(default)]
-    pub verdict: String,
-    #[serde(default)]
-    pub issues: Vec<oulog::Issue>,
-}
-
 /// The `--load` list: framework server-wide; from 19.0 keep `rpc`, which the
 /// default load has there (harmless for a hop, needed by XML-RPC tooling).
 fn load_list(to: Series) -> &'static str {
@@ -467,7 +432,7 @@ pub fn coverage(
     hops: &[HopSpec],
     installed: &[String],
     custom: &[String],
-) -> Vec<(&'static str, String)> {
+) -> Vec<(Level, String)> {
     use crate::odoo::oucoverage::{Coverage, Status};
     let mut notes = Vec::new();
     for h in hops {
@@ -489,7 +454,7 @@ pub fn coverage(
             .into_iter()
             .partition(|m| cov.moved.get(*m).is_some_and(|to| have.contains_key(to)));
         if !missing.is_empty() {
-            notes.push(("warn", format!(
+            notes.push((Level::Warn, format!(
                 "{} installed module(s) not on Odoo {}'s addons path, which cannot migrate them: {}",
                 missing.len(),
                 h.to,
@@ -502,7 +467,7 @@ pub fn coverage(
                 .map(|m| format!("{m} → {}", cov.moved[*m]))
                 .collect();
             notes.push((
-                "info",
+                Level::Info,
                 format!(
                     "{} installed module(s) renamed or merged by OpenUpgrade {} (apriori.py): {}",
                     moved.len(),
@@ -524,7 +489,7 @@ pub fn coverage(
             .map(String::as_str)
             .collect();
         if !unversioned.is_empty() {
-            notes.push(("warn", format!(
+            notes.push((Level::Warn, format!(
                 "{} custom module(s) without a {} version in their manifest (not ported yet?): {}",
                 unversioned.len(),
                 h.to,
@@ -560,7 +525,7 @@ pub fn coverage(
                     .collect();
                 let rest =
                     standard.len() - done.len() - nothing.len() - uncovered.len() - other.len();
-                notes.push(("info", format!(
+                notes.push((Level::Info, format!(
                     "OpenUpgrade {} coverage of {} installed standard module(s) ({table_name}): {} done, {} nothing to do, {} not covered yet, {} other, {rest} unmarked with a script or not listed",
                     h.to,
                     standard.len(),
@@ -570,7 +535,7 @@ pub fn coverage(
                     other.len()
                 )));
                 if !uncovered.is_empty() {
-                    notes.push(("warn", format!(
+                    notes.push((Level::Warn, format!(
                         "{} installed module(s) not covered yet by OpenUpgrade {} (empty status in {table_name}, no script): their data is only what Odoo's -u makes of it: {}",
                         uncovered.len(),
                         h.to,
@@ -579,7 +544,10 @@ pub fn coverage(
                 }
                 for m in other {
                     if let Some(Status::Other(s)) = table.get(m) {
-                        notes.push(("info", format!("OpenUpgrade {} says of {m}: {s}", h.to)));
+                        notes.push((
+                            Level::Info,
+                            format!("OpenUpgrade {} says of {m}: {s}", h.to),
+                        ));
                     }
                 }
             }
@@ -590,7 +558,7 @@ pub fn coverage(
                     .filter(|m| !cov.has_script(m))
                     .collect();
                 if !unscripted.is_empty() {
-                    notes.push(("info", format!(
+                    notes.push((Level::Info, format!(
                         "{} of {} installed standard module(s) have no OpenUpgrade {} script (right when there is nothing to do; {} in OpenUpgrade's git checkout, not in its wheels, tells 'Nothing to do' from 'not covered yet'): {}",
                         unscripted.len(),
                         standard.len(),
@@ -1071,7 +1039,7 @@ pub fn ssh_tunnel(port: u16) -> String {
                 .map(|h| h.trim().to_string())
         })
         .unwrap_or_else(|| "this-server".into());
-    let user = super::freeze::os_user();
+    let user = crate::campaign::who::os_user();
     format!("ssh -N -L {port}:127.0.0.1:{port} {user}@{host}")
 }
 

@@ -13,6 +13,7 @@ use super::lock::JobLock;
 use super::plan::ReadyPlan;
 use super::{Engine, EngineError};
 use crate::campaign;
+use crate::odoo::filestore;
 use crate::odoo::inspect::{Inspection, human_size};
 use crate::odoo::version::Series;
 use crate::pg::ident::name_with_suffix;
@@ -20,14 +21,24 @@ use crate::pg::server;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Note {
-    pub level: &'static str,
+    pub level: Level,
     pub text: String,
+}
+
+/// How much a note matters: `warn` asks the user to look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Info,
+    Warn,
 }
 
 /// A target newer than the version table is accepted, with this warning.
 pub fn beyond_table_note(target: Series) -> Option<Note> {
     target.is_beyond_table().then(|| Note {
-        level: "warn",
+        level: Level::Warn,
         text: format!(
             "{target} is newer than the versions this upgrade-pilot knows (up to {}.0): its neutralization applies the newest rules where the schema matches",
             crate::odoo::version::newest_major()
@@ -197,7 +208,7 @@ impl Engine {
         if discard {
             self.discard(maint, major, prev.clone(), source).await?;
             notes.push(Note {
-                level: "info",
+                level: Level::Info,
                 text: format!(
                     "discarded the {what} {kind} job {} and dropped {:?}",
                     prev.id, prev.work_db
@@ -206,7 +217,7 @@ impl Engine {
             Ok(None)
         } else if same {
             notes.push(Note {
-                level: "info",
+                level: Level::Info,
                 text: format!(
                     "resuming the {what} {kind} job {} on {:?}",
                     prev.id, prev.work_db
@@ -266,7 +277,7 @@ impl Engine {
             if !used.contains(&name) && !server::db_exists(maint, &name).await? {
                 if shortened {
                     notes.push(Note {
-                        level: "info",
+                        level: Level::Info,
                         text: format!(
                             "the source name was shortened to fit PostgreSQL's 63 bytes: {name:?}"
                         ),
@@ -280,6 +291,47 @@ impl Engine {
         )))
     }
 
+    /// The role may create the copy and own it as `db`'s owner does (a superuser
+    /// always may); `keeps` says what owning it keeps.
+    pub(super) async fn check_rights(
+        &self,
+        maint: &Client,
+        db: &str,
+        keeps: &str,
+    ) -> Result<server::RoleRights, EngineError> {
+        let rights = server::role_rights(maint).await?;
+        let name = &rights.name;
+        if !rights.superuser && !rights.createdb {
+            return Err(fail(format!(
+                "role {name:?} cannot create databases: as a superuser run ALTER ROLE \"{name}\" CREATEDB, or connect as a role that can"
+            )));
+        }
+        if !rights.superuser && !server::can_own(maint, db).await? {
+            return Err(fail(format!(
+                "role {name:?} does not own {db:?}: connect as its owner (db_user in odoo.conf) or a superuser, so {keeps}"
+            )));
+        }
+        Ok(rights)
+    }
+
+    /// The source's filestore not found, or no data dir known: what `copy` will miss.
+    pub(super) fn filestore_note(&self, db: &str, copy: &str) -> Option<Note> {
+        let text = match &self.data_dir {
+            Some(dd) if !filestore::path(dd, db).is_dir() => format!(
+                "no filestore at {}: {copy} will have no attachments (images, PDFs)",
+                filestore::path(dd, db).display()
+            ),
+            None => format!(
+                "Odoo data dir unknown (--data-dir or odoo.conf data_dir): the filestore is not copied, {copy} will have no attachments"
+            ),
+            _ => return None,
+        };
+        Some(Note {
+            level: Level::Warn,
+            text,
+        })
+    }
+
     pub(super) async fn check_disk(
         &self,
         maint: &Client,
@@ -290,7 +342,7 @@ impl Engine {
         // Only a local server with a readable data directory can be measured.
         if !(rights.superuser && self.conn.is_socket()) {
             notes.push(Note {
-                level: "info",
+                level: Level::Info,
                 text: format!(
                     "disk room on the server not checked: make sure {} are free",
                     human_size(need)
@@ -310,7 +362,7 @@ impl Engine {
                     )));
                 }
                 notes.push(Note {
-                    level: "ok",
+                    level: Level::Ok,
                     text: format!(
                         "disk room: {} free, copy needs {}",
                         human_size(free),
@@ -319,7 +371,7 @@ impl Engine {
                 });
             }
             Err(_) => notes.push(Note {
-                level: "info",
+                level: Level::Info,
                 text: format!("disk room not checked ({dir} not readable here)"),
             }),
         }

@@ -1,4 +1,4 @@
-//! The production job (DESIGN.md §4): on a frozen production database,
+//! The production job (docs/DESIGN.md, step 8): on a frozen production database,
 //! preflight → clone → plan → verify → compare, the backup of the frozen
 //! original taken alongside the plan. No neutralization: this copy is the
 //! future production. Production itself is only read (it is frozen).
@@ -13,7 +13,7 @@ use super::clone::CloneMethod;
 use super::emit::Emitter;
 use super::job::{self, Backup, JobKind, JobRecord};
 use super::plan::{Plan, ReadyPlan};
-use super::preflight::{Earlier, Note, PreparedJob, beyond_table_note, fail};
+use super::preflight::{Earlier, Level, Note, PreparedJob, beyond_table_note, fail};
 use super::runner::{JobCtx, Runner, keep_checks};
 use super::step::Step;
 use super::{Engine, EngineError, JobHandle, backup};
@@ -83,19 +83,9 @@ impl Engine {
                 req.db
             )));
         }
-        let rights = server::role_rights(maint).await?;
-        if !rights.superuser && !rights.createdb {
-            return Err(fail(format!(
-                "role {:?} cannot create databases: as a superuser run ALTER ROLE \"{}\" CREATEDB",
-                rights.name, rights.name
-            )));
-        }
-        if !rights.superuser && !server::can_own(maint, &req.db).await? {
-            return Err(fail(format!(
-                "role {:?} does not own {:?}: connect as its owner (db_user in odoo.conf) or a superuser, so the upgraded copy keeps production's owner",
-                rights.name, req.db
-            )));
-        }
+        let rights = self
+            .check_rights(maint, &req.db, "the upgraded copy keeps production's owner")
+            .await?;
         let mut notes = Vec::new();
         notes.extend(beyond_table_note(target));
         let noted = notes.len();
@@ -126,7 +116,7 @@ impl Engine {
                 Some(super::swap::Stale::Seen(why)) => {
                     notes.truncate(noted);
                     notes.push(Note {
-                        level: "info",
+                        level: Level::Info,
                         text: format!("{why} (job {} discarded, its copy dropped)", j.id),
                     });
                     self.discard(maint, major, j, &req.db).await?;
@@ -174,14 +164,7 @@ impl Engine {
         // compressed dump (about a fifth of the database, docs/PERFORMANCE.md).
         self.check_disk(maint, &rights, size * 2 + size / 4, &mut notes)
             .await?;
-        match &self.data_dir {
-            Some(dd) if !filestore::path(dd, &req.db).is_dir() => notes.push(Note {
-                level: "warn",
-                text: format!("no filestore at {}: the upgraded copy will have no attachments", filestore::path(dd, &req.db).display()),
-            }),
-            None => notes.push(Note { level: "warn", text: "Odoo data dir unknown (--data-dir or odoo.conf data_dir): the filestore is not carried along".into() }),
-            _ => {}
-        }
+        notes.extend(self.filestore_note(&req.db, "the upgraded copy"));
         // Production is frozen: its contract is read on its copy, unless given.
         let platform = match (&req.import, req.engine) {
             (None, super::openupgrade::EngineChoice::OdooPlatform) => {

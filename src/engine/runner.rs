@@ -1,8 +1,9 @@
 //! What every job does around its own steps, written once: the [`Runner`]
-//! skips a step done before, marks it begun and finished in the job file (with
-//! the crash and pause points tests use), honours a cancel between steps, and
-//! settles the outcome: ready, failed (resumable), or cancelled (the half-made
-//! copy dropped). The steps both jobs share (preflight, clone, plan) live here.
+//! skips a step done before, honours a cancel between steps, marks a step
+//! begun and finished in the job file (with the test hooks: pause and crash
+//! points `before:<step>`, crash point `after:<step>`), and settles the
+//! outcome: ready, failed (resumable), or cancelled (the half-made copy
+//! dropped). The steps both jobs share (preflight, clone, plan) live here.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -175,6 +176,7 @@ impl<'a> Runner<'a> {
         if self.cx.cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
         }
+        pause_point(&format!("before:{step}")).await;
         let t0 = self.begin(record, step)?;
         self.cx.emit.event(Event::StepStarted { step }).await;
         Ok(Some(t0))
@@ -464,7 +466,7 @@ impl Engine {
                 outcomes: Some(&outcomes),
                 hop_log: Some(&hop_log),
             };
-            let ran = plan::run(plan, &ctx).await;
+            let ran = super::execute::run(plan, &ctx).await;
             let outcomes = outcomes.into_inner().unwrap_or_default();
             self.record_hops(record, outcomes, test_db, emit)?;
             ran?;

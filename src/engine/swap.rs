@@ -1,4 +1,4 @@
-//! The swap into place (DESIGN.md §4, step 9) and its reverse. Both database
+//! The swap into place (docs/DESIGN.md, step 9) and its reverse. Both database
 //! renames run in one transaction; the filestore renames and the reopening
 //! follow, each sub-step journaled in the campaign file. A swap killed after
 //! its renames is half done: `restore` finishes a half-done restore, `rollback`
@@ -375,7 +375,7 @@ impl Engine {
         };
         Ok(Freeze {
             at: Utc::now(),
-            by: super::freeze::os_user(),
+            by: crate::campaign::who::os_user(),
             series: swap.target.clone(),
             base_version,
             sessions_ended: 0,

@@ -1,4 +1,4 @@
-//! The test job (DESIGN.md §4): preflight → clone → neutralize → plan →
+//! The test job (docs/DESIGN.md, step 2): preflight → clone → neutralize → plan →
 //! neutralize again → verify → ready. The source is only ever read.
 
 use std::path::PathBuf;
@@ -14,7 +14,9 @@ use super::job::{self, JobKind, JobRecord, JobStatus};
 use super::lock;
 use super::openupgrade::EngineChoice;
 use super::plan::Plan;
-use super::preflight::{Earlier, Note, PreparedJob, beyond_table_note, fail, pending_refusal};
+use super::preflight::{
+    Earlier, Level, Note, PreparedJob, beyond_table_note, fail, pending_refusal,
+};
 use super::runner::{JobCtx, Runner, keep_checks};
 use super::step::Step;
 use super::{Engine, EngineError, JobHandle};
@@ -109,19 +111,9 @@ impl Engine {
         if let Some(e) = pending_refusal(&inspection) {
             return Err(e);
         }
-        let rights = server::role_rights(maint).await?;
-        if !rights.superuser && !rights.createdb {
-            return Err(fail(format!(
-                "role {:?} cannot create databases: as a superuser run ALTER ROLE \"{}\" CREATEDB, or connect as a role that can",
-                rights.name, rights.name
-            )));
-        }
-        if !rights.superuser && !server::can_own(maint, &req.db).await? {
-            return Err(fail(format!(
-                "role {:?} does not own {:?}: connect as its owner (db_user in odoo.conf) so the copy keeps the same rights",
-                rights.name, req.db
-            )));
-        }
+        let rights = self
+            .check_rights(maint, &req.db, "the copy keeps the same rights")
+            .await?;
 
         let server_key = self.server_key().await?;
         let mut camp = campaign::load_or_new(&self.state_dir, &server_key, &req.db)?;
@@ -225,7 +217,7 @@ impl Engine {
             .any(|t| *t == target.to_string())
         {
             notes.push(Note {
-                level: "warn",
+                level: Level::Warn,
                 text: format!(
                     "{target} is outside the versions Odoo's upgrade service supports ({})",
                     self.config.odoo.supported_targets.join(", ")
@@ -233,7 +225,7 @@ impl Engine {
             });
         }
         if !inspection.custom_modules.is_empty() {
-            notes.push(Note { level: "warn", text: format!(
+            notes.push(Note { level: Level::Warn, text: format!(
                 "{} custom module(s) not covered by Odoo's upgrade service, test them yourself: {}",
                 inspection.custom_modules.len(),
                 inspection.custom_modules.join(", ")
@@ -241,7 +233,7 @@ impl Engine {
         }
         if inspection.studio {
             notes.push(Note {
-                level: "warn",
+                level: Level::Warn,
                 text:
                     "Studio customizations installed: not covered by Odoo's upgrade SLA, test them"
                         .into(),
@@ -249,7 +241,7 @@ impl Engine {
         }
         if !inspection.code_actions.is_empty() {
             notes.push(Note {
-                level: "warn",
+                level: Level::Warn,
                 text: format!(
                     "{} server/automated action(s) with Python code: check them on the test copy",
                     inspection.code_actions.len()
@@ -258,20 +250,14 @@ impl Engine {
         }
         if !inspection.custom_views.is_empty() {
             notes.push(Note {
-                level: "warn",
+                level: Level::Warn,
                 text: format!(
                     "{} view(s) customized in the database: check they still apply",
                     inspection.custom_views.len()
                 ),
             });
         }
-        match &self.data_dir {
-            Some(dd) if !filestore::path(dd, &req.db).is_dir() => notes.push(Note { level: "warn", text: format!(
-                "no filestore at {}: the test copy will have no attachments (images, PDFs)", filestore::path(dd, &req.db).display()
-            ) }),
-            None => notes.push(Note { level: "warn", text: "Odoo data dir unknown (--data-dir or odoo.conf data_dir): the filestore is not copied, attachments will be missing".into() }),
-            _ => {}
-        }
+        notes.extend(self.filestore_note(&req.db, "the test copy"));
 
         let platform = match req.engine {
             EngineChoice::OdooPlatform => {

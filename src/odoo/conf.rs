@@ -14,6 +14,16 @@ pub struct OdooConf {
 }
 
 impl OdooConf {
+    /// Its `db_*` options, where the DSN and the environment say nothing.
+    pub fn connection(&self) -> crate::pg::conn::Fallback {
+        crate::pg::conn::Fallback {
+            host: self.db_host.clone(),
+            port: self.db_port,
+            user: self.db_user.clone(),
+            password: self.db_password.clone(),
+        }
+    }
+
     pub fn load(path: &Path) -> color_eyre::Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             color_eyre::eyre::eyre!("cannot read odoo config {}: {e}", path.display())

@@ -1,4 +1,4 @@
-//! What a database must be to become production (DESIGN.md §8): not a
+//! What a database must be to become production (docs/DESIGN.md, "The rules"): not a
 //! neutralized copy (a test database cannot email, charge or sync), and the
 //! same Odoo database as the production it replaces (its `database.uuid`, and
 //! its Enterprise subscription code when production has one). Checked on the

@@ -1,5 +1,6 @@
-//! Neutralization of a test copy (DESIGN.md §5): one transaction running the
-//! rules of the installed modules (data: `neutralize_rules`, `assets/neutralize/`),
+//! Neutralization of a test copy (docs/DESIGN.md, "What a neutralized test copy
+//! has"): one transaction running the rules of the installed modules (data:
+//! `neutralize_rules`, `assets/neutralize/`),
 //! each guarded by the existence of the tables and columns it touches and
 //! counting the rows it changed, then the users' own SQL. Idempotent, so it
 //! runs before and after the plan.

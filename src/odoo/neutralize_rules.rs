@@ -127,7 +127,7 @@ fn parse_range(s: &str) -> Result<(Option<Series>, Option<Series>), String> {
 /// Parses one rules file; `origin` names it in errors.
 pub fn parse_file(origin: &str, stem: &str, text: &str) -> Result<Vec<LoadedRule>, String> {
     let f: RulesFile = toml::from_str(text)
-        .map_err(|e| format!("{origin}: {}", crate::config::one_line(&e.to_string())))?;
+        .map_err(|e| format!("{origin}: {}", crate::text::one_line(&e.to_string())))?;
     let module = f.module.clone().unwrap_or_else(|| stem.to_string());
     let checked = match &f.checked {
         Some(c) => Some(

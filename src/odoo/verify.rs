@@ -1,4 +1,4 @@
-//! Post-conditions of a test copy (DESIGN.md §5) and of an upgrade: each check is
+//! Post-conditions of a test copy (docs/DESIGN.md, "What a neutralized test copy has") and of an upgrade: each check is
 //! a query whose answer must be zero offending rows.
 
 use serde::Serialize;

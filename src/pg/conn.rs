@@ -1,5 +1,6 @@
 //! Where the server is and how to reach it: resolved once from `--dsn`, the
-//! standard `PG*` variables, `~/.pgpass` and `odoo.conf`, then used both for our
+//! standard `PG*` variables, `~/.pgpass` and the caller's fallback (odoo.conf,
+//! read by the caller: this layer knows no Odoo), then used both for our
 //! own connections and for the environment of pg_dump/psql children.
 
 use std::ffi::OsString;
@@ -11,46 +12,10 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio_postgres::{Client, NoTls};
 
+pub use super::tls::SslMode;
 use super::{dsn, pgpass, tls};
-use crate::odoo::conf::OdooConf;
 
 pub const APP_NAME: &str = "upgrade-pilot";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SslMode {
-    Disable,
-    Prefer,
-    Require,
-    VerifyCa,
-    VerifyFull,
-}
-
-impl SslMode {
-    pub fn parse(s: &str) -> Result<Self, ConnError> {
-        Ok(match s {
-            "disable" | "allow" => Self::Disable,
-            "prefer" => Self::Prefer,
-            "require" => Self::Require,
-            "verify-ca" => Self::VerifyCa,
-            "verify-full" => Self::VerifyFull,
-            other => {
-                return Err(ConnError::Config(format!(
-                    "sslmode {other:?} is unknown: use disable, prefer, require, verify-ca or verify-full"
-                )));
-            }
-        })
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Disable => "disable",
-            Self::Prefer => "prefer",
-            Self::Require => "require",
-            Self::VerifyCa => "verify-ca",
-            Self::VerifyFull => "verify-full",
-        }
-    }
-}
 
 #[derive(Debug, Error)]
 pub enum ConnError {
@@ -112,8 +77,18 @@ pub const IDENTITY_PREFIX: &str = "cluster:";
 pub struct Sources<'a> {
     pub dsn: Option<&'a str>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
-    pub odoo: Option<&'a OdooConf>,
+    /// Settings a file of the caller's holds (odoo.conf), below the DSN and the environment.
+    pub fallback: Fallback,
     pub pgpass: Option<PathBuf>,
+}
+
+/// The connection settings a caller found elsewhere (Odoo's `db_*` options).
+#[derive(Debug, Clone, Default)]
+pub struct Fallback {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub password: Option<String>,
 }
 
 fn default_host() -> String {
@@ -152,17 +127,18 @@ impl ConnInfo {
                 .or_else(|| env(var).filter(|v| !v.is_empty()))
                 .or(odoo)
         };
-        let odoo = src.odoo.cloned().unwrap_or_default();
-        let host = pick("host", "PGHOST", odoo.db_host.clone()).unwrap_or_else(default_host);
-        let port = match pick("port", "PGPORT", odoo.db_port.map(|p| p.to_string())) {
+        let fallback = src.fallback;
+        let host = pick("host", "PGHOST", fallback.host).unwrap_or_else(default_host);
+        let port = match pick("port", "PGPORT", fallback.port.map(|p| p.to_string())) {
             Some(p) => p
                 .parse()
                 .map_err(|_| ConnError::Config(format!("port {p:?} is not a number")))?,
             None => 5432,
         };
-        let user = pick("user", "PGUSER", odoo.db_user.clone()).unwrap_or_else(os_user);
+        let user = pick("user", "PGUSER", fallback.user).unwrap_or_else(os_user);
         let sslmode =
-            SslMode::parse(&pick("sslmode", "PGSSLMODE", None).unwrap_or_else(|| "prefer".into()))?;
+            SslMode::parse(&pick("sslmode", "PGSSLMODE", None).unwrap_or_else(|| "prefer".into()))
+                .map_err(ConnError::Config)?;
         let sslrootcert = pick("sslrootcert", "PGSSLROOTCERT", None)
             .map(PathBuf::from)
             .or_else(|| {
@@ -183,7 +159,7 @@ impl ConnInfo {
             identity: Default::default(),
         };
         info.password = env("PGPASSWORD")
-            .or(odoo.db_password)
+            .or(fallback.password)
             .or_else(|| {
                 let file = src.pgpass.clone()?;
                 pgpass::lookup(&file, &info.host, info.port, "*", &info.user).or_else(|| {
@@ -311,7 +287,8 @@ impl ConnInfo {
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             _ => tokio_postgres::config::SslMode::Require,
         });
-        let tls_cfg = tls::client_config(self.sslmode, self.sslrootcert.as_deref())?;
+        let tls_cfg = tls::client_config(self.sslmode, self.sslrootcert.as_deref())
+            .map_err(ConnError::Tls)?;
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_cfg);
         let (client, conn) = cfg.connect(tls).await.map_err(map)?;
         tokio::spawn(async move {
@@ -485,7 +462,7 @@ mod tests {
     fn resolve(
         dsn: Option<&str>,
         vars: &[(&str, &str)],
-        odoo: Option<&OdooConf>,
+        fallback: Fallback,
     ) -> Result<ConnInfo, ConnError> {
         let map: HashMap<String, String> = vars
             .iter()
@@ -495,22 +472,20 @@ mod tests {
         ConnInfo::resolve(Sources {
             dsn,
             env: &env,
-            odoo,
+            fallback,
             pgpass: None,
         })
     }
 
     #[test]
     fn dsn_beats_env_beats_odoo_conf() {
-        let odoo = OdooConf {
-            db_host: Some("confhost".into()),
-            db_port: Some(6000),
-            db_user: Some("odoo".into()),
-            db_password: Some("pw".into()),
-            data_dir: None,
-            addons_path: Vec::new(),
+        let odoo = Fallback {
+            host: Some("confhost".into()),
+            port: Some(6000),
+            user: Some("odoo".into()),
+            password: Some("pw".into()),
         };
-        let c = resolve(Some("host=dsnhost"), &[("PGPORT", "7000")], Some(&odoo)).unwrap();
+        let c = resolve(Some("host=dsnhost"), &[("PGPORT", "7000")], odoo).unwrap();
         assert_eq!(
             (c.host.as_str(), c.port, c.user.as_str()),
             ("dsnhost", 7000, "odoo")
@@ -526,7 +501,7 @@ mod tests {
 
     #[test]
     fn password_in_dsn_is_refused() {
-        let e = resolve(Some("postgresql://u:secret@h/db"), &[], None).unwrap_err();
+        let e = resolve(Some("postgresql://u:secret@h/db"), &[], Fallback::default()).unwrap_err();
         assert!(e.to_string().contains("PGPASSWORD"));
         assert!(!e.to_string().contains("secret"));
     }

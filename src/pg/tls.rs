@@ -10,16 +10,53 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use super::conn::{ConnError, SslMode};
+/// The errors here are one line each; the connection layer says they are TLS's.
+type TlsResult<T> = Result<T, String>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "disable" | "allow" => Self::Disable,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            other => {
+                return Err(format!(
+                    "sslmode {other:?} is unknown: use disable, prefer, require, verify-ca or verify-full"
+                ));
+            }
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+}
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, ConnError> {
+fn builder() -> TlsResult<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>> {
     ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| ConnError::Tls(e.to_string()))
+        .map_err(|e| e.to_string())
 }
 
 /// `require`/`prefer`: encrypted, but like libpq the certificate is not checked.
@@ -100,7 +137,7 @@ impl ServerCertVerifier for ChainOnly {
     }
 }
 
-fn roots(rootcert: Option<&Path>) -> Result<RootCertStore, ConnError> {
+fn roots(rootcert: Option<&Path>) -> TlsResult<RootCertStore> {
     let mut store = RootCertStore::empty();
     match rootcert {
         Some(p) if p.as_os_str() == "system" => {
@@ -109,30 +146,27 @@ fn roots(rootcert: Option<&Path>) -> Result<RootCertStore, ConnError> {
         Some(p) => {
             let certs = CertificateDer::pem_file_iter(p)
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| ConnError::Tls(format!("cannot read CA file {}: {e}", p.display())))?;
+                .map_err(|e| format!("cannot read CA file {}: {e}", p.display()))?;
             if certs.is_empty() {
-                return Err(ConnError::Tls(format!(
-                    "CA file {} holds no certificate",
-                    p.display()
-                )));
+                return Err(format!("CA file {} holds no certificate", p.display()));
             }
             for c in certs {
                 store
                     .add(c)
-                    .map_err(|e| ConnError::Tls(format!("CA file {}: {e}", p.display())))?;
+                    .map_err(|e| format!("CA file {}: {e}", p.display()))?;
             }
         }
         None => {
-            return Err(ConnError::Tls(
+            return Err(
                 "sslmode verify-ca/verify-full needs a CA: set sslrootcert in --dsn or PGSSLROOTCERT (or \"system\")"
                     .into(),
-            ));
+            );
         }
     }
     Ok(store)
 }
 
-pub fn client_config(mode: SslMode, rootcert: Option<&Path>) -> Result<ClientConfig, ConnError> {
+pub fn client_config(mode: SslMode, rootcert: Option<&Path>) -> TlsResult<ClientConfig> {
     let cfg = match mode {
         SslMode::Disable | SslMode::Prefer | SslMode::Require => builder()?
             .dangerous()
@@ -147,7 +181,7 @@ pub fn client_config(mode: SslMode, rootcert: Option<&Path>) -> Result<ClientCon
             let verifier =
                 WebPkiServerVerifier::builder_with_provider(Arc::new(roots(rootcert)?), provider())
                     .build()
-                    .map_err(|e| ConnError::Tls(e.to_string()))?;
+                    .map_err(|e| e.to_string())?;
             builder()?
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)))

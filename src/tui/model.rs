@@ -174,6 +174,17 @@ pub struct SwapView {
     pub checks: Vec<(bool, String)>,
 }
 
+/// The test copy's Odoo, started by `s`: where to open it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Serving {
+    pub db: String,
+    pub series: String,
+    pub url: String,
+    /// The `ssh -N -L` line that brings the port to the user's machine.
+    pub tunnel: String,
+    pub log: String,
+}
+
 /// What happened: a key, or the answer of a [`Cmd`].
 #[derive(Debug)]
 pub enum Msg {
@@ -195,7 +206,7 @@ pub enum Msg {
     Changed(Result<String, String>),
     Swapped(Result<SwapView, String>),
     /// `serve` started Odoo on the test copy (Some) or stopped it (None).
-    Served(Result<Option<crate::tui::screens::ready::Serving>, String>),
+    Served(Result<Option<Serving>, String>),
     /// The comparison run again (`r` on the checklist).
     Compared(Result<Box<crate::odoo::compare::Comparison>, String>),
     /// Wall clock, sent with the tick while a freeze is scheduled.

@@ -16,14 +16,16 @@ pub use steps::{PRODUCTION_STEPS, TEST_STEPS};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
+use serde::Serialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::emit::{Emitter, crash_point};
 use super::job::{self, JobRecord};
+use super::preflight::Level;
 use super::{Engine, EngineError};
+pub use crate::campaign::job::{PlatformJob, PlatformRequest as Request};
 use crate::odoo::inspect::human_size;
 use crate::odoo::oulog::{HopLog, human_duration};
 pub use crate::odoo::platform::Secret;
@@ -32,55 +34,6 @@ use crate::odoo::platform::{
 };
 use rpc::{Rpc, RpcError};
 use transfer::{Channel, Keys, Tick, TransferError};
-
-/// The platform side of a job, saved with it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct PlatformJob {
-    pub aim: Aim,
-    /// The platform's address the request was made at.
-    pub url: String,
-    /// The subscription code (from `--contract`, else the database).
-    #[serde(default)]
-    pub contract: Option<Secret>,
-    #[serde(default)]
-    pub request: Option<Request>,
-    /// The dump to upload: made by the job (test) or its backup (production).
-    #[serde(default)]
-    pub upload_dir: Option<PathBuf>,
-    /// Bytes of the dump, for the upload's progress.
-    #[serde(default)]
-    pub upload_bytes: Option<u64>,
-    /// Odoo's `upgrade-report.html`, kept with the job once downloaded.
-    #[serde(default)]
-    pub report: Option<PathBuf>,
-}
-
-/// One upgrade request on the platform.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Request {
-    pub request_id: String,
-    pub token: Secret,
-    /// The node that holds the request: API and data channel go there.
-    pub host_uri: String,
-    pub created_at: DateTime<Utc>,
-    /// The state as last read, and when.
-    #[serde(default)]
-    pub state: Option<State>,
-    #[serde(default)]
-    pub reason: Option<String>,
-    #[serde(default)]
-    pub checked_at: Option<DateTime<Utc>>,
-    /// `process` answered: can this server's PostgreSQL restore the result?
-    #[serde(default)]
-    pub pg_compatible: Option<bool>,
-    #[serde(default)]
-    pub processing_since: Option<DateTime<Utc>>,
-    /// Bytes of the platform's log already read.
-    #[serde(default)]
-    pub log_offset: u64,
-    #[serde(default)]
-    pub dump_name: Option<String>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
@@ -299,7 +252,7 @@ impl Engine {
         let contract = match (db_contract, given) {
             (Some(d), Some(g)) if d.trim() != g.expose() => {
                 notes.push(super::preflight::Note {
-                    level: "warn",
+                    level: Level::Warn,
                     text: format!(
                         "--contract differs from {db:?}'s {}: the database's is used",
                         odoo::CONTRACT_PARAM
@@ -316,7 +269,7 @@ impl Engine {
             }));
         }
         notes.push(super::preflight::Note {
-            level: "info",
+            level: Level::Info,
             text: format!(
                 "Odoo's upgrade platform at {}: sent are the dump (without the filestore), the contract and a public SSH key made for this request",
                 self.config.odoo_platform.url()
@@ -889,21 +842,19 @@ impl Engine {
                 dump.display()
             )));
         }
-        super::import::import(
-            &self.conn,
+        let to = super::import::Target {
+            conn: &self.conn,
             maint,
             major,
-            &dump,
-            &record.work_db,
-            None,
-            emit,
-            cancel,
-        )
-        .await
-        .map_err(|e| match e {
-            super::import::ImportError::Cancelled => EngineError::Cancelled,
-            e => local(e.to_string()),
-        })?;
+            work: &record.work_db,
+            data_dir: None,
+        };
+        super::import::import(to, &dump, emit, cancel)
+            .await
+            .map_err(|e| match e {
+                super::import::ImportError::Cancelled => EngineError::Cancelled,
+                e => local(e.to_string()),
+            })?;
         let mut detail = format!("restored as {:?}", record.work_db);
         if let Some(dd) = &self.data_dir {
             let fs = crate::odoo::filestore::path(dd, &record.work_db);

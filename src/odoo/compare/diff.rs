@@ -6,9 +6,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::rules::{self, Mode, RowCheck};
-use super::{
-    CheckResult, Comparison, Group, MAX_ROWS, Row, Side, Snapshot, fields, files, modules,
-};
+use super::{CheckResult, Comparison, Group, Row, Side, Snapshot, fields, files, modules, result};
 
 /// Ids named per line at most.
 const MAX_IDS: usize = 12;
@@ -36,27 +34,6 @@ pub async fn compare(before: &Snapshot, after: &Snapshot, t0: Instant) -> Compar
         seconds: t0.elapsed().as_secs_f64(),
         production_read_at: before.taken_at,
         checks,
-    }
-}
-
-pub(super) fn result(
-    name: &str,
-    area: &str,
-    lines: Vec<String>,
-    summary_bad: String,
-    summary_ok: String,
-) -> CheckResult {
-    let ok = lines.is_empty();
-    let more = lines.len().saturating_sub(MAX_ROWS);
-    CheckResult {
-        name: name.to_string(),
-        area: area.to_string(),
-        ok,
-        summary: if ok { summary_ok } else { summary_bad },
-        differences: lines.into_iter().take(MAX_ROWS).collect(),
-        more,
-        notes: Vec::new(),
-        skipped: false,
     }
 }
 
@@ -245,8 +222,16 @@ fn row_check(c: &RowCheck, before: &Snapshot, after: &Snapshot) -> CheckResult {
         Some(v) => r.values.first() == Some(v),
         None => true,
     };
+    let mut dropped = 0usize;
     for (k, rb) in b.iter().filter(|(_, r)| checked(r)) {
         match a.get(k) {
+            None if c
+                .missing_is_note
+                .as_ref()
+                .is_some_and(|m| rb.label.starts_with(&m.prefix)) =>
+            {
+                dropped += 1;
+            }
             None => lines.push((
                 rb.label.clone(),
                 format!(
@@ -303,6 +288,9 @@ fn row_check(c: &RowCheck, before: &Snapshot, after: &Snapshot) -> CheckResult {
         format!("{bad} {}", c.what),
         format!("{n} row(s) compared, all hold"),
     );
+    if let Some(m) = c.missing_is_note.as_ref().filter(|_| dropped > 0) {
+        notes.push(format!("{dropped} {}", m.note));
+    }
     r.notes = notes;
     r
 }

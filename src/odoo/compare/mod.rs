@@ -1,4 +1,4 @@
-//! Compares an upgraded copy with production (DESIGN.md §4b "Compare"): records
+//! Compares an upgraded copy with production (docs/DESIGN.md, steps 2 and 8): records
 //! per business model, accounting sums to the cent, stock, sequences, views,
 //! modules, custom fields, files, languages and currencies.
 //!
@@ -99,6 +99,32 @@ pub struct Attachment {
     pub store_fname: String,
     pub checksum: Option<String>,
     pub name: String,
+    /// A binary field of a record a module's data owns (menu and payment
+    /// icons, flags): the new version's data may rewrite its file.
+    #[serde(default)]
+    pub module_data: bool,
+}
+
+/// A check's result from its difference lines (none: it holds).
+fn result(
+    name: &str,
+    area: &str,
+    lines: Vec<String>,
+    summary_bad: String,
+    summary_ok: String,
+) -> CheckResult {
+    let ok = lines.is_empty();
+    let more = lines.len().saturating_sub(MAX_ROWS);
+    CheckResult {
+        name: name.to_string(),
+        area: area.to_string(),
+        ok,
+        summary: if ok { summary_ok } else { summary_bad },
+        differences: lines.into_iter().take(MAX_ROWS).collect(),
+        more,
+        notes: Vec::new(),
+        skipped: false,
+    }
 }
 
 /// The outcome of one check.

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
-use super::diff::result;
-use super::{CheckResult, Snapshot};
+use super::{CheckResult, Snapshot, result};
 use crate::odoo::schema::Schema;
 
 pub const NAME: &str = "modules installed";

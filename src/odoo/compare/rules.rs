@@ -28,8 +28,22 @@ pub struct RowCheck {
     pub only_before: Option<String>,
     #[serde(default)]
     pub note_added: bool,
+    /// Production rows whose label starts with this and that the copy no longer
+    /// has are the upgrade's own doing (a module's record its new version does
+    /// not ship): counted in one note, not a difference.
+    #[serde(default)]
+    pub missing_is_note: Option<MissingNote>,
     #[serde(default)]
     pub query: Vec<Query>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MissingNote {
+    /// The start of the labels it applies to.
+    pub prefix: String,
+    /// What the note says after the count.
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

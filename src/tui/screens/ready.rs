@@ -13,16 +13,7 @@ use crate::tui::keymap::{self, Entry, Key};
 use crate::tui::model::Cmd;
 use crate::tui::theme::Theme;
 
-/// The test copy's Odoo, started by `s`: where to open it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Serving {
-    pub db: String,
-    pub series: String,
-    pub url: String,
-    /// The `ssh -N -L` line that brings the port to the user's machine.
-    pub tunnel: String,
-    pub log: String,
-}
+pub use crate::tui::model::Serving;
 
 /// `serve` answered: Odoo started (shown on this screen) or stopped.
 pub fn served(app: &mut App, r: Result<Option<Serving>, String>) -> Option<Cmd> {

@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::step::Step;
-use crate::campaign::store::{self, StoreError};
+use super::store::{self, StoreError};
 use crate::odoo::neutralize::{ByModule, Report};
 use crate::odoo::verify::Check;
+use crate::odoo::version::Series;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -120,13 +121,13 @@ pub struct JobRecord {
     pub comparison: Option<Box<crate::odoo::compare::Comparison>>,
     /// Production jobs: the comparison's differences accepted before the restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comparison_acknowledged: Option<Box<super::compare::Acknowledged>>,
+    pub comparison_acknowledged: Option<Box<Acknowledged>>,
     /// The derived OpenUpgrade plan (`--engine openupgrade`), hop by hop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub openupgrade: Vec<super::openupgrade::HopSpec>,
+    pub openupgrade: Vec<HopSpec>,
     /// How each hop went: duration, counts, log file, verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hops: Vec<super::openupgrade::HopOutcome>,
+    pub hops: Vec<HopOutcome>,
     /// Anomaly drafts this job added to the campaign.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub anomaly_drafts: Vec<crate::campaign::anomaly::Draft>,
@@ -135,7 +136,7 @@ pub struct JobRecord {
     pub odoo_neutralize: Option<String>,
     /// `--engine odoo-platform`: the request at Odoo (its token: only here, 0600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Box<super::platform::PlatformJob>>,
+    pub platform: Option<Box<PlatformJob>>,
     /// The source's size when the job started: estimates scale by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_bytes: Option<i64>,
@@ -158,6 +159,99 @@ pub struct Backup {
     pub dump: PathBuf,
     pub filestore_tar: Option<PathBuf>,
     pub bytes: u64,
+}
+
+/// Who accepted the production comparison's differences before the restore.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Acknowledged {
+    pub by: String,
+    pub at: chrono::DateTime<Utc>,
+    pub differences: usize,
+}
+
+/// One derived hop, as recorded in the job (no secret in it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HopSpec {
+    pub from: Series,
+    pub to: Series,
+    pub argv: Vec<String>,
+    /// Variables set for the program (the password is added at run time, never recorded).
+    pub env: Vec<(String, String)>,
+    /// Odoo connects as our role: it gets our password (PGPASSWORD) at run time.
+    #[serde(default)]
+    pub our_password: bool,
+}
+
+/// How one hop went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HopOutcome {
+    pub from: String,
+    pub to: String,
+    pub ok: bool,
+    pub exit_code: Option<i32>,
+    pub seconds: f64,
+    pub modules: u32,
+    pub migrations: u32,
+    pub warnings: u32,
+    pub errors: u32,
+    pub base_version: Option<String>,
+    #[serde(default)]
+    pub pending: Vec<String>,
+    pub log: Option<PathBuf>,
+    /// Why it failed, when it did.
+    #[serde(default)]
+    pub verdict: String,
+    #[serde(default)]
+    pub issues: Vec<crate::odoo::oulog::Issue>,
+}
+
+/// The platform side of a job, saved with it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlatformJob {
+    pub aim: crate::odoo::platform::Aim,
+    /// The platform's address the request was made at.
+    pub url: String,
+    /// The subscription code (from `--contract`, else the database).
+    #[serde(default)]
+    pub contract: Option<crate::odoo::platform::Secret>,
+    #[serde(default)]
+    pub request: Option<PlatformRequest>,
+    /// The dump to upload: made by the job (test) or its backup (production).
+    #[serde(default)]
+    pub upload_dir: Option<PathBuf>,
+    /// Bytes of the dump, for the upload's progress.
+    #[serde(default)]
+    pub upload_bytes: Option<u64>,
+    /// Odoo's `upgrade-report.html`, kept with the job once downloaded.
+    #[serde(default)]
+    pub report: Option<PathBuf>,
+}
+
+/// One upgrade request on the platform.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlatformRequest {
+    pub request_id: String,
+    pub token: crate::odoo::platform::Secret,
+    /// The node that holds the request: API and data channel go there.
+    pub host_uri: String,
+    pub created_at: DateTime<Utc>,
+    /// The state as last read, and when.
+    #[serde(default)]
+    pub state: Option<crate::odoo::platform::State>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub checked_at: Option<DateTime<Utc>>,
+    /// `process` answered: can this server's PostgreSQL restore the result?
+    #[serde(default)]
+    pub pg_compatible: Option<bool>,
+    #[serde(default)]
+    pub processing_since: Option<DateTime<Utc>>,
+    /// Bytes of the platform's log already read.
+    #[serde(default)]
+    pub log_offset: u64,
+    #[serde(default)]
+    pub dump_name: Option<String>,
 }
 
 /// What a new job is about; the rest of its record starts empty.
@@ -197,7 +291,7 @@ impl JobRecord {
             clone_method: Some(n.clone_method.to_string()),
             status: JobStatus::Running,
             pid: std::process::id(),
-            os_user: super::freeze::os_user(),
+            os_user: super::who::os_user(),
             created_at: now,
             finished_at: None,
             steps: steps(n.steps),
