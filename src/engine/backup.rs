@@ -136,20 +136,21 @@ pub struct Frozen<'a> {
     pub scratch: &'a str,
     /// Odoo's `filestore` folder, holding `<original>`.
     pub filestore_root: Option<&'a Path>,
+    /// The job's backup folder.
+    pub dir: &'a Path,
+    /// pg_dump's parallel workers.
+    pub jobs: u32,
 }
 
 /// The backup of frozen production, alongside the plan: a template copy of
 /// the original (the state production was frozen in, as the working copy
 /// started from), dumped and checked as [`backup`] does, the original's
 /// filestore tarred; the scratch copy is dropped however it ends.
-#[allow(clippy::too_many_arguments)]
 pub async fn backup_frozen(
     conn: &ConnInfo,
     maint: &tokio_postgres::Client,
     major: u32,
     from: Frozen<'_>,
-    dir: &Path,
-    jobs: u32,
     emit: &super::emit::Emitter,
     cancel: &CancellationToken,
 ) -> Result<(Backup, Vec<String>), EngineError> {
@@ -169,7 +170,7 @@ pub async fn backup_frozen(
         .map(|r| (r, Path::new(from.original)));
     super::emit::crash_point("during:backup");
     super::emit::pause_point("during:backup").await;
-    let result = backup(conn, major, from.scratch, dir, fs, jobs, cancel).await;
+    let result = backup(conn, major, from.scratch, from.dir, fs, from.jobs, cancel).await;
     let dropped = crate::pg::server::drop_db(maint, from.scratch, major).await;
     let out = result?;
     dropped?;

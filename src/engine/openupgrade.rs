@@ -886,18 +886,23 @@ fn fail(msg: impl Into<String>) -> EngineError {
     EngineError::Preflight(msg.into())
 }
 
+/// The source's modules, for the coverage notes (none known for a frozen production).
+#[derive(Clone, Copy, Default)]
+pub(super) struct Modules<'a> {
+    pub installed: &'a [String],
+    pub custom: &'a [String],
+}
+
 impl Engine {
     /// The derived plan, refused at preflight (before anything is copied) when a
     /// hop's Odoo is missing or wrong, or when the filestore is not found.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn derive_openupgrade(
         &self,
         source_db: &str,
         work_db: &str,
         source: Series,
         target: Series,
-        installed: &[String],
-        custom: &[String],
+        modules: Modules<'_>,
         notes: &mut Vec<Note>,
     ) -> Result<(ReadyPlan, Vec<HopSpec>), EngineError> {
         let dd = self.data_dir.as_deref().ok_or_else(|| {
@@ -916,7 +921,7 @@ impl Engine {
         if !problems.is_empty() {
             return Err(fail(problems.join("; ")));
         }
-        for (level, text) in coverage(installs, &hops, installed, custom) {
+        for (level, text) in coverage(installs, &hops, modules.installed, modules.custom) {
             notes.push(Note { level, text });
         }
         Ok((ReadyPlan::openupgrade(hops.clone()), hops))

@@ -151,7 +151,14 @@ impl Engine {
             None => {
                 // Production is frozen (no connections): the modules come
                 // from the last inspection of a test job's source, i.e. none here.
-                self.derive_openupgrade(&req.db, &work_db, source, target, &[], &[], &mut notes)?
+                self.derive_openupgrade(
+                    &req.db,
+                    &work_db,
+                    source,
+                    target,
+                    Default::default(),
+                    &mut notes,
+                )?
             }
         };
         // A truncated or foreign archive is refused now, before anything is made.
@@ -283,10 +290,11 @@ impl Engine {
                 original: &original,
                 scratch: &scratch,
                 filestore_root: fs_root.as_deref(),
+                dir: &dir,
+                jobs,
             };
             let (b, notes) =
-                backup::backup_frozen(&self.conn, &own, major, from, &dir, jobs, emit, cancel)
-                    .await?;
+                backup::backup_frozen(&self.conn, &own, major, from, emit, cancel).await?;
             for n in notes {
                 emit.warn(format!("backup: {n}")).await;
             }

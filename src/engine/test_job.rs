@@ -179,8 +179,10 @@ impl Engine {
                     &work_db,
                     source,
                     target,
-                    &installed,
-                    &inspection.custom_modules,
+                    super::openupgrade::Modules {
+                        installed: &installed,
+                        custom: &inspection.custom_modules,
+                    },
                     &mut notes,
                 )?
             }
