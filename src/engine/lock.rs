@@ -112,7 +112,18 @@ pub async fn acquire(conn: &ConnInfo, db: &str) -> Result<JobLock, LockError> {
             )
             .await?;
         let Some(row) = holder else {
-            // Released between the two statements: try again.
+            // Released between the two statements (try again), or held where
+            // no session shows it (a prepared transaction): never spin on it.
+            if started.elapsed() >= GONE_HOLDER_WAIT {
+                return Err(LockError::Busy {
+                    db: db.to_string(),
+                    holder:
+                        "a holder no session shows (a prepared transaction? see pg_prepared_xacts)"
+                            .into(),
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(200));
             continue;
         };
         let (app, text, backend): (String, Option<String>, i32) =
