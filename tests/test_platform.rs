@@ -358,6 +358,15 @@ fn killed_during_the_upgrade_it_follows_the_same_request() {
     let child = c.spawn("test");
     c.platform
         .wait_for("a held upgrade", WAIT, |e| e["event"] == "held");
+    // The platform holds it in progress; the job records that at its next poll.
+    let deadline = std::time::Instant::now() + WAIT;
+    while c.job()["platform"]["request"]["state"] != "progress" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never saw the request in progress"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     kill9(child);
     let job = c.job();
     assert_eq!(job["platform"]["request"]["request_id"], c.id().to_string());
