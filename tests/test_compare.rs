@@ -797,6 +797,24 @@ fn restore_asks_to_acknowledge_the_production_comparison() {
         "postgres",
         &format!("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{upgraded}')")
     ));
+    // The engine itself refuses, whatever front end calls it without asking.
+    let engine = upgrade_pilot::engine::Engine {
+        conn: env.conn(),
+        config: Default::default(),
+        state_dir: env.state_dir(),
+        data_dir: Some(env.data_dir()),
+    };
+    let refused = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(engine.restore(DB))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        refused.contains("nobody acknowledged"),
+        "engine restore: {refused:?}"
+    );
+    assert!(env.db_exists(&upgraded));
 
     // --yes acknowledges and restores; the acknowledgment is kept in the job.
     assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));

@@ -432,6 +432,7 @@ impl Engine {
             });
         }
         let plan = self.plan_restore(&maint, db).await?;
+        self.comparison_accepted(&plan, db)?;
         let mut camp = campaign::load_or_new(&self.state_dir, &self.server_key().await?, db)?;
         // Journaled before anything moves, so a crash at any point is completed on the next start.
         self.save_swap(&mut camp, &plan)?;
@@ -441,6 +442,25 @@ impl Engine {
     }
 
     /// The restore of the last ready upgraded copy, when it is done and not rolled back.
+    /// The production comparison's differences must have been seen and
+    /// accepted (the CLI and the TUI ask): never swapped in unseen.
+    fn comparison_accepted(&self, plan: &Swap, db: &str) -> Result<(), EngineError> {
+        let Some(id) = plan.production_job.as_deref() else {
+            return Ok(());
+        };
+        let Some(job) = job::load(&self.state_dir, id)? else {
+            return Ok(());
+        };
+        match job.comparison.as_ref().filter(|c| !c.ok()) {
+            Some(c) if job.comparison_acknowledged.is_none() => Err(fail(format!(
+                "refusing to restore {:?}: it differs from production in {} row(s) nobody acknowledged; run upgrade-pilot restore --db {db:?} (it shows them and asks) or acknowledge them on the Restore screen",
+                job.work_db,
+                c.difference_count()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     pub async fn restore_done(&self, db: &str) -> Result<Option<Swap>, EngineError> {
         let Some(camp) = campaign::load(&self.state_dir, &self.server_key().await?, db)? else {
             return Ok(None);
