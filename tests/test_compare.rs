@@ -765,16 +765,7 @@ fn restore_asks_to_acknowledge_the_production_comparison() {
     let plan = plan_archiving_a_partner(&env);
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
     // Production is frozen (no connection possible): its side is read from the fresh copy.
-    let o = env.run(&[
-        "production",
-        "--db",
-        DB,
-        "--target",
-        "17.0",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--json",
-    ]);
+    let o = run_job(&env, "production", DB, &plan);
     assert_ok(&o);
     let cmp = json(&o)["comparison"].clone();
     assert_eq!(

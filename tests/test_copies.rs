@@ -68,16 +68,7 @@ fn a_neutralized_database_never_becomes_production() {
     env.demo_db(DB);
     let plan = env.demo_plan();
     // A real test copy made by the tool: neutralized and upgraded.
-    let o = env.run(&[
-        "test",
-        "--db",
-        DB,
-        "--target",
-        "17.0",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--json",
-    ]);
+    let o = run_job(&env, "test", DB, &plan);
     assert_ok(&o);
     let test_db = json(&o)["test_db"].as_str().unwrap().to_string();
     let test_dump = dump(&env, &test_db);
@@ -679,16 +670,7 @@ fn a_filestore_whose_folder_is_a_link_stays_where_it_lives() {
     assert_eq!(prod_files.len(), 25);
     let plan = env.demo_plan();
 
-    let o = env.run(&[
-        "test",
-        "--db",
-        DB,
-        "--target",
-        "17.0",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--json",
-    ]);
+    let o = run_job(&env, "test", DB, &plan);
     assert_ok(&o);
     let copy = json(&o)["test_db"].as_str().unwrap().to_string();
     let copy_fs = env.data_dir().join("filestore").join(&copy);

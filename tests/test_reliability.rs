@@ -197,16 +197,7 @@ fn a_full_backup_disk_stops_the_job_and_leaves_no_partial_backup() {
     let backups = env.state_dir().join("backups");
     let guard = Tmpfs::mount(&backups, "16k");
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
-    let o = env.run(&[
-        "production",
-        "--db",
-        DB,
-        "--target",
-        "17.0",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--json",
-    ]);
+    let o = run_job(&env, "production", DB, &plan);
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(
@@ -225,16 +216,7 @@ fn a_full_backup_disk_stops_the_job_and_leaves_no_partial_backup() {
     );
     drop(guard);
     // Room again: the same command resumes and finishes.
-    assert_ok(&env.run(&[
-        "production",
-        "--db",
-        DB,
-        "--target",
-        "17.0",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--json",
-    ]));
+    assert_ok(&run_job(&env, "production", DB, &plan));
 }
 
 #[test]

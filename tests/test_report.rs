@@ -22,16 +22,7 @@ fn report_bundle_before_and_after_production() {
         ]),
         "run a test upgrade first",
     );
-    let t = env.run(&[
-        "test",
-        "--db",
-        DB,
-        "--target",
-        "17.0",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--json",
-    ]);
+    let t = run_job(&env, "test", DB, &plan);
     assert_ok(&t);
     let test_db = json(&t)["test_db"].as_str().unwrap().to_string();
     // What the TUI writes when a tester fails an item and files an anomaly.
@@ -109,16 +100,7 @@ fn report_bundle_before_and_after_production() {
 
     // After production, the channel is Odoo's normal support.
     assert_ok(&env.run(&["freeze", "--db", DB, "--yes"]));
-    assert_ok(&env.run(&[
-        "production",
-        "--db",
-        DB,
-        "--target",
-        "17.0",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--json",
-    ]));
+    assert_ok(&run_job(&env, "production", DB, &plan));
     assert_ok(&env.run(&["restore", "--db", DB, "--yes"]));
     let o = env.run(&[
         "report",

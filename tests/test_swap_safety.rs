@@ -12,16 +12,7 @@ const ORDER: &str =
 
 fn production(env: &Env) -> std::process::Output {
     let plan = env.demo_plan();
-    env.run(&[
-        "production",
-        "--db",
-        DB,
-        "--target",
-        "17.0",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--json",
-    ])
+    run_job(env, "production", DB, &plan)
 }
 
 fn status_of(env: &Env, db: &str) -> serde_json::Value {

@@ -52,16 +52,7 @@ fn test_upgrade_makes_a_neutralized_upgraded_copy_and_leaves_the_source_alone() 
     env.demo_db(DB);
     let plan = env.demo_plan();
     let before = env.checksums(DB);
-    let o = env.run(&[
-        "test",
-        "--db",
-        DB,
-        "--target",
-        "17.0",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--json",
-    ]);
+    let o = run_job(&env, "test", DB, &plan);
     assert_ok(&o);
     let v = json(&o);
     let test_db = v["test_db"].as_str().unwrap().to_string();

@@ -250,6 +250,12 @@ pub fn job_args(cmd: &str, db: &str, plan: &Path) -> Vec<String> {
     .collect()
 }
 
+/// Runs `cmd` (test, production) on `db` to 17.0 with `plan`, as `job_args` spells it.
+pub fn run_job(env: &Env, cmd: &str, db: &str, plan: &Path) -> Output {
+    let args = job_args(cmd, db, plan);
+    env.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
