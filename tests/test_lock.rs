@@ -121,3 +121,38 @@ fn a_lock_held_by_a_live_run_is_refused_naming_it() {
         &format!("SELECT datallowconn FROM pg_database WHERE datname = '{DB}'")
     ));
 }
+
+/// A lock held where no session shows it (a prepared transaction that took it)
+/// is waited for a bounded time, then refused naming where to look; the run
+/// never spins on it.
+#[test]
+fn a_lock_no_session_shows_is_refused_after_a_bounded_wait() {
+    let env = Env::with(upgrade_pilot::pg::cluster::ClusterOptions {
+        settings: vec!["max_prepared_transactions = 2".into()],
+        ..Default::default()
+    });
+    env.demo_db(DB);
+    env.exec(
+        "postgres",
+        &format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({}, {}); PREPARE TRANSACTION 'held'",
+            upgrade_pilot::engine::lock::CLASS,
+            upgrade_pilot::engine::lock::key(DB)
+        ),
+    );
+    let mut child = spawn_job(
+        &env,
+        &["freeze".into(), "--db".into(), DB.into(), "--yes".into()],
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("freeze never gave up on a lock no session shows");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_refused(&out, "prepared transaction");
+    env.exec("postgres", "ROLLBACK PREPARED 'held'");
+}
