@@ -126,7 +126,8 @@ pub struct CloneSection {
     /// auto | template | snapshot
     #[serde(default = "default_method")]
     pub method: String,
-    /// Parallel jobs for pg_dump/pg_restore where a format allows it.
+    /// Parallel jobs for pg_dump/pg_restore where a format allows it, and
+    /// the session pairs a snapshot copy streams rows on.
     #[serde(default = "default_jobs")]
     pub jobs: u32,
 }

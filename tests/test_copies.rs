@@ -892,3 +892,65 @@ fn kill_9_inside_the_snapshot_dump_the_rerun_ends_the_orphaned_pg_dump() {
     assert_eq!(v["clone_method"], "snapshot");
     assert_eq!(env.data_checksums(DB), source, "the source unchanged");
 }
+
+#[test]
+fn a_table_someone_queues_to_lock_during_the_parallel_copy_is_copied_by_the_stream_whole() {
+    let env = Env::new();
+    env.demo_db(DB);
+    let plan = env.demo_plan();
+    let rows = "SELECT count(*) FROM sale_order";
+    let source_rows: i64 = env.one(DB, rows);
+    // A live source (one session): the test copy is the parallel snapshot copy.
+    let live = env.rt.block_on(env.conn().connect(DB)).unwrap();
+    let flag = env.dir.path().join("go");
+    let args = job_args("test", DB, &plan);
+    let job = spawn_job_env(
+        &env,
+        &args,
+        &[
+            ("UPGRADE_PILOT_PAUSE_AT", "during:snapshot-locked"),
+            ("UPGRADE_PILOT_PAUSE_FILE", flag.to_str().unwrap()),
+        ],
+    );
+    // The copy holds every table (ACCESS SHARE) in its snapshot...
+    let held = format!(
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = '{DB}' AND l.locktype = 'relation' AND l.mode = 'AccessShareLock' AND l.granted"
+    );
+    wait_for("the copy holding the tables", || {
+        (env.one::<i64>("postgres", &held) > 20).then_some(())
+    });
+    // ...when Odoo asks for sale_order alone (an ALTER TABLE of a module update).
+    let alter = env.rt.spawn(async move {
+        live.batch_execute("BEGIN; LOCK TABLE sale_order IN ACCESS EXCLUSIVE MODE")
+            .await
+            .map(|()| live)
+    });
+    wait_for("Odoo's lock request queued", || {
+        let n: i64 = env.one(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{DB}' AND wait_event_type = 'Lock' AND query LIKE 'BEGIN; LOCK TABLE sale_order%'"),
+        );
+        (n > 0).then_some(())
+    });
+    std::fs::write(&flag, "").unwrap();
+    // The parallel copy gives up instead of holding Odoo back for ever: Odoo gets its lock.
+    let live = env
+        .rt
+        .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(60), alter).await })
+        .expect("Odoo's lock granted once the parallel copy let go")
+        .unwrap()
+        .unwrap();
+    env.rt.block_on(live.batch_execute("COMMIT")).unwrap();
+    let out = job.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let log = job_log(&env, v["job"].as_str().unwrap());
+    assert!(log.contains("copying again in one stream"), "{log}");
+    assert_eq!(v["clone_method"], "snapshot");
+    let copy = v["test_db"].as_str().unwrap();
+    assert_eq!(env.one::<i64>(copy, rows), source_rows);
+}

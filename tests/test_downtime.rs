@@ -181,6 +181,23 @@ fn restore_is_refused_while_the_backup_is_unfinished_or_unreadable() {
     assert_ok(&o);
     let v = json(&o);
     let upgraded = v["upgraded_db"].as_str().unwrap().to_string();
+    // Production's side of the comparison was read from the backup's scratch
+    // copy while the plan ran (off the window), and the comparison was made.
+    let log = std::fs::read_to_string(
+        env.state_dir()
+            .join("logs")
+            .join(format!("{}.log", v["job"].as_str().unwrap())),
+    )
+    .unwrap();
+    assert!(
+        log.lines().any(
+            |l| l.contains("read production's state for the comparison from its copy")
+                && l.contains("_backup_")
+        ),
+        "{log}"
+    );
+    let checks = v["comparison"]["checks"].as_array().expect("a comparison");
+    assert!(checks.iter().all(|c| c["ok"] == true), "{checks:?}");
     assert!(
         !env.databases().iter().any(|d| d.contains("_backup_")),
         "the backup's scratch copy is dropped: {:?}",

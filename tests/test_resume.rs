@@ -140,12 +140,13 @@ fn kill_9_inside_clone_and_plan_then_resume() {
 }
 
 #[test]
-fn kill_9_inside_a_parallel_snapshot_copy_leaves_a_scratch_dump_the_rerun_clears() {
+fn kill_9_inside_a_parallel_snapshot_copy_leaves_a_half_copy_the_rerun_makes_whole() {
     let env = Env::new();
     env.demo_db(DB);
     let plan = env.demo_plan();
     let plan = plan.to_str().unwrap();
-    // Odoo connected: the copy is a snapshot copy, dumped in parallel to scratch.
+    // Odoo connected: the copy is a snapshot copy, its rows streamed in
+    // parallel; killed once they are in, before the indexes are built.
     let _odoo = env.rt.block_on(async {
         let c = env.conn().connect(DB).await.unwrap();
         c.batch_execute("SET application_name = 'odoo-worker-1'")
@@ -164,8 +165,17 @@ fn kill_9_inside_a_parallel_snapshot_copy_leaves_a_scratch_dump_the_rerun_clears
     let left: Vec<_> = std::fs::read_dir(&scratch)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
-    assert_eq!(left.len(), 1, "the killed copy's dump: {left:?}");
-    assert!(left[0].join("dump").join("toc.dat").is_file());
+    assert_eq!(left.len(), 1, "the killed copy's scratch dir: {left:?}");
+    assert!(left[0].join("post-data.dump").is_file());
+    let indexes = "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'";
+    let half = env.one::<String>(
+        "postgres",
+        &format!("SELECT datname::text FROM pg_database WHERE datname LIKE '{DB}_test_%'"),
+    );
+    assert!(
+        env.one::<i64>(&half, indexes) < env.one::<i64>(DB, indexes),
+        "killed before its indexes were built"
+    );
 
     let o = run_test(&env, plan, None);
     assert_ok(&o);
@@ -179,6 +189,25 @@ fn kill_9_inside_a_parallel_snapshot_copy_leaves_a_scratch_dump_the_rerun_clears
     assert_eq!(
         env.one::<i64>(&copy, "SELECT count(*) FROM res_partner"),
         env.one::<i64>(DB, "SELECT count(*) FROM res_partner")
+    );
+    // Every index of the source (the plan adds its own).
+    let names = |db: &str| -> Vec<String> {
+        env.sql(
+            db,
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'",
+        )
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    };
+    let made = names(&copy);
+    let missing: Vec<String> = names(DB)
+        .into_iter()
+        .filter(|i| !made.contains(i))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "indexes missing from the copy: {missing:?}"
     );
     assert_eq!(env.data_checksums(DB), before, "the source is untouched");
 }

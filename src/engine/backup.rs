@@ -146,6 +146,8 @@ pub struct Frozen<'a> {
 /// the original (the state production was frozen in, as the working copy
 /// started from), dumped and checked as [`backup`] does, the original's
 /// filestore tarred; the scratch copy is dropped however it ends.
+/// `beside` runs on the scratch copy while it is dumped (the comparison's
+/// reading of production as frozen: it too is then off the production window).
 pub async fn backup_frozen(
     conn: &ConnInfo,
     maint: &tokio_postgres::Client,
@@ -153,6 +155,7 @@ pub async fn backup_frozen(
     from: Frozen<'_>,
     emit: &super::emit::Emitter,
     cancel: &CancellationToken,
+    beside: impl AsyncFnOnce(&str),
 ) -> Result<(Backup, Vec<String>), EngineError> {
     if from.scratch == from.original {
         return Err(err(format!(
@@ -168,9 +171,12 @@ pub async fn backup_frozen(
         .filestore_root
         .filter(|r| r.join(from.original).is_dir())
         .map(|r| (r, Path::new(from.original)));
-    super::emit::crash_point("during:backup");
-    super::emit::pause_point("during:backup").await;
-    let result = backup(conn, major, from.scratch, from.dir, fs, from.jobs, cancel).await;
+    let dump = async {
+        super::emit::crash_point("during:backup");
+        super::emit::pause_point("during:backup").await;
+        backup(conn, major, from.scratch, from.dir, fs, from.jobs, cancel).await
+    };
+    let (result, ()) = tokio::join!(dump, beside(from.scratch));
     let dropped = crate::pg::server::drop_db(maint, from.scratch, major).await;
     let out = result?;
     dropped?;

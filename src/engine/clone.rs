@@ -1,6 +1,7 @@
 //! Copying a database: a template copy when nobody else is connected, a snapshot
-//! copy (pg_dump into pg_restore) when the source is live. A test copy never
-//! kicks a production user out.
+//! copy (one exported snapshot: the rows streamed on parallel sessions, or
+//! pg_dump into pg_restore) when the source is live. A test copy never kicks
+//! a production user out.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::emit::Emitter;
 use crate::pg::conn::ConnInfo;
 use crate::pg::ident::quote_ident;
+use crate::pg::rowcopy;
 use crate::pg::server::{self, Session};
 use crate::pg::tools;
 
@@ -225,12 +227,13 @@ pub struct Snapshot<'a> {
 }
 
 /// A copy of one consistent snapshot of a live database: no lock that blocks Odoo.
-/// The fastest way measured on 2 cores (docs/PERFORMANCE.md) is the default
-/// with `jobs` > 1: `pg_dump -Fd -Z0 -j` into the scratch dir, then
-/// `pg_restore -j`, which builds a table's indexes while the next tables
-/// load. Without room for that dump, the schema and rows stream through a
-/// pipe while a second pg_dump on the same exported snapshot saves the
-/// indexes and constraints (a few kB), built `jobs` at a time afterwards.
+/// The default with `jobs` > 1 is the rows streamed on parallel sessions
+/// ([`Tools::rows`], docs/PERFORMANCE.md), which needs no scratch space. What
+/// it cannot copy (large objects, a table held by someone else) goes through
+/// `pg_dump -Fd -Z0 -j` into the scratch dir, then `pg_restore -j`; without
+/// room for that dump, the schema and rows stream through a pipe while a
+/// second pg_dump on the same exported snapshot saves the indexes and
+/// constraints (a few kB), built `jobs` at a time afterwards.
 /// `jobs` = 1: the single pipe `pg_dump -Fc -Z0 | pg_restore`.
 pub async fn snapshot_copy(
     conn: &ConnInfo,
@@ -252,18 +255,10 @@ pub async fn snapshot_copy(
             &[&src],
         )
         .await?;
-    let (enc, collate, ctype): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    let target = (row.get(0), row.get(1), row.get(2));
     let src_rights = Rights::of(maint, src).await?;
     let owner = src_rights.owner.clone();
-    maint
-        .batch_execute(&format!(
-            "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
-            quote_ident(dst),
-            crate::pg::ident::quote_literal(&enc),
-            crate::pg::ident::quote_literal(&collate),
-            crate::pg::ident::quote_literal(&ctype)
-        ))
-        .await?;
+    create_target(maint, dst, &target).await?;
     let rights = server::role_rights(maint).await?;
     src_rights.apply(maint, dst).await?;
     let dump = tools::client_tool("pg_dump", major).map_err(CloneError::Tool)?;
@@ -286,6 +281,20 @@ pub async fn snapshot_copy(
         .query_one("SELECT count(*), coalesce(sum(pg_table_size(c.oid)), 0)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')", &[])
         .await?;
     let (tables, rows_bytes): (i64, i64) = (row.get(0), row.get(1));
+    if jobs > 1 {
+        match tool.rows(&source, copy, tables, emit, cancel).await? {
+            Rows::Done => return Ok(()),
+            Rows::NotHere => {}
+            Rows::Again(why) => {
+                emit.warn(format!("{why}: copying again in one stream"))
+                    .await;
+                server::drop_db(maint, dst, major).await?;
+                create_target(maint, dst, &target).await?;
+                src_rights.apply(maint, dst).await?;
+                return tool.pipe(&[], tables, emit, cancel).await;
+            }
+        }
+    }
     if let (Some(root), true) = (scratch, jobs > 1) {
         // The dump is about the size of the tables without their indexes.
         let need = rows_bytes as u64 + rows_bytes as u64 / 5 + (64 << 20);
@@ -350,6 +359,33 @@ pub async fn snapshot_copy(
         cancel,
     )
     .await
+}
+
+/// An empty database of the source's encoding and locale: (encoding, collate, ctype).
+async fn create_target(
+    maint: &Client,
+    dst: &str,
+    (enc, collate, ctype): &(String, String, String),
+) -> Result<(), tokio_postgres::Error> {
+    use crate::pg::ident::quote_literal;
+    maint
+        .batch_execute(&format!(
+            "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
+            quote_ident(dst),
+            quote_literal(enc),
+            quote_literal(collate),
+            quote_literal(ctype)
+        ))
+        .await
+}
+
+/// How the rows copy went.
+enum Rows {
+    Done,
+    /// Not made here, nothing written: another way may copy.
+    NotHere,
+    /// Given up on after writing into the copy: it must be made again.
+    Again(String),
 }
 
 /// Where snapshot copies keep their parallel dumps.
@@ -423,6 +459,183 @@ impl Tools<'_> {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         d
+    }
+
+    /// The default with `jobs` > 1: the schema through a pipe (`pg_dump
+    /// --section=pre-data`), the rows on `jobs` pairs of sessions
+    /// ([`rowcopy`], the big tables split), the sequence positions, then the
+    /// indexes and constraints (`--section=post-data`, saved meanwhile)
+    /// `jobs` at a time; all from one snapshot, exported on `source`.
+    async fn rows(
+        &self,
+        source: &Client,
+        copy: Snapshot<'_>,
+        tables: i64,
+        emit: &Emitter,
+        cancel: &CancellationToken,
+    ) -> Result<Rows, CloneError> {
+        let Snapshot {
+            jobs,
+            major,
+            scratch,
+            ..
+        } = copy;
+        super::emit::pause_point("before:snapshot-dump").await;
+        let Some(snapshot) = export_snapshot(source).await else {
+            return Ok(Rows::NotHere);
+        };
+        let release = async || {
+            let _ = source.batch_execute("ROLLBACK").await;
+        };
+        if let Some(why) = rowcopy::unsupported(source).await? {
+            emit.log(format!("{why}: copied by pg_dump instead"));
+            release().await;
+            return Ok(Rows::NotHere);
+        }
+        let listed = match rowcopy::tables(source).await {
+            Ok(t) => t,
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+                emit.log(format!(
+                    "a table of {:?} is held by another session ({}): copied by pg_dump, which waits for it",
+                    self.src,
+                    crate::pg::db_message(&e)
+                ));
+                release().await;
+                return Ok(Rows::NotHere);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let positions = rowcopy::sequence_positions(source).await?;
+        super::emit::pause_point("during:snapshot-locked").await;
+        // The indexes and constraints' dump (a few kB) lives in the copy's
+        // scratch dir: a run killed midway leaves it to the next one.
+        let (_scratch, _tmp, post);
+        match scratch {
+            Some(root) => {
+                let dir = Scratch(scratch_dir(root, self.dst));
+                let _ = std::fs::remove_dir_all(&dir.0);
+                std::fs::create_dir_all(&dir.0)
+                    .map_err(|e| CloneError::Tool(format!("cannot make a scratch dir: {e}")))?;
+                post = dir.0.join("post-data.dump");
+                (_scratch, _tmp) = (Some(dir), None);
+            }
+            None => {
+                let tmp = tempfile::Builder::new()
+                    .prefix("upgrade-pilot-post-data")
+                    .tempdir()
+                    .map_err(|e| CloneError::Tool(format!("cannot make a temp dir: {e}")))?;
+                post = tmp.path().join("post-data.dump");
+                (_scratch, _tmp) = (None, Some(tmp));
+            }
+        }
+        let snap_arg = format!("--snapshot={snapshot}");
+        let post_arg = post.display().to_string();
+        // This session holds every table: a pg_dump lock queued behind someone
+        // else's ACCESS EXCLUSIVE request would wait for it forever. Given up
+        // on after a second; the stream (which holds nothing) copies instead.
+        let wait = "--lock-wait-timeout=1000";
+        let mut post_dump = self.dump_cmd(&[
+            "-Fc",
+            "--section=post-data",
+            wait,
+            &snap_arg,
+            "-f",
+            &post_arg,
+        ]);
+        let post_dump = post_dump
+            .spawn()
+            .map_err(|e| CloneError::Tool(format!("cannot start {}: {e}", self.dump.display())))?
+            .wait_with_output();
+        let schema = ["--section=pre-data", wait, snap_arg.as_str()];
+        let (schema, post_dumped) =
+            tokio::join!(self.pipe(&schema, tables, emit, cancel), post_dump);
+        let post_dumped = post_dumped.map_err(|e| CloneError::Tool(e.to_string()))?;
+        let failed = match schema {
+            Err(CloneError::Tool(why)) => Some(why),
+            Err(e) => return Err(e),
+            Ok(()) if !post_dumped.status.success() => Some(format!(
+                "pg_dump of {:?} (indexes and constraints) failed: {}",
+                self.src,
+                tools::why_failed(&String::from_utf8_lossy(&post_dumped.stderr))
+            )),
+            Ok(()) => None,
+        };
+        if let Some(why) = failed {
+            release().await;
+            return Ok(Rows::Again(why));
+        }
+        let role = (!self.superuser).then_some(self.owner);
+        let mut sessions = Vec::new();
+        for _ in 0..jobs {
+            let (s, t) = tokio::join!(self.conn.connect(self.src), self.conn.connect(self.dst));
+            let (s, t) = (
+                s.map_err(|e| CloneError::Tool(e.to_string()))?,
+                t.map_err(|e| CloneError::Tool(e.to_string()))?,
+            );
+            sessions.push(rowcopy::Session::open(s, t, &snapshot, role).await?);
+        }
+        let total = listed.iter().map(|t| t.bytes).sum::<i64>().max(1);
+        let split = rowcopy::Split::for_rows(&listed, sessions.len(), major);
+        emit.log(format!(
+            "copying the rows of {} tables ({}) on {} sessions",
+            listed.len(),
+            crate::odoo::inspect::human_size(total),
+            sessions.len()
+        ));
+        let moved = std::sync::atomic::AtomicU64::new(0);
+        let copied = {
+            let copying = rowcopy::copy(&sessions, &listed, split, &moved, |_| {}, cancel);
+            tokio::pin!(copying);
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            loop {
+                tokio::select! {
+                    r = &mut copying => break r,
+                    _ = tick.tick() => {
+                        let n = moved.load(std::sync::atomic::Ordering::Relaxed) as i64;
+                        emit.fraction(
+                            Some(self.data_share * (n as f64 / total as f64).min(1.0)),
+                            format!("{} of about {} of rows copied", crate::odoo::inspect::human_size(n), crate::odoo::inspect::human_size(total)),
+                        );
+                    }
+                }
+            }
+        };
+        match copied {
+            Ok(()) => {}
+            Err(rowcopy::RowCopyError::Cancelled) => return Err(CloneError::Cancelled),
+            Err(e) if e.is_lock_wait() => {
+                // Released first, or the stream would queue behind the lock it waits for.
+                release().await;
+                return Ok(Rows::Again(e.to_string()));
+            }
+            Err(e) => return Err(CloneError::Tool(e.to_string())),
+        }
+        if let Some(s) = sessions.first() {
+            if let Some(sql) = &positions {
+                s.target.batch_execute(sql).await?;
+            }
+            // The rows' commits did not wait for the disk: one that does
+            // makes them all durable (the WAL is flushed up to it).
+            s.target
+                .batch_execute(
+                    "SET synchronous_commit = on; BEGIN; SELECT pg_catalog.txid_current(); COMMIT",
+                )
+                .await?;
+        }
+        drop(sessions);
+        // Every row is read: the snapshot and its locks may go.
+        release().await;
+        super::emit::crash_point("during:snapshot-restore");
+        self.restore_archive(
+            &post,
+            jobs,
+            self.data_share,
+            "indexes and constraints",
+            emit,
+            cancel,
+        )
+        .await?;
+        Ok(Rows::Done)
     }
 
     /// `pg_dump -Fd -Z0 -j` into a scratch dir under `root`, then `pg_restore -j`.

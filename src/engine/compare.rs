@@ -1,7 +1,8 @@
 //! The comparison with production: the `compare` command, and the job's
-//! `compare` step (docs/DESIGN.md, steps 2 and 8). Production's side of a job is read from the
-//! fresh copy right after the clone (the production state the upgrade starts
-//! from, readable even when production is frozen), and kept beside the job.
+//! `compare` step (docs/DESIGN.md, steps 2 and 8). Production's side of a job is read from a
+//! copy nothing changed yet (the test job's fresh copy; the production
+//! backup's scratch copy, while the plan runs), readable even when production
+//! is frozen, and kept beside the job.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -18,6 +19,22 @@ use crate::campaign::store;
 use crate::odoo::compare::{self, Comparison, Snapshot};
 use crate::odoo::filestore;
 use crate::pg::ident::{check_db_name, file_name_for};
+
+/// Whose reading of production is taken: the job's id and production's name.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reading<'a> {
+    pub id: &'a str,
+    pub production: &'a str,
+}
+
+impl<'a> Reading<'a> {
+    pub fn of(record: &'a JobRecord) -> Self {
+        Reading {
+            id: &record.id,
+            production: &record.source_db,
+        }
+    }
+}
 
 fn baseline_path(state: &Path, job_id: &str) -> PathBuf {
     state
@@ -84,32 +101,37 @@ impl Engine {
         Ok(None)
     }
 
-    /// Production's side, read from the job's copy before anything changed it.
+    /// Production's side, read from `from` (a copy of it that nothing changed
+    /// yet: the job's fresh copy, or the production backup's scratch copy).
     /// Taken once per copy (`fresh`: the copy was just made, an older reading is stale).
-    pub(super) async fn compare_baseline(&self, record: &JobRecord, fresh: bool, emit: &Emitter) {
-        let path = baseline_path(&self.state_dir, &record.id);
+    pub(super) async fn compare_baseline(
+        &self,
+        job: Reading<'_>,
+        from: &str,
+        fresh: bool,
+        emit: &Emitter,
+    ) {
+        let path = baseline_path(&self.state_dir, job.id);
         if path.is_file() && !fresh {
             return;
         }
         let t0 = Instant::now();
         let result = async {
-            let c = self.conn.connect(&record.work_db).await?;
-            let mut snap =
-                compare::snapshot(&c, &record.work_db, self.filestore_of(&record.source_db))
-                    .await?;
-            snap.db = record.source_db.clone();
+            let c = self.conn.connect(from).await?;
+            let mut snap = compare::snapshot(&c, from, self.filestore_of(job.production)).await?;
+            snap.db = job.production.to_string();
             store::write_json(&path, &snap)?;
             Ok::<_, EngineError>(())
         }
         .await;
         match result {
             Ok(()) => emit.log(format!(
-                "read production's state for the comparison from the fresh copy ({:.1}s)",
+                "read production's state for the comparison from its copy {from:?} ({:.1}s)",
                 t0.elapsed().as_secs_f64()
             )),
             // The compare step falls back to reading production itself.
             Err(e) => emit.log(format!(
-                "warning: production's state not read from the copy: {e}"
+                "warning: production's state not read from its copy {from:?}: {e}"
             )),
         }
     }
@@ -164,8 +186,17 @@ impl Engine {
                 .await?
             }
         };
-        let mut after =
-            compare::snapshot(&copy, &record.work_db, self.filestore_of(&record.work_db)).await?;
+        // Nothing else reads or writes the copy now: two sessions share its
+        // checks (the step is in the production window).
+        let second = self.conn.connect(&record.work_db).await.ok();
+        let sessions: Vec<&tokio_postgres::Client> =
+            std::iter::once(&copy).chain(second.as_ref()).collect();
+        let mut after = compare::snapshot_on(
+            &sessions,
+            &record.work_db,
+            self.filestore_of(&record.work_db),
+        )
+        .await?;
         // What the upgrade's log says it renamed or merged (a DEBUG log of openupgradelib).
         if let Ok(f) = std::fs::File::open(job::log_path(&self.state_dir, &record.id)) {
             after.module_moves_logged = compare::modules::moves_in_log(std::io::BufReader::new(f));

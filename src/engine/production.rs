@@ -266,16 +266,31 @@ impl Engine {
             .clone_step(record, run, CloneMethod::Template, why)
             .await?;
         self.production_facts(record, maint, major).await?;
-        // Production's side of the comparison: the frozen production, read from its copy.
-        if !(record.is_done(Step::Plan) || record.is_done(Step::Import)) || !cloned {
-            self.compare_baseline(record, !cloned, emit).await;
-        }
 
         // The backup is taken from the frozen original while the plan runs
         // on the working copy (issue 15): nothing writes the original, so it
         // is production as frozen, and it is off the production window.
         let taken =
             record.is_done(Step::Backup) && record.backup.as_ref().is_some_and(|b| b.dump.is_dir());
+        // Production's side of the comparison: the frozen production, read
+        // from the backup's scratch copy while the plan runs; from the fresh
+        // working copy, before the plan, when the backup was taken before.
+        let untouched = !(record.is_done(Step::Plan) || record.is_done(Step::Import));
+        if taken && (untouched || !cloned) {
+            let job = super::compare::Reading::of(record);
+            self.compare_baseline(job, &work, !cloned, emit).await;
+        }
+        // The compare step waits for that reading.
+        let (read_tx, read_rx) = tokio::sync::oneshot::channel::<()>();
+        let (id, production) = (record.id.clone(), record.source_db.clone());
+        let read_beside = async move |scratch: &str| {
+            let job = super::compare::Reading {
+                id: &id,
+                production: &production,
+            };
+            self.compare_baseline(job, scratch, true, emit).await;
+            let _ = read_tx.send(());
+        };
         // One folder per job: a later job never overwrites this one's backup.
         let dir = backup::default_dir(&self.state_dir).join(&record.id);
         let original = record.source_db.clone();
@@ -294,7 +309,8 @@ impl Engine {
                 jobs,
             };
             let (b, notes) =
-                backup::backup_frozen(&self.conn, &own, major, from, emit, cancel).await?;
+                backup::backup_frozen(&self.conn, &own, major, from, emit, cancel, read_beside)
+                    .await?;
             for n in notes {
                 emit.warn(format!("backup: {n}")).await;
             }
@@ -346,6 +362,10 @@ impl Engine {
                 Ok("ready to restore".into())
             })
             .await?;
+            // Not read (the backup failed first): the compare step says so.
+            if !taken {
+                let _ = read_rx.await;
+            }
             self.compare_step(record, run).await
         };
         let (Some(t0), Some(side)) = (started, side) else {

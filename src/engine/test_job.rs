@@ -481,7 +481,9 @@ impl Engine {
         }
         // Production's side of the comparison, while the copy still equals it.
         if !record.is_done(Step::Neutralize) || !cloned_and_present {
-            self.compare_baseline(record, !cloned_and_present, emit)
+            let work = record.work_db.clone();
+            let job = super::compare::Reading::of(record);
+            self.compare_baseline(job, &work, !cloned_and_present, emit)
                 .await;
         }
 

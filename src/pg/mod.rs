@@ -7,6 +7,7 @@ pub mod conn;
 pub mod dsn;
 pub mod ident;
 pub mod pgpass;
+pub mod rowcopy;
 pub mod server;
 pub mod tls;
 pub mod tools;

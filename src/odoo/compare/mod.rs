@@ -205,23 +205,77 @@ pub async fn snapshot(
     db: &str,
     filestore: Option<PathBuf>,
 ) -> Result<Snapshot, CompareError> {
-    let e = pg(db);
-    client
-        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .map_err(&e)?;
-    let result = read(client, db, filestore).await;
-    // Read only: nothing to keep; a failed transaction is rolled back alike.
-    let _ = client.batch_execute("ROLLBACK").await;
-    result
+    snapshot_on(&[client], db, filestore).await
 }
 
-async fn read(
-    client: &Client,
+/// [`snapshot`] read on several sessions of the same database at once, all
+/// in the first one's snapshot (exported): the checks are shared out among
+/// them. A server that cannot export one is read on the first session alone.
+pub async fn snapshot_on(
+    clients: &[&Client],
     db: &str,
     filestore: Option<PathBuf>,
 ) -> Result<Snapshot, CompareError> {
     let e = pg(db);
+    let Some(first) = clients.first() else {
+        return Err(CompareError::Other(format!("no session to read {db:?} on")));
+    };
+    const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    first.batch_execute(BEGIN).await.map_err(&e)?;
+    let mut joined = vec![*first];
+    if clients.len() > 1 {
+        if let Ok(row) = first.query_one("SELECT pg_export_snapshot()", &[]).await {
+            let id: String = row.get(0);
+            let set = format!(
+                "{BEGIN}; SET TRANSACTION SNAPSHOT {}",
+                crate::pg::ident::quote_literal(&id)
+            );
+            for c in &clients[1..] {
+                match c.batch_execute(&set).await {
+                    Ok(()) => joined.push(*c),
+                    Err(_) => {
+                        let _ = c.batch_execute("ROLLBACK").await;
+                    }
+                }
+            }
+        }
+    }
+    let result = read(&joined, db, filestore).await;
+    // Read only: nothing to keep; a failed transaction is rolled back alike.
+    for c in &joined {
+        let _ = c.batch_execute("ROLLBACK").await;
+    }
+    result
+}
+
+/// One piece of a snapshot, read on whichever session is free.
+enum Task<'r> {
+    Records(&'r rules::Records),
+    Check(&'r rules::RowCheck),
+    Attachments,
+    Modules,
+    Fields,
+}
+
+enum Part {
+    Records(Vec<(String, Group)>),
+    Check {
+        name: String,
+        basis: Option<String>,
+        side: Side,
+    },
+    Attachments(BTreeMap<i64, Attachment>),
+    Modules(BTreeMap<String, String>),
+    Fields(BTreeMap<String, i64>),
+}
+
+async fn read(
+    clients: &[&Client],
+    db: &str,
+    filestore: Option<PathBuf>,
+) -> Result<Snapshot, CompareError> {
+    let e = pg(db);
+    let client = clients[0];
     let schema = Schema::load(client).await.map_err(&e)?;
     let rules = rules::rules();
     let version = if schema.has_column("ir_module_module", "latest_version") {
@@ -236,110 +290,160 @@ async fn read(
     } else {
         None
     };
-    let mut rows = BTreeMap::new();
-    let mut bases = BTreeMap::new();
-    for check in &rules.check {
-        let mut found = false;
-        let mut out = BTreeMap::new();
-        for q in check.query.iter().filter(|q| q.applies(&schema)) {
-            found = true;
-            if let Some(b) = &q.basis {
-                bases.insert(check.name.clone(), b.clone());
-            }
-            let sql = q.sql_for(&schema);
-            for r in client.query(sql.as_str(), &[]).await.map_err(&e)? {
-                let key: Option<String> = r.get(0);
-                let label: Option<String> = r.get(1);
-                let values = (2..r.len())
-                    .map(|i| r.get::<_, Option<String>>(i).unwrap_or_default())
-                    .collect();
-                let key = key.unwrap_or_default();
-                out.insert(
-                    key.clone(),
-                    Row {
-                        label: label.unwrap_or(key),
-                        values,
-                    },
-                );
-            }
-        }
-        rows.insert(
-            check.name.clone(),
-            if found { Side::Rows(out) } else { Side::Absent },
-        );
-    }
-
-    let mut records = BTreeMap::new();
+    // The records' islands and the row checks are most of the time: first,
+    // so that no session is left with a long one at the end.
+    let mut queue = std::collections::VecDeque::new();
     let mut seen_models = std::collections::HashSet::new();
     for rec in rules.records.iter().filter(|r| r.applies(&schema)) {
-        if !seen_models.insert(rec.model.clone()) {
-            continue;
+        if seen_models.insert(rec.model.clone()) {
+            queue.push_back(Task::Records(rec));
         }
-        let islands = client
-            .query(rec.islands_sql(ISLANDS_CAP).as_str(), &[])
-            .await
-            .map_err(&e)?;
-        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
-        if islands.len() <= ISLANDS_CAP {
-            for r in &islands {
-                let g = groups.entry(r.get(0)).or_default();
-                g.count += r.get::<_, i64>(3);
-                g.ranges
-                    .get_or_insert_with(Vec::new)
-                    .push((r.get(1), r.get(2)));
+    }
+    queue.extend(rules.check.iter().map(Task::Check));
+    queue.extend([Task::Attachments, Task::Modules, Task::Fields]);
+    let queue = std::sync::Mutex::new(queue);
+    let next = || {
+        queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front()
+    };
+    let schema = &schema;
+    let workers = clients.iter().map(|c| async {
+        let mut parts = Vec::new();
+        while let Some(task) = next() {
+            parts.push(run(c, schema, task).await.map_err(&e)?);
+        }
+        Ok::<_, CompareError>(parts)
+    });
+    let mut snap = Snapshot {
+        db: db.to_string(),
+        taken_at: Utc::now(),
+        version,
+        rows: BTreeMap::new(),
+        bases: BTreeMap::new(),
+        records: BTreeMap::new(),
+        modules: BTreeMap::new(),
+        module_moves_logged: BTreeMap::new(),
+        fields: BTreeMap::new(),
+        attachments: BTreeMap::new(),
+        filestore,
+    };
+    for parts in futures_util::future::join_all(workers).await {
+        for part in parts? {
+            match part {
+                Part::Records(groups) => snap.records.extend(groups),
+                Part::Check { name, basis, side } => {
+                    if let Some(b) = basis {
+                        snap.bases.insert(name.clone(), b);
+                    }
+                    snap.rows.insert(name, side);
+                }
+                Part::Attachments(a) => snap.attachments = a,
+                Part::Modules(m) => snap.modules = m,
+                Part::Fields(f) => snap.fields = f,
             }
-            for g in groups.values_mut() {
-                if let Some(r) = g.ranges.as_mut() {
-                    r.sort_unstable();
-                    g.id_sum = r
-                        .iter()
-                        .map(|(a, b)| (*a as i128 + *b as i128) * (*b as i128 - *a as i128 + 1) / 2)
-                        .sum::<i128>()
-                        .to_string();
+        }
+    }
+    Ok(snap)
+}
+
+async fn run(
+    client: &Client,
+    schema: &Schema,
+    task: Task<'_>,
+) -> Result<Part, tokio_postgres::Error> {
+    Ok(match task {
+        Task::Records(rec) => Part::Records(records(client, rec).await?),
+        Task::Check(check) => {
+            let mut basis = None;
+            let mut found = false;
+            let mut out = BTreeMap::new();
+            for q in check.query.iter().filter(|q| q.applies(schema)) {
+                found = true;
+                if let Some(b) = &q.basis {
+                    basis = Some(b.clone());
+                }
+                let sql = q.sql_for(schema);
+                for r in client.query(sql.as_str(), &[]).await? {
+                    let key: Option<String> = r.get(0);
+                    let label: Option<String> = r.get(1);
+                    let values = (2..r.len())
+                        .map(|i| r.get::<_, Option<String>>(i).unwrap_or_default())
+                        .collect();
+                    let key = key.unwrap_or_default();
+                    out.insert(
+                        key.clone(),
+                        Row {
+                            label: label.unwrap_or(key),
+                            values,
+                        },
+                    );
                 }
             }
-        } else {
-            for r in client
-                .query(rec.counts_sql().as_str(), &[])
-                .await
-                .map_err(&e)?
-            {
-                groups.insert(
-                    r.get(0),
-                    Group {
-                        count: r.get(1),
-                        ranges: None,
-                        id_sum: r.get(2),
-                    },
-                );
+            Part::Check {
+                name: check.name.clone(),
+                basis,
+                side: if found { Side::Rows(out) } else { Side::Absent },
             }
         }
-        for (g, v) in groups {
+        Task::Attachments => Part::Attachments(files::attachments(client, schema).await?),
+        Task::Modules => Part::Modules(modules::read(client, schema).await?),
+        Task::Fields => Part::Fields(fields::custom_fields(client, schema).await?),
+    })
+}
+
+/// One model's records, by group: the islands of ids, or only counts when
+/// they are too scattered.
+async fn records(
+    client: &Client,
+    rec: &rules::Records,
+) -> Result<Vec<(String, Group)>, tokio_postgres::Error> {
+    let islands = client
+        .query(rec.islands_sql(ISLANDS_CAP).as_str(), &[])
+        .await?;
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    if islands.len() <= ISLANDS_CAP {
+        for r in &islands {
+            let g = groups.entry(r.get(0)).or_default();
+            g.count += r.get::<_, i64>(3);
+            g.ranges
+                .get_or_insert_with(Vec::new)
+                .push((r.get(1), r.get(2)));
+        }
+        for g in groups.values_mut() {
+            if let Some(r) = g.ranges.as_mut() {
+                r.sort_unstable();
+                g.id_sum = r
+                    .iter()
+                    .map(|(a, b)| (*a as i128 + *b as i128) * (*b as i128 - *a as i128 + 1) / 2)
+                    .sum::<i128>()
+                    .to_string();
+            }
+        }
+    } else {
+        for r in client.query(rec.counts_sql().as_str(), &[]).await? {
+            groups.insert(
+                r.get(0),
+                Group {
+                    count: r.get(1),
+                    ranges: None,
+                    id_sum: r.get(2),
+                },
+            );
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(g, v)| {
             let key = if g.is_empty() {
                 rec.model.clone()
             } else {
                 format!("{} {g}", rec.model)
             };
-            records.insert(key, v);
-        }
-    }
-
-    let modules = modules::read(client, &schema).await.map_err(&e)?;
-    let fields = fields::custom_fields(client, &schema).await.map_err(&e)?;
-    let attachments = files::attachments(client, &schema).await.map_err(&e)?;
-    Ok(Snapshot {
-        db: db.to_string(),
-        taken_at: Utc::now(),
-        version,
-        rows,
-        bases,
-        records,
-        modules,
-        module_moves_logged: BTreeMap::new(),
-        fields,
-        attachments,
-        filestore,
-    })
+            (key, v)
+        })
+        .collect())
 }
 
 /// The statements a snapshot of this database runs (but the custom fields'
