@@ -97,20 +97,15 @@ fn a_table_cut_in_block_ranges_arrives_whole_and_as_of_the_snapshot() {
             bytes: 16 * 8192,
             ranges: true,
         };
-        let finished = std::sync::Mutex::new(Vec::new());
         rowcopy::copy(
             &sessions,
             &tables,
             split,
             &moved,
-            |t| finished.lock().unwrap().push(t),
             &CancellationToken::new(),
         )
         .await
         .unwrap();
-        let mut finished = finished.into_inner().unwrap();
-        finished.sort();
-        assert_eq!(finished, (0..tables.len()).collect::<Vec<_>>(), "each table said done once");
     });
     assert!(moved.into_inner() > 0);
     assert_eq!(

@@ -584,7 +584,7 @@ impl Tools<'_> {
         ));
         let moved = std::sync::atomic::AtomicU64::new(0);
         let copied = {
-            let copying = rowcopy::copy(&sessions, &listed, split, &moved, |_| {}, cancel);
+            let copying = rowcopy::copy(&sessions, &listed, split, &moved, cancel);
             tokio::pin!(copying);
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
             loop {

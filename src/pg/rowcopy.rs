@@ -46,7 +46,6 @@ impl RowCopyError {
 /// A table whose rows are copied.
 #[derive(Debug, Clone)]
 pub struct Table {
-    pub oid: u32,
     /// `schema.table`, quoted.
     pub name: String,
     /// The stored columns, quoted, comma-separated (no generated column: the
@@ -93,7 +92,7 @@ pub async fn tables(holder: &Client) -> Result<Vec<Table>, tokio_postgres::Error
         .await?;
     let rows = holder
         .query(
-            "SELECT c.oid, format('%I.%I', n.nspname, c.relname),
+            "SELECT format('%I.%I', n.nspname, c.relname),
                     (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
                     (SELECT coalesce(bool_and(t.typsend <> 0 AND t.typreceive <> 0), true) FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
@@ -104,19 +103,18 @@ pub async fn tables(holder: &Client) -> Result<Vec<Table>, tokio_postgres::Error
               WHERE c.relkind = 'r' AND c.relpersistence <> 't'
                 AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-              ORDER BY 5 DESC, 2",
+              ORDER BY 4 DESC, 1",
             &[],
         )
         .await?;
     let tables: Vec<Table> = rows
         .iter()
         .map(|r| Table {
-            oid: r.get(0),
-            name: r.get(1),
-            columns: r.get::<_, Option<String>>(2).unwrap_or_default(),
-            binary: r.get(3),
-            bytes: r.get(4),
-            blocks: r.get(5),
+            name: r.get(0),
+            columns: r.get::<_, Option<String>>(1).unwrap_or_default(),
+            binary: r.get(2),
+            bytes: r.get(3),
+            blocks: r.get(4),
         })
         .collect();
     for chunk in tables.chunks(500) {
@@ -129,23 +127,6 @@ pub async fn tables(holder: &Client) -> Result<Vec<Table>, tokio_postgres::Error
             .await?;
     }
     Ok(tables)
-}
-
-/// The table each index and each constraint but foreign keys belongs to
-/// (object oid → table oid): what can be built once that table's rows are in.
-pub async fn one_table_objects(
-    holder: &Client,
-) -> Result<std::collections::HashMap<u32, u32>, tokio_postgres::Error> {
-    Ok(holder
-        .query(
-            "SELECT indexrelid, indrelid FROM pg_index
-             UNION ALL SELECT oid, conrelid FROM pg_constraint WHERE contype <> 'f' AND conrelid <> 0",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect())
 }
 
 /// The statement that gives the target's sequences the positions they have
@@ -264,8 +245,8 @@ pub struct Session {
 
 impl Session {
     /// Joins the snapshot on `source`; on `target`, commits that need not
-    /// wait for the disk (the copy is durable once its indexes are built, by
-    /// their own commits) and, for a plain role, the role owning the tables.
+    /// wait for the disk (the caller ends with one that does, which makes
+    /// them all durable) and, for a plain role, the role owning the tables.
     pub async fn open(
         source: Client,
         target: Client,
@@ -291,27 +272,15 @@ impl Session {
 }
 
 /// Copies the rows of `tables` on `sessions`, each taking the next piece
-/// when it is done with one; `moved` counts the bytes streamed, `finished`
-/// is told each table (its index in `tables`) whose rows are all in.
+/// when it is done with one; `moved` counts the bytes streamed.
 pub async fn copy(
     sessions: &[Session],
     tables: &[Table],
     split: Split,
     moved: &AtomicU64,
-    finished: impl Fn(usize) + Sync,
     cancel: &CancellationToken,
 ) -> Result<(), RowCopyError> {
-    let parts = parts(tables, split);
-    let left: Vec<std::sync::atomic::AtomicUsize> = (0..tables.len())
-        .map(|i| std::sync::atomic::AtomicUsize::new(parts.iter().filter(|p| p.table == i).count()))
-        .collect();
-    // Empty tables have no piece: their rows are in already.
-    for (i, n) in left.iter().enumerate() {
-        if n.load(Ordering::Relaxed) == 0 {
-            finished(i);
-        }
-    }
-    let queue = Mutex::new(parts);
+    let queue = Mutex::new(parts(tables, split));
     let next = || {
         queue
             .lock()
@@ -327,9 +296,6 @@ pub async fn copy(
                     table: t.name.clone(),
                     source,
                 })?;
-            if left[part.table].fetch_sub(1, Ordering::AcqRel) == 1 {
-                finished(part.table);
-            }
         }
         Ok::<_, RowCopyError>(())
     });
@@ -404,7 +370,6 @@ mod tests {
 
     fn table(bytes: i64) -> Table {
         Table {
-            oid: 0,
             name: format!("t{bytes}"),
             columns: "id".into(),
             binary: true,
