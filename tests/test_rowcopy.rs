@@ -14,16 +14,18 @@ use upgrade_pilot::pg::rowcopy::{self, Session, Split};
 const SRC: &str = "rows_src";
 const DST: &str = "rows_dst";
 
-/// Odd columns: a dropped one, a generated one, NULLs, bytes, arrays, JSON,
+/// Odd columns: a dropped one, a generated one, NULLs, bytes, arrays (of a
+/// type of the database's own, whose oid the copy does not keep), JSON,
 /// text with tabs, newlines and backslashes; enough rows for many blocks.
 const SHAPE: &str = r"
+CREATE TYPE mood AS ENUM ('calm', 'busy');
 CREATE TABLE big (id serial PRIMARY KEY, gone int, body text, data bytea, tags text[], j jsonb,
-  amount numeric(12,2), at timestamptz, twice int GENERATED ALWAYS AS (id * 2) STORED);
+  amount numeric(12,2), at timestamptz, twice int GENERATED ALWAYS AS (id * 2) STORED, moods mood[]);
 ALTER TABLE big DROP COLUMN gone;
-INSERT INTO big (body, data, tags, j, amount, at)
+INSERT INTO big (body, data, tags, j, amount, at, moods)
   SELECT CASE WHEN i % 7 = 0 THEN NULL ELSE repeat(E'a\tb\\c\n' || i, 20) END,
          decode(md5(i::text), 'hex'), ARRAY['x' || i, NULL], jsonb_build_object('i', i, 's', 'é'),
-         i * 1.25, '2024-01-01'::timestamptz + i * interval '1 minute'
+         i * 1.25, '2024-01-01'::timestamptz + i * interval '1 minute', ARRAY['calm', 'busy']::mood[]
   FROM generate_series(1, 20000) i;
 CREATE TABLE small (k text PRIMARY KEY, v int);
 INSERT INTO small VALUES ('a', 1), ('b', NULL);
@@ -139,4 +141,26 @@ fn what_the_rows_copy_cannot_carry_is_named_so_that_pg_dump_copies_it() {
     assert!(found("CREATE TABLE bare (); INSERT INTO bare DEFAULT VALUES").is_some());
     env.exec(SRC, "DROP TABLE bare");
     assert!(found("SELECT lo_create(0)").is_some());
+}
+
+#[test]
+fn another_sessions_temporary_sequence_is_not_read_nor_copied() {
+    let env = Env::new();
+    env.exec("postgres", &format!("CREATE DATABASE {SRC}"));
+    env.exec(SRC, "CREATE TABLE t (id serial)");
+    let conn = env.conn();
+    let positions = env.rt.block_on(async {
+        // Odoo's session with a temporary table of its own.
+        let odoo = conn.connect(SRC).await.unwrap();
+        odoo.batch_execute("CREATE TEMP TABLE scratch (id serial)")
+            .await
+            .unwrap();
+        let holder = conn.connect(SRC).await.unwrap();
+        rowcopy::sequence_positions(&holder).await
+    });
+    let sql = positions
+        .expect("the positions read despite the temporary sequence")
+        .unwrap_or_default();
+    assert!(sql.contains("public.t_id_seq"), "{sql}");
+    assert!(!sql.contains("scratch"), "{sql}");
 }

@@ -481,6 +481,15 @@ impl Tools<'_> {
             ..
         } = copy;
         super::emit::pause_point("before:snapshot-dump").await;
+        // Generated columns are left out by name: pg_attribute.attgenerated is 12+.
+        if major < 12 {
+            return Ok(Rows::NotHere);
+        }
+        // The holder stays idle in its transaction for the whole copy: a
+        // server's timeouts must not end it (its locks keep the tables whole).
+        source
+            .batch_execute("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0")
+            .await?;
         let Some(snapshot) = export_snapshot(source).await else {
             return Ok(Rows::NotHere);
         };

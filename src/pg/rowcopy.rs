@@ -51,7 +51,9 @@ pub struct Table {
     /// The stored columns, quoted, comma-separated (no generated column: the
     /// target computes them).
     columns: String,
-    /// Binary COPY when every column's type has binary I/O.
+    /// Binary COPY when every column's type is built in: binary arrays and
+    /// composites carry type oids, which a user-defined type (an enum,
+    /// citext) does not keep in the copy.
     binary: bool,
     /// The main fork's size: the split and the progress go by it.
     pub bytes: i64,
@@ -67,7 +69,7 @@ pub async fn unsupported(holder: &Client) -> Result<Option<String>, tokio_postgr
             "SELECT EXISTS (SELECT 1 FROM pg_largeobject_metadata),
                     EXISTS (SELECT 1 FROM pg_extension WHERE extconfig IS NOT NULL),
                     EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                             WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+                             WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
                                AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''))",
             &[],
         )
@@ -95,10 +97,10 @@ pub async fn tables(holder: &Client) -> Result<Vec<Table>, tokio_postgres::Error
             "SELECT format('%I.%I', n.nspname, c.relname),
                     (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
-                    (SELECT coalesce(bool_and(t.typsend <> 0 AND t.typreceive <> 0), true) FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                    (SELECT coalesce(bool_and(a.atttypid < 16384), true) FROM pg_attribute a
                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
-                    pg_relation_size(c.oid),
-                    pg_relation_size(c.oid) / current_setting('block_size')::bigint
+                    coalesce(pg_relation_size(c.oid), 0),
+                    coalesce(pg_relation_size(c.oid), 0) / current_setting('block_size')::bigint
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind = 'r' AND c.relpersistence <> 't'
                 AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
@@ -135,7 +137,7 @@ pub async fn sequence_positions(holder: &Client) -> Result<Option<String>, tokio
     let names: Vec<String> = holder
         .query(
             "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              WHERE c.relkind = 'S' AND c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')",
             &[],
         )
@@ -235,7 +237,7 @@ fn parts(tables: &[Table], split: Split) -> VecDeque<Part> {
 }
 
 /// The sessions of one copy: `(source, target)` pairs. Each source session
-/// reads in the holder's exported snapshot and waits for no lock (a table
+/// reads in the holder's exported snapshot and waits a second at most for a lock (a table
 /// someone queued for a rewrite after the holder locked it fails the copy,
 /// as pg_dump's parallel workers do, rather than waiting behind it).
 pub struct Session {
@@ -253,8 +255,12 @@ impl Session {
         snapshot: &str,
         role: Option<&str>,
     ) -> Result<Session, tokio_postgres::Error> {
+        // A second, not a millisecond: autovacuum truncating a TOAST table
+        // holds it alone for a moment.
         source
-            .batch_execute("SET lock_timeout = 1; SET row_security = off")
+            .batch_execute(
+                "SET lock_timeout = '1s'; SET row_security = off; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0",
+            )
             .await?;
         source
             .batch_execute(&format!(
@@ -262,7 +268,9 @@ impl Session {
                 quote_literal(snapshot)
             ))
             .await?;
-        let mut set = String::from("SET synchronous_commit = off;");
+        let mut set = String::from(
+            "SET synchronous_commit = off; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0;",
+        );
         if let Some(r) = role {
             set.push_str(&format!("SET ROLE {};", super::ident::quote_ident(r)));
         }

@@ -224,7 +224,15 @@ pub async fn snapshot_on(
     first.batch_execute(BEGIN).await.map_err(&e)?;
     let mut joined = vec![*first];
     if clients.len() > 1 {
-        if let Ok(row) = first.query_one("SELECT pg_export_snapshot()", &[]).await {
+        let exported = first.query_one("SELECT pg_export_snapshot()", &[]).await;
+        if exported.is_err() {
+            // The failure aborted the transaction: the first session reads alone, afresh.
+            first
+                .batch_execute(&format!("ROLLBACK; {BEGIN}"))
+                .await
+                .map_err(&e)?;
+        }
+        if let Ok(row) = exported {
             let id: String = row.get(0);
             let set = format!(
                 "{BEGIN}; SET TRANSACTION SNAPSHOT {}",
