@@ -32,3 +32,31 @@ pub fn die_with_us(cmd: &mut tokio::process::Command) -> &mut tokio::process::Co
     };
     cmd.kill_on_drop(true)
 }
+
+/// The child's stdout and stderr, line by line, as one stream (in the order
+/// they come); it ends once both are closed. `cap` lines may wait unread.
+pub fn lines(child: &mut tokio::process::Child, cap: usize) -> tokio::sync::mpsc::Receiver<String> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(cap);
+    for reader in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        child.stderr.take().map(|s| Box::new(s) as _),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(reader).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                if tx.send(l).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    rx
+}

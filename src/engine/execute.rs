@@ -8,7 +8,6 @@ use std::process::Stdio;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_postgres::Client;
 
 use super::emit::crash_point;
@@ -414,27 +413,7 @@ async fn run_command(
         .spawn()
         .map_err(|e| err(format!("cannot start {}: {e}", args[0])))?;
     let pid = child.id().map(|p| nix::unistd::Pid::from_raw(p as i32));
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let (line_tx, mut line_rx) = tokio::sync::mpsc::channel::<String>(256);
-    for reader in [
-        stdout.map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        stderr.map(|s| Box::new(s) as _),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tx = line_tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(reader).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                if tx.send(l).await.is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(line_tx);
+    let mut line_rx = super::child::lines(&mut child, 256);
     let mut tail: std::collections::VecDeque<String> = Default::default();
     let status = loop {
         tokio::select! {

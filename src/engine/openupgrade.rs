@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 
 use tokio_util::sync::CancellationToken;
 
@@ -625,28 +625,7 @@ pub async fn run_hop(
         }
         None => None,
     };
-    let (line_tx, mut line_rx) = tokio::sync::mpsc::channel::<String>(1024);
-    for reader in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        child.stderr.take().map(|s| Box::new(s) as _),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tx = line_tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(reader).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                if tx.send(l).await.is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(line_tx);
+    let mut line_rx = super::child::lines(&mut child, 1024);
     let mut hl = HopLog::new();
     let mut last_progress = Instant::now() - Duration::from_secs(1);
     let status = loop {
