@@ -503,7 +503,7 @@ impl Tools<'_> {
         }
         let listed = match rowcopy::tables(source).await {
             Ok(t) => t,
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+            Err(e) if rowcopy::lock_not_granted(&e) => {
                 emit.log(format!(
                     "a table of {:?} is held by another session ({}): copied by pg_dump, which waits for it",
                     self.src,

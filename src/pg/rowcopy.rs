@@ -25,8 +25,6 @@ pub enum RowCopyError {
         #[source]
         source: tokio_postgres::Error,
     },
-    #[error("copying the rows: {}", super::db_message(.0))]
-    Pg(#[from] tokio_postgres::Error),
     #[error("cancelled")]
     Cancelled,
 }
@@ -35,12 +33,28 @@ impl RowCopyError {
     /// A table another session held so that a copy session could not read it
     /// at once (see [`Session`]): the copy may be made another way.
     pub fn is_lock_wait(&self) -> bool {
-        let e = match self {
-            Self::Table { source, .. } | Self::Pg(source) => source,
-            Self::Cancelled => return false,
-        };
-        e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+        match self {
+            Self::Table { source, .. } => lock_not_granted(source),
+            Self::Cancelled => false,
+        }
     }
+}
+
+/// A lock the copy did not wait for (its lock timeout ran out).
+pub fn lock_not_granted(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+}
+
+/// The relations pg_dump dumps the data of, of kind `kind`, as `c` (with
+/// `n`, its namespace): neither another session's temporary ones, nor the
+/// catalogs', nor an extension's own.
+fn dumped(kind: char) -> String {
+    format!(
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind = '{kind}' AND c.relpersistence <> 't'
+            AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')"
+    )
 }
 
 /// A table whose rows are copied.
@@ -66,11 +80,13 @@ pub struct Table {
 pub async fn unsupported(holder: &Client) -> Result<Option<String>, tokio_postgres::Error> {
     let row = holder
         .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_largeobject_metadata),
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM pg_largeobject_metadata),
                     EXISTS (SELECT 1 FROM pg_extension WHERE extconfig IS NOT NULL),
-                    EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                             WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-                               AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''))",
+                    EXISTS (SELECT 1 {}
+                       AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''))",
+                dumped('r')
+            ),
             &[],
         )
         .await?;
@@ -94,18 +110,17 @@ pub async fn tables(holder: &Client) -> Result<Vec<Table>, tokio_postgres::Error
         .await?;
     let rows = holder
         .query(
-            "SELECT format('%I.%I', n.nspname, c.relname),
+            &format!(
+                "SELECT format('%I.%I', n.nspname, c.relname),
                     (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
                     (SELECT coalesce(bool_and(a.atttypid < 16384), true) FROM pg_attribute a
                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
-                    coalesce(pg_relation_size(c.oid), 0),
-                    coalesce(pg_relation_size(c.oid), 0) / current_setting('block_size')::bigint
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind = 'r' AND c.relpersistence <> 't'
-                AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-                AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-              ORDER BY 4 DESC, 1",
+                    coalesce(pg_relation_size(c.oid), 0) AS bytes,
+                    current_setting('block_size')::bigint
+               {} ORDER BY bytes DESC, 1",
+                dumped('r')
+            ),
             &[],
         )
         .await?;
@@ -116,7 +131,7 @@ pub async fn tables(holder: &Client) -> Result<Vec<Table>, tokio_postgres::Error
             columns: r.get::<_, Option<String>>(1).unwrap_or_default(),
             binary: r.get(2),
             bytes: r.get(3),
-            blocks: r.get(4),
+            blocks: r.get::<_, i64>(3) / r.get::<_, i64>(4).max(1),
         })
         .collect();
     for chunk in tables.chunks(500) {
@@ -136,9 +151,10 @@ pub async fn tables(holder: &Client) -> Result<Vec<Table>, tokio_postgres::Error
 pub async fn sequence_positions(holder: &Client) -> Result<Option<String>, tokio_postgres::Error> {
     let names: Vec<String> = holder
         .query(
-            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind = 'S' AND c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-                AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')",
+            &format!(
+                "SELECT format('%I.%I', n.nspname, c.relname) {}",
+                dumped('S')
+            ),
             &[],
         )
         .await?
