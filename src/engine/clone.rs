@@ -319,7 +319,7 @@ pub async fn snapshot_copy(
     // lives, and the directory copy above needs none of its own. A server
     // that cannot export one (a standby before 10) gets the single pipe.
     let snapshot = if jobs > 1 {
-        export_snapshot(&source).await
+        server::export_snapshot(&source).await
     } else {
         None
     };
@@ -413,21 +413,6 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     Some(st.blocks_available() as u64 * st.fragment_size() as u64)
 }
 
-/// Opens a repeatable-read transaction on `c` and exports its snapshot; on
-/// failure `c` is left outside any transaction.
-async fn export_snapshot(c: &Client) -> Option<String> {
-    c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .await
-        .ok()?;
-    match c.query_one("SELECT pg_export_snapshot()", &[]).await {
-        Ok(r) => Some(r.get(0)),
-        Err(_) => {
-            let _ = c.batch_execute("ROLLBACK").await;
-            None
-        }
-    }
-}
-
 /// What the snapshot copy's child processes share.
 struct Tools<'a> {
     conn: &'a ConnInfo,
@@ -490,7 +475,7 @@ impl Tools<'_> {
         source
             .batch_execute("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0")
             .await?;
-        let Some(snapshot) = export_snapshot(source).await else {
+        let Some(snapshot) = server::export_snapshot(source).await else {
             return Ok(Rows::NotHere);
         };
         let release = async || {

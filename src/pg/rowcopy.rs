@@ -278,12 +278,7 @@ impl Session {
                 "SET lock_timeout = '1s'; SET row_security = off; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0",
             )
             .await?;
-        source
-            .batch_execute(&format!(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
-                quote_literal(snapshot)
-            ))
-            .await?;
+        super::server::join_snapshot(&source, snapshot).await?;
         let mut set = String::from(
             "SET synchronous_commit = off; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0;",
         );

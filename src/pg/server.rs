@@ -225,3 +225,29 @@ pub async fn list_dbs(client: &Client) -> Result<Vec<(String, i64)>, tokio_postg
         .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
+
+/// Opens a read-only repeatable-read transaction on `c` and exports its
+/// snapshot, for other sessions to [`join_snapshot`]; on failure (a standby
+/// before 10) `c` is left outside any transaction.
+pub async fn export_snapshot(c: &Client) -> Option<String> {
+    c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+        .ok()?;
+    match c.query_one("SELECT pg_export_snapshot()", &[]).await {
+        Ok(r) => Some(r.get(0)),
+        Err(_) => {
+            let _ = c.batch_execute("ROLLBACK").await;
+            None
+        }
+    }
+}
+
+/// Begins a read-only repeatable-read transaction on `c` that sees what the
+/// session which exported `snapshot` sees.
+pub async fn join_snapshot(c: &Client, snapshot: &str) -> Result<(), tokio_postgres::Error> {
+    c.batch_execute(&format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
+        super::ident::quote_literal(snapshot)
+    ))
+    .await
+}

@@ -220,30 +220,25 @@ pub async fn snapshot_on(
     let Some(first) = clients.first() else {
         return Err(CompareError::Other(format!("no session to read {db:?} on")));
     };
-    const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-    first.batch_execute(BEGIN).await.map_err(&e)?;
+    use crate::pg::server::{export_snapshot, join_snapshot};
+    let exported = match clients.len() {
+        1 => None,
+        _ => export_snapshot(first).await,
+    };
+    if exported.is_none() {
+        // One session (or a server that cannot export one): it reads alone.
+        first
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(&e)?;
+    }
     let mut joined = vec![*first];
-    if clients.len() > 1 {
-        let exported = first.query_one("SELECT pg_export_snapshot()", &[]).await;
-        if exported.is_err() {
-            // The failure aborted the transaction: the first session reads alone, afresh.
-            first
-                .batch_execute(&format!("ROLLBACK; {BEGIN}"))
-                .await
-                .map_err(&e)?;
-        }
-        if let Ok(row) = exported {
-            let id: String = row.get(0);
-            let set = format!(
-                "{BEGIN}; SET TRANSACTION SNAPSHOT {}",
-                crate::pg::ident::quote_literal(&id)
-            );
-            for c in &clients[1..] {
-                match c.batch_execute(&set).await {
-                    Ok(()) => joined.push(*c),
-                    Err(_) => {
-                        let _ = c.batch_execute("ROLLBACK").await;
-                    }
+    if let Some(id) = exported {
+        for c in &clients[1..] {
+            match join_snapshot(c, &id).await {
+                Ok(()) => joined.push(*c),
+                Err(_) => {
+                    let _ = c.batch_execute("ROLLBACK").await;
                 }
             }
         }
