@@ -1,8 +1,9 @@
 //! The snapshot copy of a live database, each way it can be made: one pipe
-//! (`jobs = 1`), a parallel directory dump and restore in the scratch dir (the
-//! default), and the pipe with indexes built apart when there is no scratch
-//! room. Each copy has the source's rows, indexes, constraints, triggers and
-//! sequence positions, the constraints hold, and no scratch file is left.
+//! (`jobs = 1`), the rows on parallel sessions (the default, with or without a
+//! scratch dir), and, for what that cannot carry (a large object), a parallel
+//! directory dump in the scratch dir or, without one, the pipe with indexes
+//! built apart. Each copy has the source's rows, indexes, constraints, triggers
+//! and sequence positions, the constraints hold, and no scratch file is left.
 
 mod common;
 use common::Env;
@@ -73,8 +74,21 @@ fn snapshot_copy_carries_every_index_constraint_and_row_whatever_the_jobs() {
     let maint = env.rt.block_on(conn.connect("postgres")).unwrap();
     let major = env.rt.block_on(server_major(&maint)).unwrap();
     let scratch = env.dir.path().join("scratch");
-    for (jobs, scratch) in [(1, None), (2, Some(scratch.as_path())), (2, None)] {
-        let dst = format!("copy_jobs_{jobs}_{}", scratch.is_some());
+    let dir = Some(scratch.as_path());
+    for (jobs, scratch, lo) in [
+        (1, None, false),
+        (2, dir, false),
+        (2, None, false),
+        (2, dir, true),
+        (2, None, true),
+    ] {
+        if lo {
+            env.exec(
+                SRC,
+                "SELECT lo_create(4242) WHERE NOT EXISTS (SELECT 1 FROM pg_largeobject_metadata)",
+            );
+        }
+        let dst = format!("copy_jobs_{jobs}_{}_{lo}", scratch.is_some());
         env.rt
             .block_on(clone::snapshot_copy(
                 &conn,
@@ -97,12 +111,19 @@ fn snapshot_copy_carries_every_index_constraint_and_row_whatever_the_jobs() {
             (p.fraction, p.detail.clone())
         };
         assert_eq!(fraction, Some(1.0), "jobs {jobs}: {detail}");
-        // Which way was taken shows in the last progress line.
-        let expected = match jobs {
-            1 => "tables",
+        // Which way was taken shows in the last progress line: the pipe's
+        // tables, the directory dump's items, or the indexes built after the rows.
+        let expected = match (jobs, scratch, lo) {
+            (1, _, _) => "tables",
+            (_, Some(_), true) => "tables, indexes and constraints",
             _ => "indexes and constraints",
         };
         assert!(detail.ends_with(expected), "jobs {jobs}: {detail}");
+        assert_eq!(
+            env.one::<i64>(&dst, "SELECT count(*) FROM pg_largeobject_metadata"),
+            i64::from(lo),
+            "jobs {jobs}, large object {lo}"
+        );
         if let Some(s) = scratch {
             assert_eq!(
                 std::fs::read_dir(s).map(|d| d.count()).unwrap_or(0),
