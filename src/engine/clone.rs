@@ -332,23 +332,15 @@ pub async fn snapshot_copy(
         .map_err(|e| CloneError::Tool(format!("cannot make a temp dir: {e}")))?;
     let post = tmp.path().join("post-data.dump");
     let snap_arg = format!("--snapshot={snapshot}");
-    let post_arg = post.display().to_string();
-    let mut post_dump = tool.dump_cmd(&["-Fc", "--section=post-data", &snap_arg, "-f", &post_arg]);
-    let post_dump = post_dump
-        .spawn()
-        .map_err(|e| CloneError::Tool(format!("cannot start {}: {e}", dump.display())))?
-        .wait_with_output();
-    let sections = ["--section=pre-data", "--section=data", snap_arg.as_str()];
-    let (piped, post_dumped) = tokio::join!(tool.pipe(&sections, tables, emit, cancel), post_dump);
+    let sections = ["--section=pre-data", "--section=data"];
+    let (piped, post_failed) = tool
+        .pipe_saving_post_data(&sections, &[&snap_arg], &post, tables, emit, cancel)
+        .await?;
     piped?;
     // Both dumps have read what they need: the snapshot may go.
     drop(source);
-    let out = post_dumped.map_err(|e| CloneError::Tool(e.to_string()))?;
-    if !out.status.success() {
-        return Err(CloneError::Tool(format!(
-            "pg_dump of {src:?} (indexes and constraints) failed: {}",
-            tools::why_failed(&String::from_utf8_lossy(&out.stderr))
-        )));
+    if let Some(why) = post_failed {
+        return Err(CloneError::Tool(why));
     }
     tool.restore_archive(
         &post,
@@ -400,6 +392,18 @@ pub fn scratch_dir(root: &Path, db: &str) -> std::path::PathBuf {
 
 /// A scratch directory removed when the copy ends, however it ends.
 struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    /// The copy `dst`'s scratch dir under `root`, emptied of what a killed
+    /// run of the same copy left.
+    fn fresh(root: &Path, dst: &str) -> Result<Scratch, CloneError> {
+        let s = Scratch(scratch_dir(root, dst));
+        let _ = std::fs::remove_dir_all(&s.0);
+        std::fs::create_dir_all(&s.0)
+            .map_err(|e| CloneError::Tool(format!("cannot make a scratch dir: {e}")))?;
+        Ok(s)
+    }
+}
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -506,10 +510,7 @@ impl Tools<'_> {
         let (_scratch, _tmp, post);
         match scratch {
             Some(root) => {
-                let dir = Scratch(scratch_dir(root, self.dst));
-                let _ = std::fs::remove_dir_all(&dir.0);
-                std::fs::create_dir_all(&dir.0)
-                    .map_err(|e| CloneError::Tool(format!("cannot make a scratch dir: {e}")))?;
+                let dir = Scratch::fresh(root, self.dst)?;
                 post = dir.0.join("post-data.dump");
                 (_scratch, _tmp) = (Some(dir), None);
             }
@@ -523,36 +524,24 @@ impl Tools<'_> {
             }
         }
         let snap_arg = format!("--snapshot={snapshot}");
-        let post_arg = post.display().to_string();
         // This session holds every table: a pg_dump lock queued behind someone
         // else's ACCESS EXCLUSIVE request would wait for it forever. Given up
         // on after a second; the stream (which holds nothing) copies instead.
         let wait = "--lock-wait-timeout=1000";
-        let mut post_dump = self.dump_cmd(&[
-            "-Fc",
-            "--section=post-data",
-            wait,
-            &snap_arg,
-            "-f",
-            &post_arg,
-        ]);
-        let post_dump = post_dump
-            .spawn()
-            .map_err(|e| CloneError::Tool(format!("cannot start {}: {e}", self.dump.display())))?
-            .wait_with_output();
-        let schema = ["--section=pre-data", wait, snap_arg.as_str()];
-        let (schema, post_dumped) =
-            tokio::join!(self.pipe(&schema, tables, emit, cancel), post_dump);
-        let post_dumped = post_dumped.map_err(|e| CloneError::Tool(e.to_string()))?;
+        let (schema, post_failed) = self
+            .pipe_saving_post_data(
+                &["--section=pre-data"],
+                &[wait, &snap_arg],
+                &post,
+                tables,
+                emit,
+                cancel,
+            )
+            .await?;
         let failed = match schema {
             Err(CloneError::Tool(why)) => Some(why),
             Err(e) => return Err(e),
-            Ok(()) if !post_dumped.status.success() => Some(format!(
-                "pg_dump of {:?} (indexes and constraints) failed: {}",
-                self.src,
-                tools::why_failed(&String::from_utf8_lossy(&post_dumped.stderr))
-            )),
-            Ok(()) => None,
+            Ok(()) => post_failed,
         };
         if let Some(why) = failed {
             release().await;
@@ -632,6 +621,41 @@ impl Tools<'_> {
         Ok(Rows::Done)
     }
 
+    /// The pipe of `sections`, while a second pg_dump saves the indexes and
+    /// constraints (`--section=post-data`) into `post`; both with `extra`
+    /// (the snapshot, a lock wait). The pipe's outcome, and why the second
+    /// dump failed if it did.
+    async fn pipe_saving_post_data(
+        &self,
+        sections: &[&str],
+        extra: &[&str],
+        post: &Path,
+        tables: i64,
+        emit: &Emitter,
+        cancel: &CancellationToken,
+    ) -> Result<(Result<(), CloneError>, Option<String>), CloneError> {
+        let post_arg = post.display().to_string();
+        let mut args = vec!["-Fc", "--section=post-data"];
+        args.extend(extra);
+        args.extend(["-f", &post_arg]);
+        let post_dump = self
+            .dump_cmd(&args)
+            .spawn()
+            .map_err(|e| CloneError::Tool(format!("cannot start {}: {e}", self.dump.display())))?
+            .wait_with_output();
+        let piped: Vec<&str> = sections.iter().chain(extra).copied().collect();
+        let (piped, out) = tokio::join!(self.pipe(&piped, tables, emit, cancel), post_dump);
+        let out = out.map_err(|e| CloneError::Tool(e.to_string()))?;
+        let failed = (!out.status.success()).then(|| {
+            format!(
+                "pg_dump of {:?} (indexes and constraints) failed: {}",
+                self.src,
+                tools::why_failed(&String::from_utf8_lossy(&out.stderr))
+            )
+        });
+        Ok((piped, failed))
+    }
+
     /// `pg_dump -Fd -Z0 -j` into a scratch dir under `root`, then `pg_restore -j`.
     /// Ok(false): the dump failed (a lock pg_dump's workers could not get on
     /// a busy database) and nothing was restored, so the caller may stream.
@@ -645,10 +669,7 @@ impl Tools<'_> {
     ) -> Result<bool, CloneError> {
         // Named for the copy: a run killed midway leaves it to the next run
         // of the same job, which clears it first.
-        let scratch = Scratch(scratch_dir(root, self.dst));
-        let _ = std::fs::remove_dir_all(&scratch.0);
-        std::fs::create_dir_all(&scratch.0)
-            .map_err(|e| CloneError::Tool(format!("cannot make a scratch dir: {e}")))?;
+        let scratch = Scratch::fresh(root, self.dst)?;
         let dir = scratch.0.join("dump");
         super::emit::pause_point("before:snapshot-dump").await;
         // --no-sync: a scratch file, gone at the end; the copy itself is durable.
