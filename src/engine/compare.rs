@@ -10,7 +10,6 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::emit::Emitter;
-pub use super::job::Acknowledged;
 use super::job::{self, JobRecord};
 use super::runner::Runner;
 use super::step::Step;
@@ -186,8 +185,8 @@ impl Engine {
                 .await?
             }
         };
-        // Nothing else reads or writes the copy now: two sessions share its
-        // checks (the step is in the production window).
+        // The job's own copy, nobody else on it: two sessions share its
+        // checks (for a production job, the step is in the production window).
         let second = self.conn.connect(&record.work_db).await.ok();
         let sessions: Vec<&tokio_postgres::Client> =
             std::iter::once(&copy).chain(second.as_ref()).collect();
@@ -243,7 +242,7 @@ impl Engine {
             .comparison
             .as_ref()
             .map_or(0, |c| c.difference_count());
-        record.comparison_acknowledged = Some(Box::new(Acknowledged {
+        record.comparison_acknowledged = Some(Box::new(job::Acknowledged {
             by: crate::campaign::who::os_user(),
             at: Utc::now(),
             differences: n,

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::emit::Emitter;
 use super::job::{self, JobRecord};
-pub use super::job::{HopOutcome, HopSpec};
+use super::job::{HopOutcome, HopSpec};
 use super::plan::{PlanError, ReadyPlan, RunCtx};
 use super::preflight::{Level, Note};
 use super::{Engine, EngineError};
